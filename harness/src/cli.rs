@@ -1,0 +1,214 @@
+//! The `capsize` command line.
+//!
+//! Exit codes: 0 success; 1 a run could not be completed; 2 invalid input (a bad file, an
+//! unknown policy, a bad flag). Output is produced whole at the end of the work and written in
+//! one piece (`--out` writes a temporary file and renames it), so an interrupted run leaves
+//! nothing half-written.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use capsize_reports::Format;
+use capsize_sim::RunOptions;
+
+use crate::load::{self, LoadError};
+use crate::runner;
+
+/// Replay Kubernetes incidents in a deterministic cluster model and score remediation policies.
+#[derive(Debug, Parser)]
+#[command(name = "capsize", version, about, long_about = None)]
+pub struct Cli {
+    /// Log what the harness does (to stderr).
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output formats on the command line.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// An aligned table for a terminal.
+    #[default]
+    Table,
+    /// JSON (the stable output contract).
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Table => Format::Table,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario under one policy (by default the first one the scenario lists).
+    Run {
+        /// Scenario file.
+        file: PathBuf,
+        /// Policy: a file, or the name of a policy the scenario lists.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: FormatArg,
+        /// Include the timeline of notable transitions (JSON).
+        #[arg(long)]
+        timeline: bool,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a scenario under several policies and show them side by side (by default every
+    /// policy the scenario lists).
+    Compare {
+        /// Scenario file.
+        file: PathBuf,
+        /// Policies: files, or names of policies the scenario lists; repeat the flag.
+        #[arg(long = "policy")]
+        policies: Vec<String>,
+        /// Seed (overrides the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: FormatArg,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check scenario and policy files without running them.
+    Validate {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.verbose {
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
+    }
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(Failure::Invalid(e)) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Output(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    /// Bad input: exit code 2.
+    Invalid(LoadError),
+    /// The result could not be written: exit code 1.
+    Output(String),
+}
+
+impl From<LoadError> for Failure {
+    fn from(e: LoadError) -> Self {
+        Failure::Invalid(e)
+    }
+}
+
+fn execute(command: Command) -> Result<ExitCode, Failure> {
+    match command {
+        Command::Run { file, policy, seed, format, timeline, out } => {
+            let scenario = load::load_scenario(&file)?;
+            let wanted: Vec<String> = policy.into_iter().collect();
+            let mut policies = load::select_policies(&scenario, &wanted)?;
+            policies.truncate(1);
+            let prepared = load::prepare(&scenario, &policies[0])?;
+            let result = runner::run(prepared, &RunOptions { seed, timeline });
+            emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare { file, policies, seed, format, out } => {
+            let scenario = load::load_scenario(&file)?;
+            let selected = load::select_policies(&scenario, &policies)?;
+            let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
+            let results = runner::run_all(prepared, &RunOptions { seed, timeline: false });
+            emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { files } => {
+            let mut errors = Vec::new();
+            for f in &files {
+                match validate_file(f) {
+                    Ok(summary) => println!("ok: {} ({summary})", f.display()),
+                    Err(e) => errors.extend(e.diagnostics),
+                }
+            }
+            if errors.is_empty() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Failure::Invalid(LoadError { diagnostics: errors }))
+            }
+        }
+    }
+}
+
+/// Checks one file: a scenario with every policy it lists, or a policy on its own.
+fn validate_file(path: &Path) -> Result<String, LoadError> {
+    let file = load::SourceFile::read(path)?;
+    match load::peek_kind(&file)?.as_str() {
+        "Policy" => {
+            let p = load::load_policy(path)?;
+            Ok(format!(
+                "Policy {}, {} rules; its references are checked with a scenario",
+                p.policy.metadata.name,
+                p.policy.spec.rules.len()
+            ))
+        }
+        _ => {
+            let s = load::load_scenario(path)?;
+            let policies = load::select_policies(&s, &[])
+                .or_else(|e| if s.scenario.spec.policies.is_empty() { Ok(Vec::new()) } else { Err(e) })?;
+            let mut diagnostics = Vec::new();
+            for p in &policies {
+                if let Err(e) = load::prepare(&s, p) {
+                    diagnostics.extend(e.diagnostics);
+                }
+            }
+            if !diagnostics.is_empty() {
+                return Err(LoadError { diagnostics });
+            }
+            Ok(format!("Scenario {}, {} policies", s.scenario.metadata.name, policies.len()))
+        }
+    }
+}
+
+/// Writes `text` to stdout, or atomically to `out`.
+fn emit(text: &str, out: Option<&Path>) -> Result<(), Failure> {
+    match out {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).map_err(|e| Failure::Output(e.to_string()))
+        }
+        Some(path) => {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+                .map_err(|e| Failure::Output(format!("cannot write in {}: {e}", dir.display())))?;
+            tmp.write_all(text.as_bytes()).map_err(|e| Failure::Output(e.to_string()))?;
+            tmp.persist(path).map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())))?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! # capsize-harness: files in, runs out
+//!
+//! Loads scenario and policy files (all YAML in [`yaml`]), applies policies to scenarios
+//! ([`patch`], [`policy`]), runs them ([`runner`]) and drives the `capsize` command ([`cli`]).
+//! The simulator itself is `capsize-sim`; presentation is `capsize-reports`.
+
+pub mod cli;
+pub mod load;
+pub mod patch;
+pub mod policy;
+pub mod runner;
+pub mod yaml;

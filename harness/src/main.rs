@@ -1,0 +1,5 @@
+//! The `capsize` command.
+
+fn main() -> std::process::ExitCode {
+    capsize_harness::cli::main()
+}

@@ -1,0 +1,422 @@
+//! Policy files and the rule runtime that carries them out.
+//!
+//! A policy is two kinds of counterfactual in one file:
+//!
+//! - **preventive**: `spec.patch`, merged into the scenario's `spec` before the run (the
+//!   configuration the team could have had), see [`crate::patch`];
+//! - **reactive**: `spec.rules`, each a trigger (a clock time, a firing alert, pods in a state
+//!   for a while), an actor (automation acts at once; a human acts `responseTime` after the
+//!   trigger, looking at the cluster as it is then) and actions.
+//!
+//! Each trigger occurrence is acted on once: an alert instance (rule, target, start) or a pod
+//! entering a status.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use capsize_sim::one_key_enum;
+use capsize_sim::policy::{Action, ClusterView, Decision, PodInfo, PodStatus, Policy, Request};
+use capsize_sim::spec::{Labels, Metadata};
+use capsize_sim::time::{At, SimDuration, SimTime};
+use capsize_sim::validate::selects;
+
+use crate::yaml::Value;
+
+/// A policy file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyFile {
+    /// Must be `capsize.dev/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Policy`.
+    pub kind: String,
+    /// Name (what `--policy NAME` matches) and description.
+    pub metadata: Metadata,
+    /// Patch and rules.
+    #[serde(default)]
+    pub spec: PolicySpec,
+}
+
+/// What the policy changes before the run and does during it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySpec {
+    /// Merged into the scenario's `spec` before the run: mappings merge key by key, lists of
+    /// objects merge by their `name` (or `pool`, `service`), `null` removes a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Value>,
+    /// Reactive rules.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// One rule: when, who, what.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleSpec {
+    /// Shown in reports as who took the action.
+    pub name: String,
+    /// The trigger.
+    pub when: Trigger,
+    /// Who acts.
+    #[serde(default)]
+    pub actor: Actor,
+    /// For a human: time from the trigger to acting (being paged, waking up, logging in).
+    #[serde(default)]
+    pub response_time: SimDuration,
+    /// What to do, in order.
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionSpec>,
+    /// At most this many actions from this rule over the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_actions: Option<u32>,
+    /// Where the rule comes from (the document, the runbook step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+one_key_enum! {
+    /// What sets a rule off.
+    #[derive(Clone, Debug)]
+    pub enum Trigger {
+        /// Once, at a clock time (`"07:50"`) or offset (`"+6h"`).
+        At(At) = "at",
+        /// Whenever an alert instance starts firing.
+        Alert(AlertTrigger) = "alert",
+        /// Whenever a pod has been in a state for a while.
+        Pods(PodFilter) = "pods",
+    }
+}
+
+/// An alert to react to.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertTrigger {
+    /// Alert rule name (from the scenario's `monitoring.alerts`).
+    pub name: String,
+    /// Only this service or workload; any when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+/// Which pods, as `kubectl get pods` would filter them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodFilter {
+    /// Label selector; every pod when omitted.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub selector: Labels,
+    /// STATUS column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusName>,
+    /// Text the last error contains (`kubectl describe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_contains: Option<String>,
+    /// How long the pod must have had its status.
+    #[serde(rename = "for", default)]
+    pub for_: SimDuration,
+}
+
+impl PodFilter {
+    fn is_empty(&self) -> bool {
+        self.selector.is_empty() && self.status.is_none() && self.message_contains.is_none()
+    }
+
+    fn matches(&self, p: &PodInfo<'_>) -> bool {
+        (self.selector.is_empty() || selects(&self.selector, p.labels))
+            && self.status.is_none_or(|s| s.0 == p.status)
+            && self.message_contains.as_deref().is_none_or(|m| p.message.as_deref().is_some_and(|msg| msg.contains(m)))
+    }
+}
+
+/// A pod status written the kubectl way (`CrashLoopBackOff`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct StatusName(pub PodStatus);
+
+impl<'de> Deserialize<'de> for StatusName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        PodStatus::parse(&s).map(StatusName).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown pod status `{s}`, expected one of {}",
+                PodStatus::NAMES.join(", ")
+            ))
+        })
+    }
+}
+
+impl Serialize for StatusName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Who acts.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Actor {
+    /// A controller or script: acts at the trigger.
+    #[default]
+    Automation,
+    /// A responder: acts `responseTime` after the trigger.
+    Human,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Actor::Automation => "automation",
+            Actor::Human => "human",
+        })
+    }
+}
+
+one_key_enum! {
+    /// One action of a rule.
+    #[derive(Clone, Debug)]
+    pub enum ActionSpec {
+        /// Delete the pods matching the filter (or, with no filter, the pods the trigger matched).
+        DeletePods(DeletePods) = "deletePods",
+        /// Set a workload's replicas.
+        Scale(ScaleSpec) = "scale",
+    }
+}
+
+/// `kubectl delete pod` for every matching pod.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeletePods {
+    /// Label selector.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub selector: Labels,
+    /// STATUS column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusName>,
+    /// Text the last error contains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_contains: Option<String>,
+    /// `--force --grace-period=0`.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl DeletePods {
+    fn filter(&self) -> PodFilter {
+        PodFilter {
+            selector: self.selector.clone(),
+            status: self.status,
+            message_contains: self.message_contains.clone(),
+            for_: SimDuration::ZERO,
+        }
+    }
+}
+
+/// `kubectl scale deployment`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleSpec {
+    /// Workload name.
+    pub workload: String,
+    /// New replicas.
+    pub replicas: u32,
+}
+
+/// A rule being carried out.
+#[derive(Clone, Debug)]
+struct RuleRt {
+    spec: RuleSpec,
+    /// For `at` triggers: the instant, and whether it passed.
+    at: Option<SimTime>,
+    fired_once: bool,
+    /// Trigger occurrences already acted on.
+    handled: BTreeSet<String>,
+    /// Occurrences waiting for the actor: due time and the pods the trigger matched.
+    pending: Vec<(SimTime, Vec<String>)>,
+    /// Actions issued so far.
+    issued: u32,
+}
+
+/// The runtime of a policy file's rules.
+#[derive(Clone, Debug)]
+pub struct RulePolicy {
+    rules: Vec<RuleRt>,
+}
+
+impl RulePolicy {
+    /// Prepares `rules` for a run that starts at `start`.
+    pub fn new(rules: &[RuleSpec], start: &capsize_sim::time::StartTime) -> RulePolicy {
+        RulePolicy {
+            rules: rules
+                .iter()
+                .map(|r| RuleRt {
+                    at: match &r.when {
+                        Trigger::At(at) => Some(at.resolve(start)),
+                        _ => None,
+                    },
+                    spec: r.clone(),
+                    fired_once: false,
+                    handled: BTreeSet::new(),
+                    pending: Vec::new(),
+                    issued: 0,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn earliest(a: Option<SimTime>, b: SimTime) -> Option<SimTime> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+impl Policy for RulePolicy {
+    fn decide(&mut self, view: &dyn ClusterView) -> Decision {
+        let now = view.now();
+        let mut decision = Decision::default();
+        let mut wake: Option<SimTime> = None;
+        for rule in &mut self.rules {
+            // 1. Did the trigger occur?
+            let mut occurrences: Vec<Vec<String>> = Vec::new();
+            match &rule.spec.when {
+                Trigger::At(_) => {
+                    let at = rule.at.expect("resolved at construction");
+                    if !rule.fired_once && now >= at {
+                        rule.fired_once = true;
+                        occurrences.push(Vec::new());
+                    } else if !rule.fired_once {
+                        wake = earliest(wake, at);
+                    }
+                }
+                Trigger::Alert(a) => {
+                    for alert in view.firing_alerts() {
+                        if alert.name == a.name && a.target.as_ref().is_none_or(|t| *t == alert.target) {
+                            let key = format!("{}/{}/{}", alert.name, alert.target, alert.since.ms());
+                            if rule.handled.insert(key) {
+                                occurrences.push(Vec::new());
+                            }
+                        }
+                    }
+                }
+                Trigger::Pods(f) => {
+                    let mut matched = Vec::new();
+                    let handled = &mut rule.handled;
+                    view.for_each_pod(&mut |p| {
+                        if f.matches(p) {
+                            let due = p.status_since.after(f.for_);
+                            if due <= now {
+                                if handled.insert(format!("{}@{}", p.name, p.status_since.ms())) {
+                                    matched.push(p.name.to_string());
+                                }
+                            } else {
+                                wake = earliest(wake, due);
+                            }
+                        }
+                    });
+                    if !matched.is_empty() {
+                        occurrences.push(matched);
+                    }
+                }
+            }
+            let delay = match rule.spec.actor {
+                Actor::Automation => SimDuration::ZERO,
+                Actor::Human => rule.spec.response_time,
+            };
+            for matched in occurrences {
+                rule.pending.push((now.after(delay), matched));
+            }
+
+            // 2. Act on what is due.
+            let due: Vec<Vec<String>> =
+                rule.pending.iter().filter(|(t, _)| *t <= now).map(|(_, m)| m.clone()).collect();
+            rule.pending.retain(|(t, _)| *t > now);
+            for (t, _) in &rule.pending {
+                wake = earliest(wake, *t);
+            }
+            for matched in due {
+                for action in &rule.spec.actions {
+                    for a in resolve(action, &matched, view) {
+                        if rule.spec.max_actions.is_some_and(|m| rule.issued >= m) {
+                            break;
+                        }
+                        rule.issued += 1;
+                        decision
+                            .actions
+                            .push(Request { by: format!("{} ({})", rule.spec.name, rule.spec.actor), action: a });
+                    }
+                }
+            }
+        }
+        decision.wake_at = wake;
+        decision
+    }
+}
+
+/// The concrete API calls for one action, against the cluster as it is now.
+fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> Vec<Action> {
+    match action {
+        ActionSpec::DeletePods(d) => {
+            let filter = d.filter();
+            let mut pods = Vec::new();
+            view.for_each_pod(&mut |p| {
+                let chosen = if filter.is_empty() { matched.iter().any(|m| m == p.name) } else { filter.matches(p) };
+                if chosen && p.status != PodStatus::Terminating {
+                    pods.push(Action::DeletePod { pod: p.name.to_string(), force: d.force });
+                }
+            });
+            pods
+        }
+        ActionSpec::Scale(s) => vec![Action::Scale { workload: s.workload.clone(), replicas: s.replicas }],
+    }
+}
+
+/// Checks what a rule refers to against the scenario it will run with; errors are
+/// `(path inside the policy's spec.rules, message)`.
+pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<(String, String)> {
+    let mut errors = Vec::new();
+    let alerts: Vec<&str> = scenario.spec.monitoring.alerts.iter().map(|a| a.name.as_str()).collect();
+    let workloads: Vec<&str> = scenario.spec.cluster.workloads.iter().map(|w| w.name.as_str()).collect();
+    let mut names = BTreeSet::new();
+    for (i, r) in rules.iter().enumerate() {
+        if !names.insert(r.name.as_str()) {
+            errors.push((format!("spec.rules[{i}].name"), format!("rule `{}` is defined twice", r.name)));
+        }
+        match &r.when {
+            Trigger::Alert(a) if !alerts.contains(&a.name.as_str()) => errors.push((
+                format!("spec.rules[{i}].when.alert.name"),
+                format!(
+                    "the scenario has no alert rule named `{}` (it has: {})",
+                    a.name,
+                    if alerts.is_empty() { "none".to_string() } else { alerts.join(", ") }
+                ),
+            )),
+            _ => {}
+        }
+        if r.actor == Actor::Automation && r.response_time != SimDuration::ZERO {
+            errors.push((
+                format!("spec.rules[{i}].responseTime"),
+                "automation acts at once; a response time needs `actor: human`".into(),
+            ));
+        }
+        if r.actions.is_empty() {
+            errors.push((format!("spec.rules[{i}].do"), "a rule needs at least one action".into()));
+        }
+        for (j, a) in r.actions.iter().enumerate() {
+            match a {
+                ActionSpec::DeletePods(d) if d.filter().is_empty() && !matches!(r.when, Trigger::Pods(_)) => errors
+                    .push((
+                        format!("spec.rules[{i}].do[{j}].deletePods"),
+                        "say which pods (selector, status or messageContains): only a `pods` trigger \
+                         supplies pods of its own"
+                            .into(),
+                    )),
+                ActionSpec::Scale(s) if !workloads.contains(&s.workload.as_str()) => errors.push((
+                    format!("spec.rules[{i}].do[{j}].scale.workload"),
+                    format!("the scenario has no workload named `{}`", s.workload),
+                )),
+                _ => {}
+            }
+        }
+    }
+    errors
+}

@@ -1,0 +1,256 @@
+//! All YAML parsing of capsize lives in this one module.
+//!
+//! It uses serde_yaml 0.9 (deprecated upstream but final and working). To move to a maintained
+//! fork, change the `use` below and the dependency: nothing else in the workspace names the
+//! YAML library.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use capsize_sim::PathSeg;
+use serde_yaml as yaml_impl;
+pub use serde_yaml::Value;
+
+/// A YAML or schema error with its position (1-based line and column) when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// The path of the value, as the parser saw it (`spec.cluster.workloads[0]`), if any.
+    pub path: Option<String>,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn convert(e: yaml_impl::Error) -> YamlError {
+    let loc = e.location();
+    let full = e.to_string();
+    // serde_yaml renders "<path>: <message> at line L column C"; keep the parts apart.
+    let without_loc = match full.rfind(" at line ") {
+        Some(i) if loc.is_some() => full[..i].to_string(),
+        _ => full,
+    };
+    let (path, message) = split_path(&without_loc);
+    YamlError { line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), path, message }
+}
+
+/// Splits serde_yaml's `path: message` prefix off, when the prefix is a path.
+fn split_path(s: &str) -> (Option<String>, String) {
+    if let Some(i) = s.find(": ") {
+        let head = &s[..i];
+        let looks_like_path = !head.is_empty()
+            && head.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_' | '-'));
+        if looks_like_path {
+            return (Some(head.to_string()), s[i + 2..].to_string());
+        }
+    }
+    (None, s.to_string())
+}
+
+/// Parses `text` into `T`, refusing unknown fields where `T` does.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+    yaml_impl::from_str(text).map_err(convert)
+}
+
+/// Parses `text` into a generic value (for patches and assumption paths).
+pub fn parse_value(text: &str) -> Result<Value, YamlError> {
+    yaml_impl::from_str(text).map_err(convert)
+}
+
+/// Deserializes `T` from a value that was built or patched in memory. Errors carry the path of
+/// the value (serde_yaml keeps paths when reading text, so the value is written out and read back).
+pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, YamlError> {
+    let text = yaml_impl::to_string(value).map_err(convert)?;
+    let mut e = match yaml_impl::from_str::<T>(&text) {
+        Ok(v) => return Ok(v),
+        Err(e) => convert(e),
+    };
+    // Positions in the rewritten text mean nothing to a reader.
+    e.line = None;
+    e.column = None;
+    Err(e)
+}
+
+/// Where the value at `path` starts in `text` (1-based line and column), if it exists.
+///
+/// It reads the document with serde_yaml and stops with a marker error at the value; serde_yaml
+/// attaches the position of the value being read to any error, which is exactly the answer.
+pub fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
+    let de = yaml_impl::Deserializer::from_str(text);
+    match Probe(path).deserialize(de) {
+        Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| (l.line(), l.column())),
+        _ => None,
+    }
+}
+
+/// Marker error text for [`locate`].
+const FOUND: &str = "\u{1}capsize-located\u{1}";
+
+struct Probe<'a>(&'a [PathSeg]);
+
+impl<'de> DeserializeSeed<'de> for Probe<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(ProbeVisitor(self.0))
+    }
+}
+
+struct ProbeVisitor<'a>(&'a [PathSeg]);
+
+impl ProbeVisitor<'_> {
+    fn leaf<E: de::Error>(&self) -> Result<(), E> {
+        if self.0.is_empty() { Err(E::custom(FOUND)) } else { Ok(()) }
+    }
+}
+
+impl<'de> Visitor<'de> for ProbeVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let Some((first, rest)) = self.0.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        while let Some(k) = m.next_key::<Value>()? {
+            let hit = matches!((first, &k), (PathSeg::Key(want), Value::String(got)) if want == got);
+            if hit {
+                m.next_value_seed(Probe(rest))?;
+            } else {
+                m.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        let Some((first, rest)) = self.0.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        let want = match first {
+            PathSeg::Index(i) => *i,
+            PathSeg::Key(_) => usize::MAX,
+        };
+        let mut i = 0;
+        loop {
+            let more = if i == want {
+                s.next_element_seed(Probe(rest))?.is_some()
+            } else {
+                s.next_element::<IgnoredAny>()?.is_some()
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.leaf()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
+        // A tagged value (`!tag`); its position is the answer if the path ends here.
+        if self.0.is_empty() {
+            return Err(de::Error::custom(FOUND));
+        }
+        let (_, variant) = data.variant::<IgnoredAny>()?;
+        de::VariantAccess::newtype_variant::<IgnoredAny>(variant)?;
+        Ok(())
+    }
+}
+
+/// Parses `spec.cluster.workloads[0].name` into path segments.
+pub fn parse_path(s: &str) -> Vec<PathSeg> {
+    let mut out = Vec::new();
+    for part in s.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            if i > 0 {
+                out.push(PathSeg::Key(rest[..i].to_string()));
+            }
+            rest = &rest[i..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let Some(close) = stripped.find(']') else { break };
+                match stripped[..close].parse::<usize>() {
+                    Ok(n) => out.push(PathSeg::Index(n)),
+                    Err(_) => out.push(PathSeg::Key(stripped[..close].to_string())),
+                }
+                rest = &stripped[close + 1..];
+            }
+        } else if !rest.is_empty() {
+            out.push(PathSeg::Key(rest.to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_values_by_path() {
+        let text = "a: 1\nspec:\n  items:\n    - name: x\n      v: 3\n    - name: y\n      v: {q: 5}\n";
+        assert_eq!(locate(text, &parse_path("spec.items[1].v")), Some((7, 10)));
+        assert_eq!(locate(text, &parse_path("spec.items[0].v")), Some((5, 10)));
+        assert_eq!(locate(text, &parse_path("a")), Some((1, 4)));
+        assert_eq!(locate(text, &parse_path("spec.items[5]")), None);
+        assert_eq!(locate(text, &parse_path("spec.nothing")), None);
+    }
+
+    #[test]
+    fn errors_keep_line_column_and_path() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct T {
+            #[allow(dead_code)]
+            a: u32,
+        }
+        let e = parse::<T>("a: 1\nb: 2\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(1)));
+        assert!(e.message.contains("unknown field `b`"), "{e:?}");
+    }
+
+    #[test]
+    fn paths_parse() {
+        assert_eq!(
+            parse_path("spec.cluster.workloads[2].mounts[0]"),
+            vec![
+                PathSeg::Key("spec".into()),
+                PathSeg::Key("cluster".into()),
+                PathSeg::Key("workloads".into()),
+                PathSeg::Index(2),
+                PathSeg::Key("mounts".into()),
+                PathSeg::Index(0)
+            ]
+        );
+    }
+}

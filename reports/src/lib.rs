@@ -1,0 +1,171 @@
+//! # capsize-reports: results for people and programs
+//!
+//! Reads only [`capsize_sim::RunResult`] (the scored output contract), never the engine.
+//! Every function is pure: a result in, text out, the same bytes for the same result.
+
+use comfy_table::{Cell, CellAlignment, Table, presets};
+
+use capsize_sim::result::{RunResult, ServiceResult};
+
+/// Output formats.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// An aligned table for a terminal.
+    #[default]
+    Table,
+    /// JSON, the stable contract.
+    Json,
+}
+
+/// One run, in `format`.
+pub fn render_run(r: &RunResult, format: Format) -> String {
+    match format {
+        Format::Table => run_table(r),
+        Format::Json => run_json(r),
+    }
+}
+
+/// Several runs of one scenario side by side, in `format`.
+pub fn render_compare(runs: &[RunResult], format: Format) -> String {
+    match format {
+        Format::Table => compare_table(runs),
+        Format::Json => compare_json(runs),
+    }
+}
+
+/// `{...}`: one run object, pretty-printed, with a final newline.
+pub fn run_json(r: &RunResult) -> String {
+    let mut s = serde_json::to_string_pretty(r).expect("results serialize");
+    s.push('\n');
+    s
+}
+
+/// `{"runs": [...]}` with a final newline.
+pub fn compare_json(runs: &[RunResult]) -> String {
+    let mut s = serde_json::to_string_pretty(&serde_json::json!({ "runs": runs })).expect("results serialize");
+    s.push('\n');
+    s
+}
+
+/// `6h01m05s`, `45s`, `0s`.
+pub fn human_duration(secs: f64) -> String {
+    let total = secs.round() as u64;
+    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s:02}s"),
+        _ => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
+/// Availability as a percentage with enough digits to tell policies apart.
+pub fn percent(a: f64) -> String {
+    format!("{:.3}%", a * 100.0)
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::ASCII_MARKDOWN);
+    t.set_header(header.to_vec());
+    t
+}
+
+fn outage_span(s: &ServiceResult) -> String {
+    match (s.outages.first(), s.outages.last()) {
+        (Some(first), Some(last)) => {
+            let end = if last.ongoing { format!("{} (ongoing)", last.end) } else { last.end.clone() };
+            format!("{} - {end}", first.start)
+        }
+        _ => "-".into(),
+    }
+}
+
+fn right(s: String) -> Cell {
+    Cell::new(s).set_alignment(CellAlignment::Right)
+}
+
+/// One run as a table of services, then the actions taken.
+pub fn run_table(r: &RunResult) -> String {
+    let mut out = format!("{} under policy {} (seed {})\n\n", r.scenario, r.policy, r.seed);
+    let mut t = new_table(&["service", "availability", "downtime", "outages", "when", "restarts"]);
+    for s in &r.services {
+        t.add_row(vec![
+            Cell::new(&s.name),
+            right(percent(s.availability)),
+            right(human_duration(s.downtime_s)),
+            right(s.outages.len().to_string()),
+            Cell::new(outage_span(s)),
+            right(s.restarts.to_string()),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push_str("\n\n");
+    if r.actions.is_empty() {
+        out.push_str("actions: none\n");
+    } else {
+        out.push_str(&format!("actions ({}):\n", r.actions.len()));
+        for a in &r.actions {
+            let mark = if a.ok { "ok" } else { "FAILED" };
+            out.push_str(&format!("  {}  {}  {}  [{mark}: {}]\n", a.at, a.by, a.action, a.result));
+        }
+    }
+    out
+}
+
+/// Policies side by side: per policy and service, availability, downtime, outages, the
+/// longest time to recover and restarts; then how many actions each policy took.
+pub fn compare_table(runs: &[RunResult]) -> String {
+    let Some(first) = runs.first() else {
+        return "no runs\n".into();
+    };
+    let mut out = format!("{} (seed {}): {} policies\n\n", first.scenario, first.seed, runs.len());
+    let mut t =
+        new_table(&["policy", "service", "availability", "downtime", "outages", "when", "worst recovery", "restarts"]);
+    for r in runs {
+        for (i, s) in r.services.iter().enumerate() {
+            let worst = s.outages.iter().map(|o| o.duration_s).reduce(f64::max);
+            t.add_row(vec![
+                Cell::new(if i == 0 { r.policy.as_str() } else { "" }),
+                Cell::new(&s.name),
+                right(percent(s.availability)),
+                right(human_duration(s.downtime_s)),
+                right(s.outages.len().to_string()),
+                Cell::new(outage_span(s)),
+                right(worst.map_or("-".into(), human_duration)),
+                right(s.restarts.to_string()),
+            ]);
+        }
+    }
+    out.push_str(&t.to_string());
+    out.push_str("\n\nactions taken:\n");
+    for r in runs {
+        let failed = r.actions.iter().filter(|a| !a.ok).count();
+        let when = match (r.actions.first(), r.actions.last()) {
+            (Some(a), Some(b)) if a.at == b.at => format!(" at {}", a.at),
+            (Some(a), Some(b)) => format!(" from {} to {}", a.at, b.at),
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "  {}: {}{}{}\n",
+            r.policy,
+            r.actions.len(),
+            if failed > 0 { format!(" ({failed} failed)") } else { String::new() },
+            when
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(0.2), "0s");
+        assert_eq!(human_duration(45.0), "45s");
+        assert_eq!(human_duration(125.0), "2m05s");
+        assert_eq!(human_duration(6.0 * 3600.0 + 65.0), "6h01m05s");
+        assert_eq!(percent(0.99912), "99.912%");
+    }
+}

@@ -1,0 +1,43 @@
+//! Carrying out what a policy asked for, with the API's answers: an action against something
+//! that no longer exists fails the way `kubectl` would fail, and the failure is recorded.
+
+use crate::defaults;
+use crate::history::ActionRecord;
+use crate::policy::Action;
+use crate::world::World;
+
+impl World {
+    /// Action number `idx` takes effect now.
+    pub(crate) fn on_action(&mut self, idx: usize) {
+        let now = self.now;
+        let pending = self.actions[idx].clone();
+        let outcome = match &pending.request.action {
+            Action::DeletePod { pod, force } => match self.pod_by_name.get(pod).copied() {
+                None => Err(format!("Error from server (NotFound): pods \"{pod}\" not found")),
+                Some(id) => {
+                    self.delete_pod(id, *force);
+                    Ok(if *force { format!("pod \"{pod}\" force deleted") } else { format!("pod \"{pod}\" deleted") })
+                }
+            },
+            Action::Scale { workload, replicas } => {
+                let found = self.workloads.iter().find(|(_, w)| &w.name == workload).map(|(id, _)| id);
+                match found {
+                    None => Err(format!("Error from server (NotFound): deployments.apps \"{workload}\" not found")),
+                    Some(_) if *replicas > defaults::LIMIT_PODS => Err(format!(
+                        "The Deployment \"{workload}\" is invalid: spec.replicas: {replicas} is more than this \
+                         cluster can hold"
+                    )),
+                    Some(w) => {
+                        self.workloads[w].replicas = *replicas;
+                        self.reconcile(w);
+                        Ok(format!("deployment.apps/{workload} scaled"))
+                    }
+                }
+            }
+        };
+        let by = pending.request.by.clone();
+        let action = pending.request.action.to_string();
+        self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
+        self.history.actions.push(ActionRecord { issued: pending.issued, done: now, by, action, outcome });
+    }
+}

@@ -1,0 +1,64 @@
+//! The endpoints controller: a Service's endpoints are its Ready, non-terminating pods.
+//!
+//! Each service keeps two running totals so no per-pod scan is ever needed: the number of Ready
+//! endpoints (what the API shows) and the capacity of the endpoints that actually serve (Ready
+//! and with a running container on a live node; a pod on a vanished node stays listed until
+//! PodGC removes it, but serves nothing). When a service's serving capacity goes to zero or
+//! comes back, the probes that call it are told.
+
+use crate::ids::{PodId, ServiceId};
+use crate::world::{Container, Phase, World};
+
+impl World {
+    /// Recomputes `pod`'s membership in its services' endpoints and applies the difference.
+    pub(crate) fn refresh_endpoints(&mut self, pod: PodId) {
+        let p = &self.pods[pod];
+        let node_up = p.node.is_some_and(|n| !self.nodes[n].gone);
+        let in_endpoints = p.ready && p.phase == Phase::Bound;
+        let serving = in_endpoints && node_up && matches!(p.container, Container::Running { .. });
+        if in_endpoints == p.in_endpoints && serving == p.serving {
+            return;
+        }
+        let d_ep = i64::from(in_endpoints) - i64::from(p.in_endpoints);
+        let d_serving = i64::from(serving) - i64::from(p.serving);
+        let w = p.workload;
+        let cap = self.workloads[w].capacity_mrps as i64;
+        let p = &mut self.pods[pod];
+        p.in_endpoints = in_endpoints;
+        p.serving = serving;
+        let now = self.now;
+        for i in 0..self.workloads[w].services.len() {
+            let s = self.workloads[w].services[i];
+            let svc = &mut self.services[s];
+            let was_up = svc.capacity_mrps > 0;
+            svc.ready_endpoints = (i64::from(svc.ready_endpoints) + d_ep) as u32;
+            svc.capacity_mrps = (svc.capacity_mrps as i64 + d_serving * cap) as u64;
+            let is_up = svc.capacity_mrps > 0;
+            let rps = svc.capacity_mrps as f64 / 1000.0;
+            self.history.set_capacity(usize::from(s), now, rps);
+            if was_up != is_up {
+                self.service_flipped(s, is_up);
+            }
+        }
+    }
+
+    /// A service lost its last serving endpoint or got its first one back.
+    fn service_flipped(&mut self, s: ServiceId, up: bool) {
+        let name = self.services[s].name.clone();
+        self.history.note(self.now, &name, || {
+            if up { "service has serving endpoints again".into() } else { "service has no serving endpoints".into() }
+        });
+        for i in 0..self.services[s].probe_dependents.len() {
+            let w = self.services[s].probe_dependents[i];
+            let pods: Vec<PodId> = self.workloads[w]
+                .active
+                .iter()
+                .copied()
+                .filter(|&p| matches!(self.pods[p].container, Container::Running { .. }))
+                .collect();
+            for pod in pods {
+                self.probes_inputs_changed(pod);
+            }
+        }
+    }
+}

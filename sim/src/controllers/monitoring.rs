@@ -1,0 +1,71 @@
+//! Monitoring: alert rules evaluated every `evaluationInterval`, the way Prometheus evaluates
+//! them. An alert is pending from the first evaluation at which its condition holds and fires
+//! at the first evaluation at least `for` later; it resolves at the first evaluation where the
+//! condition no longer holds. What a policy sees of an outage comes through here.
+
+use crate::history::AlertRecord;
+use crate::ids::ServiceId;
+use crate::spec::AlertCondition;
+use crate::world::{Event, World};
+
+impl World {
+    /// Evaluates every rule and schedules the next evaluation.
+    pub(crate) fn on_monitor(&mut self) {
+        let now = self.now;
+        let mut ratios = Vec::new();
+        let services = &self.services;
+        self.topology.ratios(now, |s: ServiceId| services[s].capacity_mrps as f64 / 1000.0, &mut ratios);
+        for r in 0..self.scenario.spec.monitoring.alerts.len() {
+            let rule = &self.scenario.spec.monitoring.alerts[r];
+            let (condition, for_ms) = (rule.condition, rule.for_.ms());
+            let holds: Vec<bool> = match condition {
+                AlertCondition::ServiceDown => {
+                    (0..self.topology.len()).map(|i| ratios[i] < self.topology.outage_below[i]).collect()
+                }
+                AlertCondition::PodCrashLooping => self.workloads.values().map(|w| w.crashlooping > 0).collect(),
+            };
+            for (target, cond) in holds.into_iter().enumerate() {
+                self.update_alert(r, target, cond, for_ms);
+            }
+        }
+        let next = now.after(self.scenario.spec.monitoring.evaluation_interval);
+        if next < self.end {
+            self.at(next, Event::Monitor);
+        }
+    }
+
+    fn update_alert(&mut self, rule: usize, target: usize, holds: bool, for_ms: u64) {
+        let now = self.now;
+        let name = self.scenario.spec.monitoring.alerts[rule].name.clone();
+        let target_name = self.alert_target_name(rule, target);
+        let st = &mut self.alerts[rule][target];
+        if holds {
+            let since = *st.pending_since.get_or_insert(now);
+            if st.firing_since.is_none() && now.0 - since.0 >= for_ms {
+                st.firing_since = Some(now);
+                st.record = Some(self.history.alerts.len());
+                self.history.alerts.push(AlertRecord {
+                    name: name.clone(),
+                    target: target_name.clone(),
+                    fired: now,
+                    resolved: None,
+                });
+                self.history.note(now, &target_name, || format!("alert {name} firing"));
+            }
+        } else {
+            if let Some(i) = st.record.take() {
+                self.history.alerts[i].resolved = Some(now);
+                self.history.note(now, &target_name, || format!("alert {name} resolved"));
+            }
+            *st = Default::default();
+        }
+    }
+
+    /// The service or workload an alert instance is about.
+    pub(crate) fn alert_target_name(&self, rule: usize, target: usize) -> String {
+        match self.scenario.spec.monitoring.alerts[rule].condition {
+            AlertCondition::ServiceDown => self.topology.names[target].clone(),
+            AlertCondition::PodCrashLooping => self.workloads[crate::ids::WorkloadId::from(target)].name.clone(),
+        }
+    }
+}

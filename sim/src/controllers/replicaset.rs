@@ -1,0 +1,163 @@
+//! The ReplicaSet controller (behind each Deployment), and pod deletion.
+//!
+//! It keeps `replicas` active pods: a pod that is deleted, or starts terminating, is replaced at
+//! once (the controller counts terminating pods as gone). Scaling down picks victims the way
+//! the ReplicaSet controller ranks them: unscheduled first, then not running, then not ready,
+//! then the newest.
+//!
+//! Deletion: a normal delete marks the pod Terminating (it leaves the endpoints), sends SIGTERM
+//! and removes the API object once the container has exited (at most the grace period); a
+//! force delete removes the object at once without waiting for the kubelet.
+
+use crate::ids::{PodId, WorkloadId};
+use crate::rng;
+use crate::world::{Container, ExitReason, NAME_ALPHABET, Phase, Pod, PodStatus, ProbeRt, World};
+
+impl World {
+    /// Creates or deletes pods until the workload has its replicas.
+    pub(crate) fn reconcile(&mut self, w: WorkloadId) {
+        let want = self.workloads[w].replicas as usize;
+        let have = self.workloads[w].active.len();
+        if have < want {
+            for _ in have..want {
+                self.create_pod(w);
+            }
+        } else if have > want {
+            let mut victims: Vec<PodId> = self.workloads[w].active.iter().copied().collect();
+            victims.sort_by_key(|&id| {
+                let p = &self.pods[id];
+                (
+                    p.phase != Phase::Pending,
+                    matches!(p.container, Container::Running { .. }),
+                    p.ready,
+                    std::cmp::Reverse(p.created),
+                    std::cmp::Reverse(id),
+                )
+            });
+            for id in victims.into_iter().take(have - want) {
+                self.delete_pod(id, false);
+            }
+        }
+    }
+
+    /// Creates a Pending pod for `w` and queues it for the scheduler.
+    pub(crate) fn create_pod(&mut self, w: WorkloadId) -> PodId {
+        let name = loop {
+            let suffix: String =
+                (0..5).map(|_| NAME_ALPHABET[rng::index(&mut self.rng.names, NAME_ALPHABET.len())] as char).collect();
+            let name = format!("{}-{}-{}", self.workloads[w].name, self.workloads[w].template_hash, suffix);
+            if !self.pod_by_name.contains_key(&name) {
+                break name;
+            }
+        };
+        let now = self.now;
+        let id = self.pods.push(Pod {
+            name: name.clone(),
+            workload: w,
+            node: None,
+            created: now,
+            deleted_at: None,
+            phase: Phase::Pending,
+            container: Container::NotCreated,
+            epoch: 0,
+            probe_epoch: 0,
+            starts: 0,
+            restarts: 0,
+            backoff: None,
+            ready: false,
+            startup_done: false,
+            probes: [ProbeRt::default(); 3],
+            anchor: now,
+            subpath_versions: Vec::new(),
+            last_exit: None,
+            status: PodStatus::Pending,
+            status_since: now,
+            in_endpoints: false,
+            serving: false,
+            sched_failures: 0,
+            sched_eligible: now,
+            unschedulable: None,
+        });
+        let wl = &mut self.workloads[w];
+        wl.all_pods.push(id);
+        wl.active.insert(id);
+        self.pod_by_name.insert(name.clone(), id);
+        self.history.note(now, &name, || "created".into());
+        self.sched.queue.push_back(id);
+        self.request_schedule(now);
+        id
+    }
+
+    /// Deletes a pod, gracefully or by force. The workload replaces it at once.
+    pub(crate) fn delete_pod(&mut self, pod: PodId, force: bool) {
+        let phase = self.pods[pod].phase;
+        if phase == Phase::Deleted || (phase == Phase::Terminating && !force) {
+            return;
+        }
+        let w = self.pods[pod].workload;
+        self.leave_active(pod);
+        let name = self.pods[pod].name.clone();
+        self.history.note(self.now, &name, || if force { "force-deleted".into() } else { "deleting".into() });
+        if phase == Phase::Pending {
+            self.sched.unschedulable.remove(&pod);
+            self.finish_delete(pod);
+        } else if force {
+            let p = &mut self.pods[pod];
+            p.container = Container::Exited;
+            p.epoch += 1;
+            for rt in &mut p.probes {
+                rt.active = false;
+            }
+            self.finish_delete(pod);
+        } else {
+            self.pods[pod].phase = Phase::Terminating;
+            self.refresh_endpoints(pod);
+            self.refresh_status(pod);
+            match self.pods[pod].container {
+                Container::Running { .. } | Container::Starting { .. } => self.kill_container(pod, ExitReason::Deleted),
+                Container::Stopping { .. } => {} // exits soon; the exit finishes the deletion
+                Container::NotCreated | Container::Waiting { .. } | Container::Exited => self.finish_delete(pod),
+            }
+        }
+        self.reconcile(w);
+    }
+
+    /// The pod no longer counts against its workload's replicas.
+    fn leave_active(&mut self, pod: PodId) {
+        let p = &self.pods[pod];
+        let w = p.workload;
+        if !self.workloads[w].active.remove(&pod) {
+            return;
+        }
+        if let Some(n) = p.node {
+            let zone = self.nodes[n].zone as usize;
+            let wl = &mut self.workloads[w];
+            wl.per_node[usize::from(n)] -= 1;
+            wl.per_zone[zone] -= 1;
+        }
+    }
+
+    /// The API object goes away: resources are released and the name is free.
+    pub(crate) fn finish_delete(&mut self, pod: PodId) {
+        let now = self.now;
+        self.leave_active(pod);
+        let p = &mut self.pods[pod];
+        p.phase = Phase::Deleted;
+        p.deleted_at = Some(now);
+        p.ready = false;
+        p.epoch += 1;
+        let (node, w, name) = (p.node, p.workload, p.name.clone());
+        if let Some(n) = node {
+            let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
+            let nd = &mut self.nodes[n];
+            nd.req_cpu -= cpu;
+            nd.req_mem -= mem;
+            nd.pods.remove(&pod);
+        }
+        self.pod_by_name.remove(&name);
+        self.refresh_endpoints(pod);
+        self.refresh_status(pod);
+        self.history.note(now, &name, || "deleted".into());
+        self.cluster_changed();
+    }
+}

@@ -1,0 +1,254 @@
+//! kube-scheduler, default profile: filter, score, pick.
+//!
+//! - **Filter**: the node exists, and the pod's CPU and memory requests fit beside what is
+//!   already requested there, within `maxPods`.
+//! - **Search size**: like kube-scheduler, the search starts where the last one stopped and ends
+//!   once `numFeasibleNodesToFind` feasible nodes are found (adaptive `percentageOfNodesToScore`,
+//!   at least 100 nodes), which also keeps a 2,000-node cluster cheap.
+//! - **Score**: `NodeResourcesFit` (LeastAllocated, cpu and memory weighted equally) x1,
+//!   `BalancedAllocation` x1, `PodTopologySpread` with the cluster default constraints x2
+//!   (hostname maxSkew 3, zone maxSkew 5, scored as `count * ln(domains + 2) + maxSkew - 1`,
+//!   normalised so fewer matching pods score higher).
+//! - **Pick**: the highest total; ties are broken uniformly at random (the scheduler stream).
+//!
+//! A pod that fits nowhere stays Pending with kube-scheduler's message
+//! (`0/5 nodes are available: 5 Insufficient cpu.`) and is retried, after its backoff, whenever
+//! the cluster changes.
+
+use std::collections::BTreeMap;
+
+use rand::RngExt;
+
+use crate::defaults;
+use crate::ids::{NodeId, PodId};
+use crate::time::SimTime;
+use crate::world::{Event, Phase, World};
+
+/// Most score a plugin gives a node.
+const MAX_NODE_SCORE: i64 = 100;
+
+/// kube-scheduler's `numFeasibleNodesToFind`.
+pub(crate) fn feasible_nodes_to_find(all: u32, percentage: u32) -> u32 {
+    if all < defaults::SCHEDULER_MIN_FEASIBLE_NODES || percentage >= 100 {
+        return all;
+    }
+    let mut pct = percentage;
+    if pct == 0 {
+        pct = defaults::SCHEDULER_BASE_PERCENT.saturating_sub(all / 125).max(defaults::SCHEDULER_MIN_FEASIBLE_PERCENT);
+    }
+    (all * pct / 100).max(defaults::SCHEDULER_MIN_FEASIBLE_NODES)
+}
+
+impl World {
+    /// Makes sure a scheduling pass runs at `at`.
+    pub(crate) fn request_schedule(&mut self, at: SimTime) {
+        if self.sched.pass_at.is_some_and(|t| t <= at && t >= self.now) {
+            return;
+        }
+        self.sched.pass_at = Some(at);
+        self.at(at, Event::Schedule);
+    }
+
+    /// A scheduling pass over the queued pods.
+    pub(crate) fn on_schedule(&mut self) {
+        let now = self.now;
+        if self.sched.pass_at == Some(now) {
+            self.sched.pass_at = None;
+        }
+        let queue = std::mem::take(&mut self.sched.queue);
+        let mut later: Option<SimTime> = None;
+        for pod in queue {
+            if self.pods[pod].phase != Phase::Pending {
+                continue;
+            }
+            if self.pods[pod].sched_eligible > now {
+                let at = self.pods[pod].sched_eligible;
+                later = Some(later.map_or(at, |l| l.min(at)));
+                self.sched.queue.push_back(pod);
+                continue;
+            }
+            match self.pick_node(pod) {
+                Ok(node) => {
+                    self.bind(pod, node);
+                    self.kubelet_admit(pod);
+                }
+                Err(reason) => self.unschedulable(pod, reason),
+            }
+        }
+        if let Some(at) = later {
+            self.request_schedule(at);
+        }
+    }
+
+    /// Leaves `pod` Pending with the scheduler's reason and backs off.
+    pub(crate) fn unschedulable(&mut self, pod: PodId, reason: String) {
+        let now = self.now;
+        let p = &mut self.pods[pod];
+        p.sched_failures += 1;
+        let backoff = (defaults::SCHEDULER_BACKOFF_INITIAL_MS << (p.sched_failures - 1).min(16))
+            .min(defaults::SCHEDULER_BACKOFF_MAX_MS);
+        p.sched_eligible = SimTime(now.0 + backoff);
+        let changed = p.unschedulable.as_deref() != Some(reason.as_str());
+        let name = p.name.clone();
+        p.unschedulable = Some(reason.clone());
+        self.sched.unschedulable.insert(pod);
+        if changed {
+            self.history.note(now, &name, || format!("FailedScheduling: {reason}"));
+        }
+    }
+
+    /// Capacity was freed or added: unschedulable pods get another try after their backoff.
+    pub(crate) fn cluster_changed(&mut self) {
+        if self.sched.unschedulable.is_empty() {
+            return;
+        }
+        let pods = std::mem::take(&mut self.sched.unschedulable);
+        let earliest = pods.iter().map(|&p| self.pods[p].sched_eligible).min().unwrap_or(self.now);
+        self.sched.queue.extend(pods);
+        self.request_schedule(earliest.max(self.now));
+    }
+
+    /// Binds `pod` to `node` and does the scheduler's accounting.
+    pub(crate) fn bind(&mut self, pod: PodId, node: NodeId) {
+        let w = self.pods[pod].workload;
+        let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
+        let n = &mut self.nodes[node];
+        n.req_cpu += cpu;
+        n.req_mem += mem;
+        n.pods.insert(pod);
+        let zone = n.zone as usize;
+        let node_name = n.name.clone();
+        let wl = &mut self.workloads[w];
+        wl.per_node[usize::from(node)] += 1;
+        wl.per_zone[zone] += 1;
+        let p = &mut self.pods[pod];
+        p.node = Some(node);
+        p.phase = Phase::Bound;
+        p.unschedulable = None;
+        let name = p.name.clone();
+        self.history.note(self.now, &name, || format!("scheduled to {node_name}"));
+    }
+
+    /// Filter and score; the chosen node or the reason none fits.
+    pub(crate) fn pick_node(&mut self, pod: PodId) -> Result<NodeId, String> {
+        let w = self.pods[pod].workload;
+        let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
+        let total = self.nodes.len();
+        let live = self.nodes.values().filter(|n| !n.gone).count() as u32;
+        if live == 0 {
+            return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
+        }
+        let pct = self.scenario.spec.cluster.scheduler.percentage_of_nodes_to_score;
+        let want = feasible_nodes_to_find(live, pct) as usize;
+        let mut feasible: Vec<NodeId> = Vec::with_capacity(want.min(total));
+        let mut reasons: BTreeMap<&'static str, u32> = BTreeMap::new();
+        let start = self.sched.next_start % total.max(1);
+        let mut examined = 0;
+        for k in 0..total {
+            let id = NodeId::from((start + k) % total);
+            examined = k + 1;
+            let n = &self.nodes[id];
+            if n.gone {
+                continue;
+            }
+            let mut fits = true;
+            if n.req_cpu + pcpu > n.cpu {
+                *reasons.entry("Insufficient cpu").or_default() += 1;
+                fits = false;
+            }
+            if n.req_mem + pmem > n.mem {
+                *reasons.entry("Insufficient memory").or_default() += 1;
+                fits = false;
+            }
+            if n.pods.len() as u32 >= n.max_pods {
+                *reasons.entry("Too many pods").or_default() += 1;
+                fits = false;
+            }
+            if fits {
+                feasible.push(id);
+                if feasible.len() >= want {
+                    break;
+                }
+            }
+        }
+        self.sched.next_start = (start + examined) % total.max(1);
+        if feasible.is_empty() {
+            let parts: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
+            return Err(format!("0/{live} nodes are available: {}.", parts.join(", ")));
+        }
+
+        // Scores, as kube-scheduler's integer arithmetic gives them.
+        let spread = self.scenario.spec.cluster.scheduler.default_spread;
+        let wl = &self.workloads[w];
+        let zones_seen: std::collections::BTreeSet<u32> = feasible.iter().map(|&id| self.nodes[id].zone).collect();
+        let host_weight = (feasible.len() as f64 + 2.0).ln();
+        let zone_weight = (zones_seen.len() as f64 + 2.0).ln();
+        let mut raw_spread: Vec<i64> = Vec::with_capacity(feasible.len());
+        let mut base: Vec<i64> = Vec::with_capacity(feasible.len());
+        for &id in &feasible {
+            let n = &self.nodes[id];
+            let (ucpu, umem) = (n.req_cpu + pcpu, n.req_mem + pmem);
+            let least = (((n.cpu - ucpu) as i64 * MAX_NODE_SCORE / n.cpu as i64)
+                + ((n.mem - umem) as i64 * MAX_NODE_SCORE / n.mem as i64))
+                / 2;
+            let fc = (ucpu as f64 / n.cpu as f64).min(1.0);
+            let fm = (umem as f64 / n.mem as f64).min(1.0);
+            let balanced = ((1.0 - (fc - fm).abs() / 2.0) * MAX_NODE_SCORE as f64) as i64;
+            base.push(
+                least * defaults::WEIGHT_NODE_RESOURCES_FIT as i64
+                    + balanced * defaults::WEIGHT_BALANCED_ALLOCATION as i64,
+            );
+            if spread {
+                let on_node = wl.per_node[usize::from(id)] as f64;
+                let in_zone = wl.per_zone[n.zone as usize] as f64;
+                let s = on_node * host_weight
+                    + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
+                    + in_zone * zone_weight
+                    + f64::from(defaults::DEFAULT_SPREAD_ZONE_MAX_SKEW - 1);
+                raw_spread.push(s.round() as i64);
+            }
+        }
+        let (min_s, max_s) = raw_spread.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let mut best: Option<(i64, NodeId)> = None;
+        let mut ties = 0u32;
+        for (i, &id) in feasible.iter().enumerate() {
+            let mut score = base[i];
+            if spread {
+                let normalized =
+                    if max_s == 0 { MAX_NODE_SCORE } else { MAX_NODE_SCORE * (max_s + min_s - raw_spread[i]) / max_s };
+                score += normalized * defaults::WEIGHT_POD_TOPOLOGY_SPREAD as i64;
+            }
+            match best {
+                Some((b, _)) if score < b => {}
+                Some((b, _)) if score == b => {
+                    // Reservoir sampling over the ties, as kube-scheduler's selectHost does.
+                    ties += 1;
+                    if self.rng.scheduler.random_range(0..ties) == 0 {
+                        best = Some((score, id));
+                    }
+                }
+                _ => {
+                    best = Some((score, id));
+                    ties = 1;
+                }
+            }
+        }
+        Ok(best.expect("at least one feasible node").1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_search_size_matches_kube_scheduler() {
+        assert_eq!(feasible_nodes_to_find(50, 0), 50);
+        assert_eq!(feasible_nodes_to_find(100, 0), 100);
+        // 50 - 2000/125 = 34 % of 2000.
+        assert_eq!(feasible_nodes_to_find(2000, 0), 680);
+        // 50 - 5000/125 = 10 % of 5000.
+        assert_eq!(feasible_nodes_to_find(5000, 0), 500);
+        assert_eq!(feasible_nodes_to_find(2000, 100), 2000);
+    }
+}

@@ -1,0 +1,110 @@
+//! Defaults taken from the real systems, each with its source. A scenario can override every
+//! one of them (see `spec::KubeletConfig`, `spec::SchedulerConfig`, `spec::MonitoringSpec`).
+//!
+//! Constants marked *Assumption* have no authoritative figure; they say so, and a scenario that
+//! depends on them should state its own value.
+
+use crate::time::{MINUTE, SECOND};
+
+/// First CrashLoopBackOff delay after the immediate first restart: 10 s.
+/// Source: kubernetes.io docs, concepts/workloads/pods/pod-lifecycle ("Container restarts");
+/// kubelet `backOffPeriod`.
+pub const CRASHLOOP_BACKOFF_INITIAL_MS: u64 = 10 * SECOND;
+
+/// CrashLoopBackOff cap: 300 s. Source: pod-lifecycle docs; kubelet `MaxContainerBackOff`.
+pub const CRASHLOOP_BACKOFF_MAX_MS: u64 = 300 * SECOND;
+
+/// A container that ran this long without trouble starts over at the initial backoff: 10 min.
+/// Source: pod-lifecycle docs ("resets ... after the container has run for 10 minutes").
+pub const CRASHLOOP_BACKOFF_RESET_MS: u64 = 10 * MINUTE;
+
+/// Probe `initialDelaySeconds` default: 0. Source: kubernetes.io docs,
+/// tasks/configure-pod-container/configure-liveness-readiness-startup-probes.
+pub const PROBE_INITIAL_DELAY_SECONDS: u32 = 0;
+/// Probe `periodSeconds` default: 10. Source: as above.
+pub const PROBE_PERIOD_SECONDS: u32 = 10;
+/// Probe `timeoutSeconds` default: 1. Source: as above.
+pub const PROBE_TIMEOUT_SECONDS: u32 = 1;
+/// Probe `successThreshold` default: 1 (and must be 1 for liveness and startup). Source: as above.
+pub const PROBE_SUCCESS_THRESHOLD: u32 = 1;
+/// Probe `failureThreshold` default: 3. Source: as above.
+pub const PROBE_FAILURE_THRESHOLD: u32 = 3;
+
+/// `terminationGracePeriodSeconds` default: 30. Source: pod-lifecycle docs ("Termination of Pods").
+pub const TERMINATION_GRACE_PERIOD_SECONDS: u32 = 30;
+
+/// Upper end of the container start latency: 5 s, the pod startup SLO (p99 for a stateless pod
+/// with its image already present). Source: kubernetes/community,
+/// sig-scalability/slos/pod_startup_latency.md.
+pub const POD_STARTUP_SLO_P99_MS: u64 = 5 * SECOND;
+
+/// Lower end of the container start latency: 1 s. *Assumption*: no authoritative figure; a
+/// container create plus process start rarely takes less.
+pub const CONTAINER_START_MIN_MS: u64 = SECOND;
+
+/// kubelet `syncFrequency`: 1 min. A changed ConfigMap reaches mounted volumes within about one
+/// sync period (plus cache propagation). Source: kubernetes.io docs, concepts/configuration/configmap
+/// ("Mounted ConfigMaps are updated automatically"), kubelet config defaults.
+pub const KUBELET_SYNC_FREQUENCY_MS: u64 = MINUTE;
+
+/// The Kubernetes release whose kubelet no longer fails container restarts after a subPath
+/// ConfigMap changed: 1.19 (k8s PR 89629, fixing kubernetes issue 68211; the 1.16-1.18
+/// backports were reverted).
+pub const SUBPATH_RESTART_FIX: (u32, u32) = (1, 19);
+
+/// PodGC `gcCheckPeriod`: 20 s; pods bound to a deleted node are removed at its next pass.
+/// Source: k8s pkg/controller/podgc (gcCheckPeriod).
+pub const POD_GC_PERIOD_MS: u64 = 20 * SECOND;
+
+/// kube-scheduler plugin weights. Source: k8s pkg/scheduler/apis/config/v1/default_plugins.go.
+pub const WEIGHT_NODE_RESOURCES_FIT: u32 = 1;
+/// BalancedAllocation weight: 1 (same source).
+pub const WEIGHT_BALANCED_ALLOCATION: u32 = 1;
+/// PodTopologySpread weight: 2 (same source).
+pub const WEIGHT_POD_TOPOLOGY_SPREAD: u32 = 2;
+
+/// Default topology spread: `kubernetes.io/hostname` maxSkew 3, ScheduleAnyway.
+/// Source: kubernetes.io docs, concepts/scheduling-eviction/topology-spread-constraints
+/// ("Cluster-level default constraints").
+pub const DEFAULT_SPREAD_HOSTNAME_MAX_SKEW: u32 = 3;
+/// Default topology spread: `topology.kubernetes.io/zone` maxSkew 5, ScheduleAnyway (same source).
+pub const DEFAULT_SPREAD_ZONE_MAX_SKEW: u32 = 5;
+
+/// kube-scheduler stops looking for feasible nodes after `numFeasibleNodesToFind`; with
+/// `percentageOfNodesToScore` unset the percentage is `50 - nodes/125`, at least 5, and at least
+/// 100 nodes are examined. Source: k8s pkg/scheduler/schedule_one.go (numFeasibleNodesToFind);
+/// kubernetes.io docs, concepts/scheduling-eviction/scheduler-perf-tuning.
+pub const SCHEDULER_MIN_FEASIBLE_NODES: u32 = 100;
+/// Lower bound of the adaptive percentage: 5 (same source).
+pub const SCHEDULER_MIN_FEASIBLE_PERCENT: u32 = 5;
+/// Base of the adaptive percentage: 50 (same source).
+pub const SCHEDULER_BASE_PERCENT: u32 = 50;
+
+/// Scheduler retry backoff for an unschedulable pod: 1 s doubling to 10 s.
+/// Source: kube-scheduler `podInitialBackoffSeconds` 1, `podMaxBackoffSeconds` 10.
+pub const SCHEDULER_BACKOFF_INITIAL_MS: u64 = SECOND;
+/// See [`SCHEDULER_BACKOFF_INITIAL_MS`].
+pub const SCHEDULER_BACKOFF_MAX_MS: u64 = 10 * SECOND;
+
+/// kubelet `maxPods` default: 110. Source: kubelet configuration reference; kubernetes.io docs,
+/// setup/best-practices/cluster-large ("No more than 110 pods per node").
+pub const MAX_PODS_PER_NODE: u32 = 110;
+
+/// Prometheus `evaluation_interval` default: 1 min; alert rules are evaluated this often.
+/// Source: prometheus.io docs, configuration ("global: evaluation_interval ... default = 1m").
+pub const ALERT_EVALUATION_INTERVAL_MS: u64 = MINUTE;
+
+/// How long an API call (`kubectl delete pod`, a scale) takes to take effect once issued.
+/// *Assumption*: no authoritative figure; a round trip to the API server is well under a second
+/// on a healthy control plane.
+pub const API_CALL_LATENCY_MS: u64 = 500;
+
+/// An outage is an interval in which a service serves less than this share of its offered
+/// requests: 0.5. capsize's own convention (the foundation issue); a scenario sets its own.
+pub const OUTAGE_BELOW: f64 = 0.5;
+
+/// Size limits from "Considerations for large clusters" (kubernetes.io docs,
+/// setup/best-practices/cluster-large): at most 5,000 nodes ...
+pub const LIMIT_NODES: u32 = 5_000;
+/// ... and at most 150,000 pods in total (same source).
+pub const LIMIT_PODS: u32 = 150_000;

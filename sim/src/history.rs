@@ -1,0 +1,120 @@
+//! What a run recorded, for the scorer and for reports. The engine appends; nothing here is read
+//! back by the engine, so scoring can never influence the run.
+
+use serde::Serialize;
+
+use crate::time::SimTime;
+
+/// The record of one run.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    /// When the run ended.
+    pub end: SimTime,
+    /// Per service (by id): serving capacity in requests per second, as `(from, value)` steps;
+    /// the first step is at time zero.
+    pub capacity: Vec<Vec<(SimTime, f64)>>,
+    /// Every pod the run had, deleted ones included.
+    pub pods: Vec<PodRecord>,
+    /// Actions the policy issued and what came of them.
+    pub actions: Vec<ActionRecord>,
+    /// Alerts that fired.
+    pub alerts: Vec<AlertRecord>,
+    /// Faults as they were applied.
+    pub faults: Vec<FaultRecord>,
+    /// Notable transitions, when the run was asked to keep them.
+    pub timeline: Option<Vec<TimelineEntry>>,
+    /// Events the engine processed (the run's cost).
+    pub events: u64,
+}
+
+impl History {
+    /// Records a service's capacity from `t` on.
+    pub(crate) fn set_capacity(&mut self, service: usize, t: SimTime, rps: f64) {
+        let steps = &mut self.capacity[service];
+        match steps.last_mut() {
+            Some(last) if last.0 == t => last.1 = rps,
+            Some(last) if last.1 == rps => {}
+            _ => steps.push((t, rps)),
+        }
+    }
+
+    /// Adds a timeline entry if a timeline is kept.
+    pub(crate) fn note(&mut self, at: SimTime, object: &str, what: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.timeline {
+            t.push(TimelineEntry { at, object: object.to_string(), what: what() });
+        }
+    }
+}
+
+/// One pod's life.
+#[derive(Clone, Debug, Serialize)]
+pub struct PodRecord {
+    /// Pod name.
+    pub name: String,
+    /// Owning workload.
+    pub workload: String,
+    /// Node it was bound to, if any.
+    pub node: Option<String>,
+    /// Creation time.
+    pub created: SimTime,
+    /// Deletion time (the API object went away).
+    pub deleted: Option<SimTime>,
+    /// Container restarts during the run.
+    pub restarts: u32,
+    /// kubectl status at the end of the run (or `Deleted`).
+    pub status: String,
+}
+
+/// An action and its outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionRecord {
+    /// When the policy issued it.
+    pub issued: SimTime,
+    /// When it took effect (or failed).
+    pub done: SimTime,
+    /// The rule or actor that issued it.
+    pub by: String,
+    /// What it was, as a command line would say it.
+    pub action: String,
+    /// `Ok(what happened)` or `Err(the error the API returned)`.
+    pub outcome: Result<String, String>,
+}
+
+/// An alert that fired.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertRecord {
+    /// Rule name.
+    pub name: String,
+    /// Service or workload it is about.
+    pub target: String,
+    /// When it started firing.
+    pub fired: SimTime,
+    /// When it stopped, if it did.
+    pub resolved: Option<SimTime>,
+}
+
+/// A fault as applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultRecord {
+    /// When.
+    pub at: SimTime,
+    /// Its key in the scenario (`containerCrash`, ...).
+    pub kind: String,
+    /// What it targeted.
+    pub target: String,
+    /// How many objects it hit; zero means it matched nothing.
+    pub matched: u32,
+    /// The scenario's note.
+    pub note: Option<String>,
+}
+
+/// One notable transition.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: SimTime,
+    /// Pod, service, node or alert name.
+    pub object: String,
+    /// What happened.
+    pub what: String,
+}

@@ -1,0 +1,71 @@
+//! # capsize-sim: the deterministic cluster model
+//!
+//! A discrete-event simulation of a Kubernetes cluster, detailed enough to replay real outages:
+//! the scheduler, the kubelet (start latency, restarts, CrashLoopBackOff, probes, the subPath
+//! ConfigMap failure), ReplicaSets, endpoints, PodGC, monitoring, and the traffic each service
+//! serves. A [`policy::Policy`] watches through a read-only [`policy::ClusterView`] and acts;
+//! [`score::evaluate`] turns the run's [`history::History`] into a [`result::RunResult`].
+//!
+//! ```text
+//! Scenario --validate--> Sim::new --step/run (Policy)--> History --score::evaluate--> RunResult
+//! ```
+//!
+//! ## Determinism (an invariant of this crate)
+//!
+//! The same scenario and seed give byte-identical results on any machine and any thread count.
+//! The rules that keep it so, for anyone changing this crate:
+//!
+//! - **No wall clock.** Time is [`time::SimTime`], integer milliseconds of virtual time. Nothing
+//!   here reads `std::time::Instant` or `SystemTime`.
+//! - **No unordered iteration.** Entities live in [`ids::Arena`]s (insertion order) and
+//!   `BTreeMap`/`BTreeSet`; there is no `HashMap` in this crate.
+//! - **Ordered events.** The queue pops by (time, sequence number); ties go to the event
+//!   scheduled first.
+//! - **Seeded, separate randomness.** Every draw comes from a `ChaCha8Rng` stream of
+//!   [`rng::Streams`], one per subsystem, derived from the scenario seed; `rand` is built without
+//!   its OS or thread RNG, so there is no other source to reach for.
+//! - **No I/O, no threads, no async.** The crate never touches files, the network or the
+//!   terminal; the harness does.
+//! - **Plain float arithmetic.** Only `+ - * /`, `min`, `max` and `ln` on `f64`, in a fixed order.
+//!
+//! ## What it deliberately does not know
+//!
+//! Files and YAML (the harness parses them into [`spec`] types), how results are presented (the
+//! reports crate), and how a policy decides (policies are behind a trait).
+
+pub mod defaults;
+pub mod history;
+pub mod ids;
+pub mod policy;
+pub mod queue;
+pub mod result;
+pub mod rng;
+pub mod score;
+pub mod spec;
+pub mod time;
+pub mod traffic;
+pub mod validate;
+
+mod controllers;
+mod sim;
+mod view;
+mod world;
+
+pub use policy::{Action, ClusterView, Decision, DoNothing, PodInfo, PodStatus, Policy, Request};
+pub use result::RunResult;
+pub use sim::{RunOptions, Sim};
+pub use spec::Scenario;
+pub use time::{SimDuration, SimTime};
+pub use validate::{PathSeg, SpecError, validate};
+
+/// Runs `scenario` under `policy` and scores it: the whole pipeline in one call.
+pub fn simulate(
+    scenario: &Scenario,
+    policy_name: &str,
+    policy: &mut dyn Policy,
+    opts: &RunOptions,
+) -> Result<RunResult, Vec<SpecError>> {
+    let seed = opts.seed.unwrap_or(scenario.spec.seed);
+    let history = Sim::new(scenario, opts)?.run(policy);
+    Ok(score::evaluate(scenario, policy_name, seed, &history))
+}

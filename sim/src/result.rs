@@ -1,0 +1,185 @@
+//! The result of one scored run: the stable output contract that reports and tests read.
+//!
+//! `scenario`, `policy`, `seed` and `services[]` with `name`, `availability`, `downtime_s`,
+//! `restarts` and `outages[]` (`start`, `end` as scenario-local `HH:MM:SS`, `start_s`, `end_s`
+//! as seconds from the start) are the contract; other fields may be added, never renamed.
+
+use serde::Serialize;
+
+/// One scenario run under one policy, scored.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy name.
+    pub policy: String,
+    /// The seed the run used.
+    pub seed: u64,
+    /// Scenario start, as written.
+    pub start: String,
+    /// Length of the run, seconds.
+    pub duration_s: f64,
+    /// Per service, in scenario order.
+    pub services: Vec<ServiceResult>,
+    /// Per workload, with every pod it had.
+    pub workloads: Vec<WorkloadResult>,
+    /// Actions the policy took, in order.
+    pub actions: Vec<ActionResult>,
+    /// Faults as applied.
+    pub faults: Vec<FaultResult>,
+    /// Alerts that fired.
+    pub alerts: Vec<AlertResult>,
+    /// Notable transitions, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<TimelineResult>>,
+    /// Events the engine processed.
+    pub events: u64,
+}
+
+impl RunResult {
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&ServiceResult> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// The workload named `name`.
+    pub fn workload(&self, name: &str) -> Option<&WorkloadResult> {
+        self.workloads.iter().find(|w| w.name == name)
+    }
+}
+
+/// How a service fared.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceResult {
+    /// Service name.
+    pub name: String,
+    /// Served / offered requests over the run (0..1); the up-time fraction when nothing was
+    /// offered.
+    pub availability: f64,
+    /// Requests offered over the run.
+    pub offered_requests: f64,
+    /// Requests served over the run.
+    pub served_requests: f64,
+    /// Total length of the outages, seconds.
+    pub downtime_s: f64,
+    /// Container restarts summed over every pod the service selected during the run, deleted
+    /// ones included.
+    pub restarts: u32,
+    /// Intervals in which the service served less than its threshold of offered requests.
+    pub outages: Vec<OutageResult>,
+    /// Mean time from outage start to the first ServiceDown alert, over detected outages.
+    pub mttd_s: Option<f64>,
+    /// Mean outage length (time to recover).
+    pub mttr_s: Option<f64>,
+}
+
+/// One outage.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutageResult {
+    /// Start, scenario-local clock.
+    pub start: String,
+    /// End, scenario-local clock.
+    pub end: String,
+    /// Start, seconds from the scenario start.
+    pub start_s: f64,
+    /// End, seconds from the scenario start.
+    pub end_s: f64,
+    /// Length, seconds (the time to recover).
+    pub duration_s: f64,
+    /// Still going when the run ended.
+    pub ongoing: bool,
+    /// Seconds from the start of the outage to the first ServiceDown alert about it.
+    pub detected_after_s: Option<f64>,
+}
+
+/// A workload's pods.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkloadResult {
+    /// Workload name.
+    pub name: String,
+    /// Restarts summed over its pods.
+    pub restarts: u32,
+    /// Every pod it had.
+    pub pods: Vec<PodResult>,
+}
+
+/// One pod's life.
+#[derive(Clone, Debug, Serialize)]
+pub struct PodResult {
+    /// Pod name.
+    pub name: String,
+    /// Node, if it was bound.
+    pub node: Option<String>,
+    /// Creation, seconds from the start.
+    pub created_s: f64,
+    /// Deletion, seconds from the start.
+    pub deleted_s: Option<f64>,
+    /// Container restarts during the run (at deletion, for deleted pods).
+    pub restarts: u32,
+    /// kubectl status at the end (or `Deleted`).
+    pub status: String,
+}
+
+/// One action and its outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActionResult {
+    /// When it was issued, scenario-local clock.
+    pub at: String,
+    /// When it was issued, seconds from the start.
+    pub at_s: f64,
+    /// When it took effect, seconds from the start.
+    pub done_s: f64,
+    /// Rule or actor.
+    pub by: String,
+    /// The command.
+    pub action: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What the API answered.
+    pub result: String,
+}
+
+/// One fault as applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultResult {
+    /// Scenario-local clock.
+    pub at: String,
+    /// Seconds from the start.
+    pub at_s: f64,
+    /// Kind (`containerCrash`, ...).
+    pub kind: String,
+    /// What it targeted.
+    pub target: String,
+    /// How many objects it hit (0: matched nothing).
+    pub matched: u32,
+    /// The scenario's note.
+    pub note: Option<String>,
+}
+
+/// One alert that fired.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertResult {
+    /// Rule name.
+    pub name: String,
+    /// Service or workload.
+    pub target: String,
+    /// Scenario-local clock.
+    pub fired: String,
+    /// Seconds from the start.
+    pub fired_s: f64,
+    /// Seconds from the start, if it resolved.
+    pub resolved_s: Option<f64>,
+}
+
+/// One timeline entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineResult {
+    /// Scenario-local clock.
+    pub at: String,
+    /// Seconds from the start.
+    pub at_s: f64,
+    /// Object.
+    pub object: String,
+    /// What happened.
+    pub what: String,
+}

@@ -1,0 +1,336 @@
+//! The scorer: a separate checker over a run's history. It never sees the engine, only what the
+//! history recorded (each service's serving capacity over time) and the scenario's traffic
+//! curves and dependencies.
+//!
+//! Between two changes (a capacity step or a curve point, for the service and everything it
+//! calls) every capacity is constant and every offered curve linear. Each such segment is split
+//! again where an offered curve crosses its service's capacity, so that inside a piece the
+//! served rate is smooth: offered requests are integrated exactly (trapezoid on a line) and
+//! served requests with 5-point Gauss-Legendre (error far below a request per day). Outage
+//! boundaries (ratio below the threshold) fall on piece boundaries to the millisecond, or inside
+//! a piece where the load crosses the threshold, found by bisection to the millisecond.
+
+use std::collections::BTreeSet;
+
+use crate::history::History;
+use crate::ids::ServiceId;
+use crate::result::{
+    ActionResult, AlertResult, FaultResult, OutageResult, PodResult, RunResult, ServiceResult, TimelineResult,
+    WorkloadResult,
+};
+use crate::spec::{AlertCondition, Scenario};
+use crate::time::SimTime;
+use crate::traffic::Topology;
+use crate::validate::selects;
+
+/// Gauss-Legendre nodes and weights on [-1, 1].
+const GL: [(f64, f64); 5] = [
+    (0.0, 0.568_888_888_888_888_9),
+    (-0.538_469_310_105_683_1, 0.478_628_670_499_366_5),
+    (0.538_469_310_105_683_1, 0.478_628_670_499_366_5),
+    (-0.906_179_845_938_664, 0.236_926_885_056_189_1),
+    (0.906_179_845_938_664, 0.236_926_885_056_189_1),
+];
+
+/// Samples per piece when looking for a threshold crossing inside it.
+const SAMPLES: u64 = 16;
+
+/// Scores a run.
+pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History) -> RunResult {
+    let start = &scenario.spec.start;
+    let topo = Topology::new(scenario);
+    let clock = |t: SimTime| start.clock_at(t).to_string();
+    let cl = &scenario.spec.cluster;
+    let down_rules: BTreeSet<&str> = scenario
+        .spec
+        .monitoring
+        .alerts
+        .iter()
+        .filter(|a| a.condition == AlertCondition::ServiceDown)
+        .map(|a| a.name.as_str())
+        .collect();
+
+    let services = (0..topo.len())
+        .map(|i| {
+            let (offered, served, intervals) = service_integrals(&topo, i, &history.capacity, history.end);
+            let name = topo.names[i].clone();
+            let outages: Vec<OutageResult> = intervals
+                .iter()
+                .map(|&(a, b)| {
+                    let detected = history
+                        .alerts
+                        .iter()
+                        .filter(|r| r.target == name && down_rules.contains(r.name.as_str()))
+                        .filter(|r| r.fired <= b && r.resolved.is_none_or(|x| x >= a))
+                        .map(|r| r.fired.since(a).secs_f64())
+                        .reduce(f64::min);
+                    OutageResult {
+                        start: clock(a),
+                        end: clock(b),
+                        start_s: a.secs_f64(),
+                        end_s: b.secs_f64(),
+                        duration_s: b.since(a).secs_f64(),
+                        ongoing: b >= history.end,
+                        detected_after_s: detected,
+                    }
+                })
+                .collect();
+            let downtime: f64 = outages.iter().map(|o| o.duration_s).sum();
+            let availability = if offered > 0.0 {
+                (served / offered).clamp(0.0, 1.0)
+            } else {
+                1.0 - downtime / history.end.secs_f64().max(1e-9)
+            };
+            let spec = &cl.services[i];
+            let restarts = history
+                .pods
+                .iter()
+                .filter(|p| {
+                    cl.workloads.iter().any(|w| w.name == p.workload && selects(&spec.selector, &w.pod_labels()))
+                })
+                .map(|p| p.restarts)
+                .sum();
+            let detected: Vec<f64> = outages.iter().filter_map(|o| o.detected_after_s).collect();
+            ServiceResult {
+                name,
+                availability,
+                offered_requests: offered,
+                served_requests: served,
+                downtime_s: downtime,
+                restarts,
+                mttd_s: mean(&detected),
+                mttr_s: mean(&outages.iter().map(|o| o.duration_s).collect::<Vec<_>>()),
+                outages,
+            }
+        })
+        .collect();
+
+    let workloads = cl
+        .workloads
+        .iter()
+        .map(|w| {
+            let pods: Vec<PodResult> = history
+                .pods
+                .iter()
+                .filter(|p| p.workload == w.name)
+                .map(|p| PodResult {
+                    name: p.name.clone(),
+                    node: p.node.clone(),
+                    created_s: p.created.secs_f64(),
+                    deleted_s: p.deleted.map(SimTime::secs_f64),
+                    restarts: p.restarts,
+                    status: p.status.clone(),
+                })
+                .collect();
+            WorkloadResult { name: w.name.clone(), restarts: pods.iter().map(|p| p.restarts).sum(), pods }
+        })
+        .collect();
+
+    RunResult {
+        scenario: scenario.metadata.name.clone(),
+        policy: policy.to_string(),
+        seed,
+        start: start.text.clone(),
+        duration_s: history.end.secs_f64(),
+        services,
+        workloads,
+        actions: history
+            .actions
+            .iter()
+            .map(|a| ActionResult {
+                at: clock(a.issued),
+                at_s: a.issued.secs_f64(),
+                done_s: a.done.secs_f64(),
+                by: a.by.clone(),
+                action: a.action.clone(),
+                ok: a.outcome.is_ok(),
+                result: match &a.outcome {
+                    Ok(s) | Err(s) => s.clone(),
+                },
+            })
+            .collect(),
+        faults: history
+            .faults
+            .iter()
+            .map(|f| FaultResult {
+                at: clock(f.at),
+                at_s: f.at.secs_f64(),
+                kind: f.kind.clone(),
+                target: f.target.clone(),
+                matched: f.matched,
+                note: f.note.clone(),
+            })
+            .collect(),
+        alerts: history
+            .alerts
+            .iter()
+            .map(|a| AlertResult {
+                name: a.name.clone(),
+                target: a.target.clone(),
+                fired: clock(a.fired),
+                fired_s: a.fired.secs_f64(),
+                resolved_s: a.resolved.map(SimTime::secs_f64),
+            })
+            .collect(),
+        timeline: history.timeline.as_ref().map(|t| {
+            t.iter()
+                .map(|e| TimelineResult {
+                    at: clock(e.at),
+                    at_s: e.at.secs_f64(),
+                    object: e.object.clone(),
+                    what: e.what.clone(),
+                })
+                .collect()
+        }),
+        events: history.events,
+    }
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The capacity of a service at `t` from its recorded steps.
+fn capacity_at(steps: &[(SimTime, f64)], t: SimTime) -> f64 {
+    let i = steps.partition_point(|(s, _)| *s <= t);
+    if i == 0 { 0.0 } else { steps[i - 1].1 }
+}
+
+/// Offered and served requests of service `s` over `[0, end)`, and its outage intervals.
+pub(crate) fn service_integrals(
+    topo: &Topology,
+    s: usize,
+    capacity: &[Vec<(SimTime, f64)>],
+    end: SimTime,
+) -> (f64, f64, Vec<(SimTime, SimTime)>) {
+    // The service and everything it calls, callees first.
+    let mut in_closure = vec![false; topo.len()];
+    let mut stack = vec![s];
+    while let Some(x) = stack.pop() {
+        if !in_closure[x] {
+            in_closure[x] = true;
+            stack.extend(topo.calls[x].iter().map(|(d, _)| usize::from(*d)));
+        }
+    }
+    let closure: Vec<usize> = topo.order.iter().map(|&id| usize::from(id)).filter(|&i| in_closure[i]).collect();
+
+    let mut cuts: BTreeSet<u64> = BTreeSet::from([0, end.0]);
+    for &x in &closure {
+        cuts.extend(capacity[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
+        cuts.extend(topo.curves[x].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
+    }
+    let cuts: Vec<u64> = cuts.into_iter().collect();
+
+    let threshold = topo.outage_below[s];
+    let mut offered = 0.0;
+    let mut served = 0.0;
+    let mut outages = Vec::new();
+    let mut down_since: Option<u64> = None;
+    let mut caps = vec![0.0; topo.len()];
+    let mut ratios = vec![0.0; topo.len()];
+
+    for seg in cuts.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        for &x in &closure {
+            caps[x] = capacity_at(&capacity[x], SimTime(a));
+        }
+        // Split where an offered curve crosses its capacity (the kink of min(1, cap/offered)).
+        let mut pieces = vec![a, b];
+        for &x in &closure {
+            let (oa, ob) = (topo.curves[x].at(SimTime(a)), topo.curves[x].at(SimTime(b)));
+            let c = caps[x];
+            if c > 0.0 && (oa - c) * (ob - c) < 0.0 {
+                let t = a as f64 + (c - oa) / (ob - oa) * (b - a) as f64;
+                let t = t.round() as u64;
+                if t > a && t < b {
+                    pieces.push(t);
+                }
+            }
+        }
+        pieces.sort_unstable();
+        pieces.dedup();
+
+        let ratio_at = |t: f64, ratios: &mut Vec<f64>| -> f64 {
+            for &x in &closure {
+                let cap = caps[x];
+                let o = topo.curves[x].at_f(t);
+                let own = if cap <= 0.0 {
+                    0.0
+                } else if o <= 0.0 {
+                    1.0
+                } else {
+                    (cap / o).min(1.0)
+                };
+                let deps: f64 = topo.calls[x]
+                    .iter()
+                    .map(|&(d, share): &(ServiceId, f64)| 1.0 - share * (1.0 - ratios[usize::from(d)]))
+                    .product();
+                ratios[x] = own * deps;
+            }
+            ratios[s]
+        };
+
+        for w in pieces.windows(2) {
+            let (u, v) = (w[0], w[1]);
+            let curve = &topo.curves[s];
+            let len_s = (v - u) as f64 / 1000.0;
+            offered += (curve.at(SimTime(u)) + curve.at(SimTime(v))) / 2.0 * len_s;
+            let mid = (u + v) as f64 / 2.0;
+            let half = (v - u) as f64 / 2.0;
+            served += GL
+                .iter()
+                .map(|&(x, wt)| {
+                    let t = mid + half * x;
+                    wt * curve.at_f(t) * ratio_at(t, &mut ratios)
+                })
+                .sum::<f64>()
+                * len_s
+                / 2.0;
+
+            // Outage state along the piece.
+            let below = |t: u64, ratios: &mut Vec<f64>| ratio_at(t as f64, ratios) < threshold;
+            let mut prev_t = u;
+            let mut prev_below = below(u, &mut ratios);
+            toggle(&mut down_since, &mut outages, prev_below, u);
+            for k in 1..=SAMPLES {
+                let t = u + (v - u) * k / SAMPLES;
+                // The end of the piece is judged with the piece's capacities (its left limit).
+                let t_eval = if k == SAMPLES { v.saturating_sub(1).max(u) } else { t };
+                let now_below = below(t_eval, &mut ratios);
+                if now_below != prev_below {
+                    // Bisect to the first millisecond in the new state.
+                    let (mut lo, mut hi) = (prev_t, t_eval);
+                    while hi - lo > 1 {
+                        let m = lo + (hi - lo) / 2;
+                        if below(m, &mut ratios) == prev_below {
+                            lo = m;
+                        } else {
+                            hi = m;
+                        }
+                    }
+                    toggle(&mut down_since, &mut outages, now_below, hi);
+                    prev_below = now_below;
+                }
+                prev_t = t_eval;
+            }
+        }
+    }
+    if let Some(since) = down_since {
+        outages.push((SimTime(since), end));
+    }
+    (offered, served, outages)
+}
+
+/// Opens or closes an outage at `t` when the state changes.
+fn toggle(down_since: &mut Option<u64>, outages: &mut Vec<(SimTime, SimTime)>, below: bool, t: u64) {
+    match (*down_since, below) {
+        (None, true) => *down_since = Some(t),
+        (Some(since), false) => {
+            if t > since {
+                outages.push((SimTime(since), SimTime(t)));
+            }
+            *down_since = None;
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,400 @@
+//! The public simulation: build a world from a validated scenario, run it against a policy,
+//! hand back the history.
+
+use std::collections::BTreeMap;
+
+use crate::defaults;
+use crate::history::{History, PodRecord};
+use crate::ids::{ConfigMapId, NodeId, ServiceId, WorkloadId};
+use crate::policy::{Policy, Request};
+use crate::queue::EventQueue;
+use crate::rng::Streams;
+use crate::spec::Scenario;
+use crate::time::SimTime;
+use crate::traffic::Topology;
+use crate::validate::{SpecError, selects, validate};
+use crate::world::{
+    AlertState, ConfigMap, Container, Event, NAME_ALPHABET, Node, PendingAction, Phase, ProbeCfg, ProbeKind,
+    SchedulerState, Service, Workload, World,
+};
+
+/// How to run.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Keep a timeline of notable transitions in the history.
+    pub timeline: bool,
+}
+
+/// A simulation in progress.
+pub struct Sim {
+    world: World,
+    done: bool,
+}
+
+impl Sim {
+    /// Validates `scenario` and builds the cluster as it stands at the start: nodes, ConfigMaps,
+    /// services, and every workload's pods already placed, running and Ready (the incident
+    /// starts from a steady state, not from a cold boot).
+    pub fn new(scenario: &Scenario, opts: &RunOptions) -> Result<Sim, Vec<SpecError>> {
+        validate(scenario)?;
+        let spec = &scenario.spec;
+        let seed = opts.seed.unwrap_or(spec.seed);
+        let cl = &spec.cluster;
+
+        let mut zones: Vec<String> = Vec::new();
+        let mut nodes = crate::ids::Arena::<NodeId, Node>::default();
+        for pool in &cl.nodes {
+            let zone = match zones.iter().position(|z| z == &pool.zone) {
+                Some(i) => i,
+                None => {
+                    zones.push(pool.zone.clone());
+                    zones.len() - 1
+                }
+            };
+            for n in 1..=pool.count {
+                nodes.push(Node {
+                    name: format!("{}-{n}", pool.pool),
+                    zone: zone as u32,
+                    cpu: pool.cpu.0,
+                    mem: pool.memory.0,
+                    max_pods: pool.max_pods,
+                    req_cpu: 0,
+                    req_mem: 0,
+                    pods: Default::default(),
+                    gone: false,
+                });
+            }
+        }
+
+        let mut config_maps = crate::ids::Arena::<ConfigMapId, ConfigMap>::default();
+        for cm in &cl.config_maps {
+            config_maps.push(ConfigMap { name: cm.name.clone(), version: 1, refreshed: 1 });
+        }
+        let cm_id = |name: &str| -> ConfigMapId {
+            ConfigMapId::from(cl.config_maps.iter().position(|c| c.name == name).expect("validated reference"))
+        };
+        let svc_id = |name: &str| -> ServiceId {
+            ServiceId::from(cl.services.iter().position(|s| s.name == name).expect("validated reference"))
+        };
+
+        let mut services = crate::ids::Arena::<ServiceId, Service>::default();
+        for s in &cl.services {
+            services.push(Service {
+                name: s.name.clone(),
+                workloads: Vec::new(),
+                ready_endpoints: 0,
+                capacity_mrps: 0,
+                probe_dependents: Vec::new(),
+            });
+        }
+
+        let mut workloads = crate::ids::Arena::<WorkloadId, Workload>::default();
+        for ws in &cl.workloads {
+            let labels = ws.pod_labels();
+            let probe = |p: &Option<crate::spec::ProbeSpec>| {
+                p.as_ref().map(|p| ProbeCfg {
+                    initial_delay_ms: u64::from(p.initial_delay_seconds) * 1000,
+                    period_ms: u64::from(p.period_seconds) * 1000,
+                    success_threshold: p.success_threshold,
+                    failure_threshold: p.failure_threshold,
+                    calls: p.calls.iter().map(|c| svc_id(c)).collect(),
+                })
+            };
+            let mut volume_names = Vec::new();
+            let mut subpath_mounts = Vec::new();
+            for m in &ws.mounts {
+                volume_names.push(m.name.clone());
+                if m.sub_path.is_some() {
+                    subpath_mounts.push((cm_id(&m.config_map), (volume_names.len() - 1) as u32));
+                }
+            }
+            let w_services: Vec<ServiceId> = cl
+                .services
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| selects(&s.selector, &labels))
+                .map(|(i, _)| ServiceId::from(i))
+                .collect();
+            let id = workloads.push(Workload {
+                name: ws.name.clone(),
+                labels,
+                replicas: ws.replicas,
+                cpu: ws.requests.cpu.0,
+                mem: ws.requests.memory.0,
+                capacity_mrps: (ws.capacity_rps * 1000.0).round() as u64,
+                start_range: ws.start_range_ms(),
+                grace_ms: u64::from(ws.termination_grace_period_seconds) * 1000,
+                shutdown_ms: ws.shutdown_time.ms(),
+                restart_policy: ws.restart_policy,
+                probes: [probe(&ws.startup_probe), probe(&ws.liveness_probe), probe(&ws.readiness_probe)],
+                subpath_mounts,
+                volume_names,
+                services: w_services.clone(),
+                active: Default::default(),
+                all_pods: Vec::new(),
+                template_hash: template_hash(&ws.name),
+                per_node: vec![0; nodes.len()],
+                per_zone: vec![0; zones.len()],
+                crashlooping: 0,
+            });
+            for s in w_services {
+                services[s].workloads.push(id);
+            }
+            let w = &workloads[id];
+            for cfg in w.probes.iter().flatten() {
+                for &s in &cfg.calls {
+                    if !services[s].probe_dependents.contains(&id) {
+                        services[s].probe_dependents.push(id);
+                    }
+                }
+            }
+        }
+
+        let topology = Topology::new(scenario);
+        let alerts = spec
+            .monitoring
+            .alerts
+            .iter()
+            .map(|a| {
+                let n = match a.condition {
+                    crate::spec::AlertCondition::ServiceDown => services.len(),
+                    crate::spec::AlertCondition::PodCrashLooping => workloads.len(),
+                };
+                vec![AlertState::default(); n]
+            })
+            .collect();
+        let history = History {
+            capacity: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
+            timeline: opts.timeline.then(Vec::new),
+            ..History::default()
+        };
+        let mut world = World {
+            now: SimTime::ZERO,
+            start: spec.start.clone(),
+            end: SimTime(spec.duration.ms()),
+            queue: EventQueue::default(),
+            rng: Streams::new(seed),
+            scenario: scenario.clone(),
+            subpath_bug: cl.subpath_bug_active(),
+            nodes,
+            pods: Default::default(),
+            pod_by_name: BTreeMap::new(),
+            workloads,
+            services,
+            config_maps,
+            topology,
+            sched: SchedulerState::default(),
+            alerts,
+            podgc_pending: false,
+            actions: Vec::new(),
+            wake_epoch: 0,
+            history,
+        };
+
+        // The steady state at the start: every replica placed by the scheduler and running.
+        world.at(world.end, Event::End);
+        for w in world.workloads.ids().collect::<Vec<_>>() {
+            for _ in 0..world.workloads[w].replicas {
+                world.create_pod(w);
+            }
+        }
+        let queued: Vec<_> = std::mem::take(&mut world.sched.queue).into();
+        for pod in &queued {
+            match world.pick_node(*pod) {
+                Ok(node) => {
+                    world.bind(*pod, node);
+                    world.warm_pod(*pod);
+                }
+                Err(reason) => world.unschedulable(*pod, reason),
+            }
+        }
+        for pod in &queued {
+            world.refresh_endpoints(*pod);
+            world.refresh_status(*pod);
+        }
+        for pod in &queued {
+            if matches!(world.pods[*pod].container, Container::Running { .. }) {
+                world.probes_inputs_changed(*pod);
+            }
+        }
+        for (i, f) in spec.faults.iter().enumerate() {
+            let at = f.at().resolve(&spec.start);
+            world.at(at, Event::Fault(i));
+        }
+        world.at(SimTime::ZERO, Event::Monitor);
+        Ok(Sim { world, done: false })
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.world.now
+    }
+
+    /// Processes the next event; false once the run is over.
+    pub fn step(&mut self, policy: &mut dyn Policy) -> bool {
+        if self.done {
+            return false;
+        }
+        let Some((t, event)) = self.world.queue.pop() else {
+            self.done = true;
+            return false;
+        };
+        let w = &mut self.world;
+        w.now = t;
+        match event {
+            Event::End => {
+                self.done = true;
+                return false;
+            }
+            Event::Fault(i) => w.on_fault(i),
+            Event::Schedule => w.on_schedule(),
+            Event::StartDone { pod, epoch } => w.on_start_done(pod, epoch),
+            Event::Restart { pod, epoch } => w.on_restart_due(pod, epoch),
+            Event::Probe { pod, kind, epoch } => w.on_probe(pod, kind, epoch),
+            Event::Stopped { pod, epoch } => w.on_stopped(pod, epoch),
+            Event::VolumeRefresh { cm, version } => w.on_volume_refresh(cm, version),
+            Event::PodGc => w.on_podgc(),
+            Event::Action { idx } => w.on_action(idx),
+            Event::Monitor => {
+                w.on_monitor();
+                self.consult(policy);
+            }
+            Event::PolicyWake { epoch } => {
+                if epoch == w.wake_epoch {
+                    self.consult(policy);
+                }
+            }
+        }
+        true
+    }
+
+    /// Lets the policy look and act.
+    fn consult(&mut self, policy: &mut dyn Policy) {
+        let decision = policy.decide(&self.world);
+        let w = &mut self.world;
+        let now = w.now;
+        for request in decision.actions {
+            let idx = w.actions.len();
+            w.actions.push(PendingAction { request: Request { ..request }, issued: now });
+            w.at(SimTime(now.0 + defaults::API_CALL_LATENCY_MS), Event::Action { idx });
+        }
+        if let Some(at) = decision.wake_at
+            && at > now
+            && at < w.end
+        {
+            w.wake_epoch += 1;
+            let epoch = w.wake_epoch;
+            w.at(at, Event::PolicyWake { epoch });
+        }
+    }
+
+    /// Runs to the end and returns the history.
+    pub fn run(mut self, policy: &mut dyn Policy) -> History {
+        while self.step(policy) {}
+        self.finish()
+    }
+
+    /// The history so far, with every pod's record.
+    pub fn finish(self) -> History {
+        let w = self.world;
+        let mut h = w.history;
+        h.end = if self.done { w.end } else { w.now };
+        h.events = w.queue.popped();
+        h.pods = w
+            .pods
+            .values()
+            .map(|p| PodRecord {
+                name: p.name.clone(),
+                workload: w.workloads[p.workload].name.clone(),
+                node: p.node.map(|n| w.nodes[n].name.clone()),
+                created: p.created,
+                deleted: p.deleted_at,
+                restarts: p.restarts,
+                status: p.status.to_string(),
+            })
+            .collect();
+        h
+    }
+
+    /// Checks the model's bookkeeping against a recount from scratch. Used by the property
+    /// tests after every event; cheap enough for small clusters only.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let w = &self.world;
+        for (id, n) in w.nodes.iter() {
+            let bound: Vec<_> = w
+                .pods
+                .iter()
+                .filter(|(_, p)| p.node == Some(id) && matches!(p.phase, Phase::Bound | Phase::Terminating))
+                .collect();
+            let cpu: u64 = bound.iter().map(|(_, p)| w.workloads[p.workload].cpu).sum();
+            let mem: u64 = bound.iter().map(|(_, p)| w.workloads[p.workload].mem).sum();
+            if cpu != n.req_cpu || mem != n.req_mem || bound.len() != n.pods.len() {
+                return Err(format!("node {}: accounting drifted ({cpu}m vs {}m)", n.name, n.req_cpu));
+            }
+            if n.req_cpu > n.cpu || n.req_mem > n.mem || n.pods.len() as u32 > n.max_pods {
+                return Err(format!("node {} holds more than it has", n.name));
+            }
+            if n.gone {
+                for (_, p) in &bound {
+                    if matches!(
+                        p.container,
+                        Container::Running { .. } | Container::Starting { .. } | Container::Stopping { .. }
+                    ) {
+                        return Err(format!("pod {} runs on vanished node {}", p.name, n.name));
+                    }
+                }
+            }
+        }
+        for (sid, s) in w.services.iter() {
+            let (mut ep, mut cap) = (0u32, 0u64);
+            for (_, p) in w.pods.iter() {
+                if w.workloads[p.workload].services.contains(&sid) {
+                    ep += u32::from(p.in_endpoints);
+                    cap += if p.serving { w.workloads[p.workload].capacity_mrps } else { 0 };
+                }
+            }
+            if ep != s.ready_endpoints || cap != s.capacity_mrps {
+                return Err(format!("service {}: endpoints drifted", s.name));
+            }
+        }
+        for (_, wl) in w.workloads.iter() {
+            let crashlooping =
+                wl.all_pods.iter().filter(|&&p| w.pods[p].status == crate::world::PodStatus::CrashLoopBackOff).count();
+            if crashlooping as u32 != wl.crashlooping {
+                return Err(format!("workload {}: crash-loop count drifted", wl.name));
+            }
+        }
+        for (_, p) in w.pods.iter() {
+            if p.serving && !matches!(p.container, Container::Running { .. }) {
+                return Err(format!("pod {} serves without a running container", p.name));
+            }
+            for kind in ProbeKind::ALL {
+                let rt = &p.probes[kind as usize];
+                if rt.active && !matches!(p.container, Container::Running { .. }) {
+                    return Err(format!("pod {} probes a container that is not running", p.name));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stable pod-template-hash for pod names (FNV-1a, in the name alphabet).
+fn template_hash(name: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let mut s = String::new();
+    for _ in 0..10 {
+        s.push(NAME_ALPHABET[(h % NAME_ALPHABET.len() as u32) as usize] as char);
+        h /= NAME_ALPHABET.len() as u32;
+        if h == 0 {
+            break;
+        }
+    }
+    s
+}

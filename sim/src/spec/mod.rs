@@ -1,0 +1,344 @@
+//! The scenario schema as plain Rust types.
+//!
+//! A scenario file is a Kubernetes-style envelope (`apiVersion`, `kind`, `metadata`, `spec`).
+//! These types are what serde reads it into; unknown fields are refused everywhere
+//! (`deny_unknown_fields`). Parsing the text (YAML) is not done here: the harness owns the one
+//! module that does, so the engine never sees a file. Checks that need more than one field
+//! (dangling references, limits) live in [`crate::validate`].
+
+mod fault;
+pub(crate) mod oneof;
+mod quantity;
+mod workload;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use fault::{ConfigMapUpdate, ContainerCrash, FaultSpec, NodeRemoved};
+pub use quantity::{Cpu, Memory};
+pub use workload::{MountSpec, ProbeSpec, Resources, RestartPolicy, StartTimeSpec, WorkloadKind, WorkloadSpec};
+
+use crate::defaults;
+use crate::time::{At, SimDuration, StartTime};
+
+/// The only `apiVersion` this build reads.
+pub const API_VERSION: &str = "capsize.dev/v1alpha1";
+
+/// Labels on a workload, and the selectors that match them.
+pub type Labels = BTreeMap<String, String>;
+
+/// A scenario file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Scenario {
+    /// Must be [`API_VERSION`]; lets the format evolve without silently misreading old files.
+    pub api_version: String,
+    /// Must be `Scenario`.
+    pub kind: String,
+    /// Name and provenance.
+    pub metadata: Metadata,
+    /// What to simulate.
+    pub spec: ScenarioSpec,
+}
+
+/// Name and provenance of a scenario or policy.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Metadata {
+    /// The name reports show.
+    pub name: String,
+    /// One paragraph for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Where the facts come from (an incident document), so a reader can check them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// Everything the run needs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioSpec {
+    /// Seed of every random stream; the same seed gives byte-identical results.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Local civil time at which the run starts; clock times in the file are relative to it.
+    pub start: StartTime,
+    /// How much virtual time the run covers.
+    pub duration: SimDuration,
+    /// Policy files this scenario is compared under, relative to the scenario file.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// The cluster as it stands when the run starts.
+    pub cluster: ClusterSpec,
+    /// Offered load per service over time.
+    #[serde(default)]
+    pub traffic: Vec<TrafficSpec>,
+    /// Alert rules: what monitoring sees and when it pages.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+    /// Timed injections: the documented faults.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// What "available" means.
+    #[serde(default)]
+    pub slo: SloSpec,
+    /// Every number the source document does not give, with the reason for the value chosen.
+    #[serde(default)]
+    pub assumptions: Vec<Assumption>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+/// A value in the scenario that the source does not give.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Assumption {
+    /// Where the value is, e.g. `cluster.workloads[blog-api].capacityRps` (list entries are picked
+    /// by their `name`, or `service` for traffic, or by index). Validation checks it exists.
+    pub path: String,
+    /// Why this value: one line a reader can argue with.
+    pub why: String,
+}
+
+/// The cluster's machines, workloads and services.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSpec {
+    /// `MAJOR.MINOR`; decides version-dependent behaviour such as the subPath restart failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<KubeVersion>,
+    /// Forces the subPath restart failure of kubernetes issue 68211 on or off, whatever the
+    /// version says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subpath_restart_bug: Option<bool>,
+    /// kubelet settings that differ from the defaults.
+    #[serde(default)]
+    pub kubelet: KubeletConfig,
+    /// kube-scheduler settings that differ from the defaults.
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
+    /// Groups of identical nodes.
+    pub nodes: Vec<NodePoolSpec>,
+    /// ConfigMaps that workloads mount.
+    #[serde(default)]
+    pub config_maps: Vec<ConfigMapSpec>,
+    /// Deployments.
+    #[serde(default)]
+    pub workloads: Vec<WorkloadSpec>,
+    /// Services in front of the workloads.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+impl ClusterSpec {
+    /// Whether a container restart in a pod whose subPath ConfigMap changed fails (k8s 68211).
+    pub fn subpath_bug_active(&self) -> bool {
+        match (self.subpath_restart_bug, self.kubernetes_version) {
+            (Some(forced), _) => forced,
+            (None, Some(v)) => (v.major, v.minor) < defaults::SUBPATH_RESTART_FIX,
+            (None, None) => false,
+        }
+    }
+}
+
+/// A Kubernetes version, `1.18` or `v1.18.3` (the patch is ignored).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct KubeVersion {
+    /// Always 1 in practice.
+    pub major: u32,
+    /// The minor release the behaviour depends on.
+    pub minor: u32,
+}
+
+impl<'de> Deserialize<'de> for KubeVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let t = s.trim().trim_start_matches('v');
+        let mut it = t.split('.');
+        let parse = |p: Option<&str>| p.and_then(|x| x.parse::<u32>().ok());
+        match (parse(it.next()), parse(it.next())) {
+            (Some(major), Some(minor)) => Ok(KubeVersion { major, minor }),
+            _ => Err(serde::de::Error::custom(format!("expected a Kubernetes version like \"1.18\", found `{s}`"))),
+        }
+    }
+}
+
+impl Serialize for KubeVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("{}.{}", self.major, self.minor))
+    }
+}
+
+/// kubelet settings. Every default is the real kubelet's (see [`crate::defaults`]).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct KubeletConfig {
+    /// First delay of CrashLoopBackOff (after the immediate first restart).
+    pub backoff_initial: SimDuration,
+    /// Cap of CrashLoopBackOff.
+    pub backoff_max: SimDuration,
+    /// A container that ran this long starts over at the initial delay.
+    pub backoff_reset: SimDuration,
+    /// How soon a changed ConfigMap reaches the pods' volumes.
+    pub sync_frequency: SimDuration,
+}
+
+impl Default for KubeletConfig {
+    fn default() -> Self {
+        KubeletConfig {
+            backoff_initial: SimDuration(defaults::CRASHLOOP_BACKOFF_INITIAL_MS),
+            backoff_max: SimDuration(defaults::CRASHLOOP_BACKOFF_MAX_MS),
+            backoff_reset: SimDuration(defaults::CRASHLOOP_BACKOFF_RESET_MS),
+            sync_frequency: SimDuration(defaults::KUBELET_SYNC_FREQUENCY_MS),
+        }
+    }
+}
+
+/// kube-scheduler settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct SchedulerConfig {
+    /// `percentageOfNodesToScore`; 0 means the adaptive default.
+    pub percentage_of_nodes_to_score: u32,
+    /// Whether the cluster-level default topology spread constraints apply.
+    pub default_spread: bool,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig { percentage_of_nodes_to_score: 0, default_spread: true }
+    }
+}
+
+/// A group of identical nodes named `<pool>-1` ... `<pool>-<count>`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePoolSpec {
+    /// Name prefix of the nodes.
+    pub pool: String,
+    /// How many nodes.
+    pub count: u32,
+    /// Allocatable CPU per node.
+    pub cpu: Cpu,
+    /// Allocatable memory per node.
+    pub memory: Memory,
+    /// `topology.kubernetes.io/zone`.
+    #[serde(default = "default_zone")]
+    pub zone: String,
+    /// kubelet `maxPods`.
+    #[serde(default = "default_max_pods")]
+    pub max_pods: u32,
+    /// Extra node labels.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+fn default_zone() -> String {
+    "zone-a".into()
+}
+
+fn default_max_pods() -> u32 {
+    defaults::MAX_PODS_PER_NODE
+}
+
+/// A ConfigMap; its content is not modelled, only its version (each update adds one).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConfigMapSpec {
+    /// Name workloads refer to.
+    pub name: String,
+}
+
+/// A Service: endpoints are the Ready pods its selector matches.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Name probes, calls and traffic refer to.
+    pub name: String,
+    /// Pod labels it selects (all must match).
+    pub selector: Labels,
+    /// Services a share of this service's requests need.
+    #[serde(default)]
+    pub calls: Vec<CallSpec>,
+    /// Outage threshold for this service; defaults to `slo.outageBelow`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outage_below: Option<f64>,
+}
+
+/// A request dependency: `share` of the caller's requests need `service` and fail when it fails.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CallSpec {
+    /// The called service.
+    pub service: String,
+    /// Fraction of the caller's requests that need it, 0..=1.
+    pub share: f64,
+}
+
+/// Offered requests per second over time for one service: a piecewise-linear curve through the
+/// points, flat before the first and after the last.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficSpec {
+    /// The service users call.
+    pub service: String,
+    /// `[time, rps]` points in time order, e.g. `[["00:00", 200], ["04:00", 60]]`.
+    pub rps: Vec<(At, f64)>,
+}
+
+/// Alert rules, evaluated the way Prometheus evaluates them.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct MonitoringSpec {
+    /// How often rules are evaluated.
+    pub evaluation_interval: SimDuration,
+    /// The rules.
+    pub alerts: Vec<AlertRuleSpec>,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        MonitoringSpec { evaluation_interval: SimDuration(defaults::ALERT_EVALUATION_INTERVAL_MS), alerts: Vec::new() }
+    }
+}
+
+/// One alert rule; it fires once its condition has held for `for`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlertRuleSpec {
+    /// Alert name policies refer to.
+    pub name: String,
+    /// What it watches.
+    pub condition: AlertCondition,
+    /// How long the condition must hold before the alert fires.
+    #[serde(rename = "for", default)]
+    pub for_: SimDuration,
+}
+
+/// What an alert rule watches; one alert instance per service or workload.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AlertCondition {
+    /// A service serves less than its outage threshold of offered requests.
+    ServiceDown,
+    /// A pod of a workload is in CrashLoopBackOff.
+    PodCrashLooping,
+}
+
+/// What "available" means.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct SloSpec {
+    /// A service is in an outage while it serves less than this share of offered requests.
+    pub outage_below: f64,
+}
+
+impl Default for SloSpec {
+    fn default() -> Self {
+        SloSpec { outage_below: defaults::OUTAGE_BELOW }
+    }
+}

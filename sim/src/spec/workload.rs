@@ -1,0 +1,206 @@
+//! Workloads: Deployments, their containers' resources, mounts and probes.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Cpu, Labels, Memory};
+use crate::defaults;
+use crate::time::SimDuration;
+
+/// A Deployment (one container per pod).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    /// Name; pods are named `<name>-<hash>-<suffix>`.
+    pub name: String,
+    /// Only `Deployment` for now.
+    #[serde(default)]
+    pub kind: WorkloadKind,
+    /// Desired pod count.
+    pub replicas: u32,
+    /// Pod labels; `{app: <name>}` when omitted.
+    #[serde(default)]
+    pub labels: Labels,
+    /// Resource requests the scheduler places by.
+    pub requests: Resources,
+    /// Requests per second one Ready pod serves.
+    pub capacity_rps: f64,
+    /// How long a container takes to start; drawn uniformly per start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<StartTimeSpec>,
+    /// `Always`, `OnFailure` or `Never`.
+    #[serde(default)]
+    pub restart_policy: RestartPolicy,
+    /// How long the kubelet waits after SIGTERM before SIGKILL.
+    #[serde(default = "default_grace")]
+    pub termination_grace_period_seconds: u32,
+    /// How long the app takes to exit after SIGTERM (capped by the grace period).
+    #[serde(default)]
+    pub shutdown_time: SimDuration,
+    /// Volume mounts of ConfigMaps.
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    /// Startup probe: the others are off until it succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<ProbeSpec>,
+    /// Liveness probe: failing it restarts the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<ProbeSpec>,
+    /// Readiness probe: failing it takes the pod out of its Services' endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<ProbeSpec>,
+}
+
+fn default_grace() -> u32 {
+    defaults::TERMINATION_GRACE_PERIOD_SECONDS
+}
+
+impl WorkloadSpec {
+    /// The labels pods get: the explicit ones, or `app: <name>`.
+    pub fn pod_labels(&self) -> Labels {
+        if self.labels.is_empty() {
+            Labels::from([("app".to_string(), self.name.clone())])
+        } else {
+            self.labels.clone()
+        }
+    }
+
+    /// The container start latency range in ms.
+    pub fn start_range_ms(&self) -> (u64, u64) {
+        match &self.start_time {
+            Some(s) => (s.min.ms(), s.max.ms()),
+            None => (defaults::CONTAINER_START_MIN_MS, defaults::POD_STARTUP_SLO_P99_MS),
+        }
+    }
+}
+
+/// Kinds of workload.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum WorkloadKind {
+    /// A Deployment: its ReplicaSet keeps `replicas` pods, replacing deleted ones.
+    #[default]
+    Deployment,
+}
+
+/// Resource requests.
+#[derive(Copy, Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Resources {
+    /// CPU request.
+    pub cpu: Cpu,
+    /// Memory request.
+    pub memory: Memory,
+}
+
+/// A range for the container start latency.
+#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StartTimeSpec {
+    /// Shortest start.
+    pub min: SimDuration,
+    /// Longest start.
+    pub max: SimDuration,
+}
+
+/// Pod `restartPolicy`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum RestartPolicy {
+    /// Restart whatever the exit.
+    #[default]
+    Always,
+    /// Restart after a failed exit only.
+    OnFailure,
+    /// Never restart.
+    Never,
+}
+
+/// A ConfigMap mounted into the container.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MountSpec {
+    /// Volume name (used in error messages, as the kubelet does).
+    pub name: String,
+    /// The ConfigMap.
+    pub config_map: String,
+    /// Mount one key as a file with `subPath`; such a mount never sees updates, and with
+    /// kubernetes issue 68211 a container restart after an update fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_path: Option<String>,
+    /// Mount through a projected volume (the usual fix); with no `subPath` the file follows
+    /// updates.
+    #[serde(default)]
+    pub projected: bool,
+    /// Where the file or directory appears in the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_path: Option<String>,
+}
+
+/// A probe with the five Kubernetes settings. `calls` lists services the check's handler
+/// calls (an HTTP health endpoint that requests another service): the check fails while any of
+/// them has no serving endpoint.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProbeSpec {
+    /// Descriptive only: what the check requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGet>,
+    /// Services the check's handler depends on.
+    #[serde(default)]
+    pub calls: Vec<String>,
+    /// Seconds after the container starts before the first probe counts.
+    #[serde(default = "d_initial")]
+    pub initial_delay_seconds: u32,
+    /// Seconds between probes.
+    #[serde(default = "d_period")]
+    pub period_seconds: u32,
+    /// Seconds before a probe attempt counts as failed. A check only gets slow with overload,
+    /// which this model does not have yet; a dependency that is down fails at once.
+    #[serde(default = "d_timeout")]
+    pub timeout_seconds: u32,
+    /// Consecutive successes to count as passing.
+    #[serde(default = "d_success")]
+    pub success_threshold: u32,
+    /// Consecutive failures to count as failing.
+    #[serde(default = "d_failure")]
+    pub failure_threshold: u32,
+}
+
+/// The request an HTTP probe makes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpGet {
+    /// URL path.
+    pub path: String,
+    /// Port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u32>,
+}
+
+fn d_initial() -> u32 {
+    defaults::PROBE_INITIAL_DELAY_SECONDS
+}
+fn d_period() -> u32 {
+    defaults::PROBE_PERIOD_SECONDS
+}
+fn d_timeout() -> u32 {
+    defaults::PROBE_TIMEOUT_SECONDS
+}
+fn d_success() -> u32 {
+    defaults::PROBE_SUCCESS_THRESHOLD
+}
+fn d_failure() -> u32 {
+    defaults::PROBE_FAILURE_THRESHOLD
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        ProbeSpec {
+            http_get: None,
+            calls: Vec::new(),
+            initial_delay_seconds: d_initial(),
+            period_seconds: d_period(),
+            timeout_seconds: d_timeout(),
+            success_threshold: d_success(),
+            failure_threshold: d_failure(),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! Checks a scenario beyond what its types enforce: references between parts, impossible values
+//! and sizes past the documented limits. It runs before anything is allocated for the run, so
+//! an absurd file is refused without building it.
+//!
+//! Each error carries the path of the offending value (`spec.cluster.workloads[2].replicas`) so
+//! the loader can point at its line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::defaults;
+use crate::spec::{API_VERSION, FaultSpec, ProbeSpec, RestartPolicy, Scenario, ServiceSpec};
+use crate::time::{DAY, SimDuration};
+
+/// Longest run accepted: 31 days of virtual time.
+pub const LIMIT_DURATION: SimDuration = SimDuration(31 * DAY);
+/// Most faults accepted in one scenario.
+pub const LIMIT_FAULTS: usize = 100_000;
+/// Most workloads or services accepted in one scenario.
+pub const LIMIT_WORKLOADS: usize = 10_000;
+/// Most points in one traffic curve.
+pub const LIMIT_TRAFFIC_POINTS: usize = 100_000;
+/// Longest probe period or delay accepted, in seconds (one hour: anything longer is a typo).
+pub const LIMIT_PROBE_SECONDS: u32 = 3_600;
+/// Largest `maxPods` accepted on a node.
+pub const LIMIT_MAX_PODS: u32 = 1_000;
+
+/// One step of a path into the document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSeg {
+    /// A mapping key.
+    Key(String),
+    /// A sequence index.
+    Index(usize),
+}
+
+/// A value the scenario cannot have, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    /// From the document root, e.g. `spec`, `cluster`, `workloads`, 2, `replicas`.
+    pub path: Vec<PathSeg>,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", display_path(&self.path), self.message)
+    }
+}
+
+/// Renders a path as `spec.cluster.workloads[2].replicas`.
+pub fn display_path(path: &[PathSeg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            PathSeg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Builds paths while walking the spec.
+struct Ctx {
+    errors: Vec<SpecError>,
+}
+
+/// Shorthand for a path.
+macro_rules! path {
+    ($($seg:expr),* $(,)?) => { vec![$(PathSeg::from($seg)),*] };
+}
+
+impl From<&str> for PathSeg {
+    fn from(s: &str) -> Self {
+        PathSeg::Key(s.to_string())
+    }
+}
+impl From<usize> for PathSeg {
+    fn from(i: usize) -> Self {
+        PathSeg::Index(i)
+    }
+}
+
+impl Ctx {
+    fn err(&mut self, path: Vec<PathSeg>, message: impl Into<String>) {
+        self.errors.push(SpecError { path, message: message.into() });
+    }
+}
+
+/// Checks `s`; returns every problem found, in document order.
+pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
+    let mut c = Ctx { errors: Vec::new() };
+    if s.api_version != API_VERSION {
+        c.err(path!["apiVersion"], format!("expected `{API_VERSION}`, found `{}`", s.api_version));
+    }
+    if s.kind != "Scenario" {
+        c.err(path!["kind"], format!("expected `Scenario`, found `{}`", s.kind));
+    }
+    if s.metadata.name.trim().is_empty() {
+        c.err(path!["metadata", "name"], "a scenario needs a name");
+    }
+    let spec = &s.spec;
+    if spec.duration == SimDuration::ZERO {
+        c.err(path!["spec", "duration"], "the run must last longer than 0s");
+    }
+    if spec.duration > LIMIT_DURATION {
+        c.err(path!["spec", "duration"], format!("{} is longer than the limit of {LIMIT_DURATION}", spec.duration));
+    }
+    check_slo(&mut c, spec.slo.outage_below, path!["spec", "slo", "outageBelow"]);
+
+    let cl = &spec.cluster;
+    // Nodes: counted before anything is built.
+    let mut total_nodes: u64 = 0;
+    let mut node_names = BTreeSet::new();
+    let mut pools = BTreeSet::new();
+    for (i, p) in cl.nodes.iter().enumerate() {
+        let at = |k: &str| path!["spec", "cluster", "nodes", i, k];
+        if !is_dns_label(&p.pool) {
+            c.err(at("pool"), format!("`{}` is not a valid name (lowercase letters, digits and '-')", p.pool));
+        }
+        if !pools.insert(p.pool.clone()) {
+            c.err(at("pool"), format!("pool `{}` is defined twice", p.pool));
+        }
+        total_nodes += p.count as u64;
+        if p.count as u64 > defaults::LIMIT_NODES as u64 {
+            c.err(
+                at("count"),
+                format!("{} nodes is more than a cluster supports ({})", p.count, defaults::LIMIT_NODES),
+            );
+        }
+        if p.cpu.0 == 0 {
+            c.err(at("cpu"), "a node needs some CPU");
+        }
+        if p.memory.0 == 0 {
+            c.err(at("memory"), "a node needs some memory");
+        }
+        if p.max_pods == 0 || p.max_pods > LIMIT_MAX_PODS {
+            c.err(at("maxPods"), format!("maxPods must be between 1 and {LIMIT_MAX_PODS}"));
+        }
+        for n in 1..=p.count.min(defaults::LIMIT_NODES) {
+            node_names.insert(format!("{}-{n}", p.pool));
+        }
+    }
+    if cl.nodes.is_empty() || total_nodes == 0 {
+        c.err(path!["spec", "cluster", "nodes"], "the cluster needs at least one node");
+    }
+    if total_nodes > defaults::LIMIT_NODES as u64 {
+        c.err(
+            path!["spec", "cluster", "nodes"],
+            format!("{total_nodes} nodes in all is more than a cluster supports ({})", defaults::LIMIT_NODES),
+        );
+    }
+
+    let mut config_maps = BTreeSet::new();
+    for (i, cm) in cl.config_maps.iter().enumerate() {
+        if !config_maps.insert(cm.name.as_str()) {
+            c.err(
+                path!["spec", "cluster", "configMaps", i, "name"],
+                format!("ConfigMap `{}` is defined twice", cm.name),
+            );
+        }
+    }
+
+    let services: BTreeMap<&str, (usize, &ServiceSpec)> =
+        cl.services.iter().enumerate().map(|(i, s)| (s.name.as_str(), (i, s))).collect();
+
+    // Workloads.
+    if cl.workloads.len() > LIMIT_WORKLOADS {
+        c.err(path!["spec", "cluster", "workloads"], format!("more than {LIMIT_WORKLOADS} workloads"));
+    }
+    let mut total_pods: u64 = 0;
+    let mut workload_names = BTreeSet::new();
+    for (i, w) in cl.workloads.iter().enumerate() {
+        let at = |k: &str| path!["spec", "cluster", "workloads", i, k];
+        if !is_dns_label(&w.name) {
+            c.err(at("name"), format!("`{}` is not a valid name (lowercase letters, digits and '-')", w.name));
+        }
+        if !workload_names.insert(w.name.as_str()) {
+            c.err(at("name"), format!("workload `{}` is defined twice", w.name));
+        }
+        total_pods += w.replicas as u64;
+        if w.replicas > defaults::LIMIT_PODS {
+            c.err(
+                at("replicas"),
+                format!("{} replicas is more than a cluster supports ({} pods)", w.replicas, defaults::LIMIT_PODS),
+            );
+        }
+        if !(w.capacity_rps.is_finite() && w.capacity_rps >= 0.0) {
+            c.err(
+                at("capacityRps"),
+                format!("expected a number of requests per second >= 0, found {}", w.capacity_rps),
+            );
+        }
+        if w.capacity_rps > 1e9 {
+            c.err(at("capacityRps"), "more than a billion requests per second per pod is not plausible");
+        }
+        if let Some(st) = &w.start_time {
+            if st.min > st.max {
+                c.err(at("startTime"), format!("min {} is longer than max {}", st.min, st.max));
+            }
+            if st.max > SimDuration::hours(1) {
+                c.err(at("startTime"), "a container start longer than 1h is not plausible");
+            }
+        }
+        if w.restart_policy != RestartPolicy::Always {
+            c.err(at("restartPolicy"), "a Deployment's pods must use restartPolicy Always (Kubernetes refuses others)");
+        }
+        if w.termination_grace_period_seconds > 24 * 3600 {
+            c.err(at("terminationGracePeriodSeconds"), "longer than a day is not plausible");
+        }
+        for (j, m) in w.mounts.iter().enumerate() {
+            if !config_maps.contains(m.config_map.as_str()) {
+                c.err(
+                    path!["spec", "cluster", "workloads", i, "mounts", j, "configMap"],
+                    format!("no ConfigMap named `{}` (define it under cluster.configMaps)", m.config_map),
+                );
+            }
+        }
+        let labels = w.pod_labels();
+        for (key, probe, may_succeed_more) in [
+            ("startupProbe", &w.startup_probe, false),
+            ("livenessProbe", &w.liveness_probe, false),
+            ("readinessProbe", &w.readiness_probe, true),
+        ] {
+            if let Some(p) = probe {
+                check_probe(&mut c, p, path!["spec", "cluster", "workloads", i, key], may_succeed_more);
+                for (j, svc) in p.calls.iter().enumerate() {
+                    let here = path!["spec", "cluster", "workloads", i, key, "calls", j];
+                    match services.get(svc.as_str()) {
+                        None => c.err(here, format!("the probe calls `{svc}`, but no service has that name")),
+                        Some((_, s)) if selects(&s.selector, &labels) => c.err(
+                            here,
+                            format!("the probe calls `{svc}`, which selects this workload's own pods: it could never become ready"),
+                        ),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    if total_pods > defaults::LIMIT_PODS as u64 {
+        c.err(
+            path!["spec", "cluster", "workloads"],
+            format!("{total_pods} pods in all is more than a cluster supports ({})", defaults::LIMIT_PODS),
+        );
+    }
+
+    // Services.
+    if cl.services.len() > LIMIT_WORKLOADS {
+        c.err(path!["spec", "cluster", "services"], format!("more than {LIMIT_WORKLOADS} services"));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, s) in cl.services.iter().enumerate() {
+        let at = |k: &str| path!["spec", "cluster", "services", i, k];
+        if !is_dns_label(&s.name) {
+            c.err(at("name"), format!("`{}` is not a valid name (lowercase letters, digits and '-')", s.name));
+        }
+        if !seen.insert(s.name.as_str()) {
+            c.err(at("name"), format!("service `{}` is defined twice", s.name));
+        }
+        if s.selector.is_empty() {
+            c.err(at("selector"), "a service needs a selector");
+        }
+        if let Some(o) = s.outage_below {
+            check_slo(&mut c, o, at("outageBelow"));
+        }
+        for (j, call) in s.calls.iter().enumerate() {
+            let here = |k: &str| path!["spec", "cluster", "services", i, "calls", j, k];
+            if !services.contains_key(call.service.as_str()) {
+                c.err(here("service"), format!("no service named `{}`", call.service));
+            }
+            if call.service == s.name {
+                c.err(here("service"), "a service cannot call itself");
+            }
+            if !(call.share.is_finite() && (0.0..=1.0).contains(&call.share)) {
+                c.err(here("share"), format!("expected a share between 0 and 1, found {}", call.share));
+            }
+        }
+    }
+    if let Some((i, cycle)) = call_cycle(&cl.services) {
+        c.err(
+            path!["spec", "cluster", "services", i, "calls"],
+            format!("services call each other in a cycle ({cycle}); request dependencies must form a DAG"),
+        );
+    }
+
+    // Traffic.
+    let mut with_traffic = BTreeSet::new();
+    for (i, t) in spec.traffic.iter().enumerate() {
+        let at = |k: &str| path!["spec", "traffic", i, k];
+        if !services.contains_key(t.service.as_str()) {
+            c.err(at("service"), format!("no service named `{}`", t.service));
+        }
+        if !with_traffic.insert(t.service.as_str()) {
+            c.err(at("service"), format!("service `{}` has two traffic curves", t.service));
+        }
+        if t.rps.is_empty() {
+            c.err(at("rps"), "a traffic curve needs at least one [time, rps] point");
+        }
+        if t.rps.len() > LIMIT_TRAFFIC_POINTS {
+            c.err(at("rps"), format!("more than {LIMIT_TRAFFIC_POINTS} points"));
+        }
+        let mut last = None;
+        for (j, (when, rps)) in t.rps.iter().enumerate() {
+            let here = path!["spec", "traffic", i, "rps", j];
+            let t_at = when.resolve(&spec.start);
+            if let Some(prev) = last
+                && t_at <= prev
+            {
+                c.err(
+                    here.clone(),
+                    format!("`{when}` does not come after the previous point; points must be in time order"),
+                );
+            }
+            last = Some(t_at);
+            if !(rps.is_finite() && *rps >= 0.0) {
+                c.err(here, format!("expected requests per second >= 0, found {rps}"));
+            }
+        }
+    }
+
+    // Monitoring.
+    if spec.monitoring.evaluation_interval == SimDuration::ZERO {
+        c.err(path!["spec", "monitoring", "evaluationInterval"], "must be longer than 0s");
+    }
+    let mut alert_names = BTreeSet::new();
+    for (i, a) in spec.monitoring.alerts.iter().enumerate() {
+        if !alert_names.insert(a.name.as_str()) {
+            c.err(path!["spec", "monitoring", "alerts", i, "name"], format!("alert `{}` is defined twice", a.name));
+        }
+        if a.for_ > LIMIT_DURATION {
+            c.err(path!["spec", "monitoring", "alerts", i, "for"], "longer than any run");
+        }
+    }
+
+    // Faults.
+    if spec.faults.len() > LIMIT_FAULTS {
+        c.err(path!["spec", "faults"], format!("more than {LIMIT_FAULTS} faults"));
+    }
+    for (i, f) in spec.faults.iter().enumerate() {
+        let at = |k: &str| path!["spec", "faults", i, f.key(), k];
+        let when = f.at().resolve(&spec.start);
+        if when.0 >= spec.duration.0 {
+            c.err(
+                at("at"),
+                format!("`{}` is not before the end of the run ({} after the start)", f.at(), spec.duration),
+            );
+        }
+        match f {
+            FaultSpec::ConfigMapUpdate(u) => {
+                if !config_maps.contains(u.config_map.as_str()) {
+                    c.err(at("configMap"), format!("no ConfigMap named `{}`", u.config_map));
+                }
+            }
+            FaultSpec::ContainerCrash(cc) => {
+                if cc.selector.is_empty() {
+                    c.err(
+                        at("selector"),
+                        "give a selector: a crash of every container in the cluster is never what a document describes",
+                    );
+                }
+                if cc.count == Some(0) {
+                    c.err(at("count"), "a count of 0 crashes nothing; remove the fault or give a count of at least 1");
+                }
+            }
+            FaultSpec::NodeRemoved(n) => {
+                if !node_names.contains(&n.node) {
+                    c.err(
+                        at("node"),
+                        format!("no node named `{}` (nodes are named <pool>-1 ... <pool>-<count>)", n.node),
+                    );
+                }
+            }
+        }
+    }
+
+    if c.errors.is_empty() { Ok(()) } else { Err(c.errors) }
+}
+
+fn check_slo(c: &mut Ctx, v: f64, at: Vec<PathSeg>) {
+    if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+        c.err(at, format!("expected a share between 0 and 1, found {v}"));
+    }
+}
+
+fn check_probe(c: &mut Ctx, p: &ProbeSpec, at: Vec<PathSeg>, may_succeed_more: bool) {
+    let field = |k: &str| {
+        let mut p = at.clone();
+        p.push(PathSeg::from(k));
+        p
+    };
+    for (k, v, min) in [
+        ("initialDelaySeconds", p.initial_delay_seconds, 0),
+        ("periodSeconds", p.period_seconds, 1),
+        ("timeoutSeconds", p.timeout_seconds, 1),
+        ("successThreshold", p.success_threshold, 1),
+        ("failureThreshold", p.failure_threshold, 1),
+    ] {
+        if v < min {
+            c.err(field(k), format!("must be at least {min}"));
+        }
+        if v > LIMIT_PROBE_SECONDS {
+            c.err(field(k), format!("{v} is beyond the limit of {LIMIT_PROBE_SECONDS}"));
+        }
+    }
+    if !may_succeed_more && p.success_threshold != 1 {
+        c.err(field("successThreshold"), "must be 1 for liveness and startup probes (Kubernetes refuses others)");
+    }
+}
+
+/// Does `selector` match `labels` (every selector pair present)?
+pub fn selects(selector: &crate::spec::Labels, labels: &crate::spec::Labels) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// Finds a cycle in the services' `calls`; returns the index of a service on it and the cycle.
+fn call_cycle(services: &[ServiceSpec]) -> Option<(usize, String)> {
+    let index: BTreeMap<&str, usize> = services.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; services.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    fn visit(
+        i: usize,
+        services: &[ServiceSpec],
+        index: &BTreeMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<(usize, String)> {
+        state[i] = 1;
+        stack.push(i);
+        for call in &services[i].calls {
+            let Some(&j) = index.get(call.service.as_str()) else { continue };
+            if j == i {
+                continue; // reported separately
+            }
+            if state[j] == 1 {
+                let from = stack.iter().position(|&k| k == j).unwrap_or(0);
+                let mut names: Vec<&str> = stack[from..].iter().map(|&k| services[k].name.as_str()).collect();
+                names.push(services[j].name.as_str());
+                return Some((j, names.join(" -> ")));
+            }
+            if state[j] == 0
+                && let Some(found) = visit(j, services, index, state, stack)
+            {
+                return Some(found);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        None
+    }
+    for i in 0..services.len() {
+        if state[i] == 0
+            && let Some(found) = visit(i, services, &index, &mut state, &mut stack)
+        {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// A Kubernetes DNS label: lowercase alphanumerics and '-', starting and ending alphanumeric.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}

@@ -1,0 +1,70 @@
+//! The engine's side of the policy interface: the world as `kubectl` and monitoring show it.
+
+use crate::policy::{AlertInfo, ClusterView, PodInfo, ServiceInfo, WorkloadInfo};
+use crate::time::{SimTime, StartTime};
+use crate::world::{Phase, World};
+
+impl ClusterView for World {
+    fn now(&self) -> SimTime {
+        self.now
+    }
+
+    fn start(&self) -> &StartTime {
+        &self.start
+    }
+
+    fn for_each_pod(&self, f: &mut dyn FnMut(&PodInfo<'_>)) {
+        for (id, p) in self.pods.iter() {
+            if p.phase == Phase::Deleted {
+                continue;
+            }
+            let w = &self.workloads[p.workload];
+            f(&PodInfo {
+                name: &p.name,
+                workload: &w.name,
+                labels: &w.labels,
+                node: p.node.map(|n| self.nodes[n].name.as_str()),
+                status: p.status,
+                status_since: p.status_since,
+                ready: p.ready,
+                restarts: p.restarts,
+                message: self.exit_message(id),
+                created: p.created,
+            });
+        }
+    }
+
+    fn firing_alerts(&self) -> Vec<AlertInfo> {
+        let mut out = Vec::new();
+        for (r, states) in self.alerts.iter().enumerate() {
+            for (t, st) in states.iter().enumerate() {
+                if let Some(since) = st.firing_since {
+                    out.push(AlertInfo {
+                        name: self.scenario.spec.monitoring.alerts[r].name.clone(),
+                        target: self.alert_target_name(r, t),
+                        since,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn services(&self) -> Vec<ServiceInfo> {
+        self.services
+            .values()
+            .map(|s| ServiceInfo { name: s.name.clone(), ready_endpoints: s.ready_endpoints })
+            .collect()
+    }
+
+    fn workloads(&self) -> Vec<WorkloadInfo> {
+        self.workloads
+            .values()
+            .map(|w| WorkloadInfo {
+                name: w.name.clone(),
+                replicas: w.replicas,
+                ready: w.active.iter().filter(|&&p| self.pods[p].ready).count() as u32,
+            })
+            .collect()
+    }
+}
