@@ -10,7 +10,7 @@
 //! boundaries (ratio below the threshold) fall on piece boundaries to the millisecond, or inside
 //! a piece where the load crosses the threshold, found by bisection to the millisecond.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::ids::ServiceId;
@@ -50,6 +50,15 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
         .map(|a| a.name.as_str())
         .collect();
 
+    let mut restarts_by_workload: BTreeMap<&str, u32> = BTreeMap::new();
+    for p in &history.pods {
+        *restarts_by_workload.entry(p.workload.as_str()).or_default() += p.restarts;
+    }
+    let mut pods_by_workload: BTreeMap<&str, Vec<&crate::history::PodRecord>> = BTreeMap::new();
+    for p in &history.pods {
+        pods_by_workload.entry(p.workload.as_str()).or_default().push(p);
+    }
+
     let services = (0..topo.len())
         .map(|i| {
             let (offered, served, intervals) = service_integrals(&topo, i, &history.capacity, history.end);
@@ -82,13 +91,11 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 1.0 - downtime / history.end.secs_f64().max(1e-9)
             };
             let spec = &cl.services[i];
-            let restarts = history
-                .pods
+            let restarts = cl
+                .workloads
                 .iter()
-                .filter(|p| {
-                    cl.workloads.iter().any(|w| w.name == p.workload && selects(&spec.selector, &w.pod_labels()))
-                })
-                .map(|p| p.restarts)
+                .filter(|w| selects(&spec.selector, &w.pod_labels()))
+                .map(|w| restarts_by_workload.get(w.name.as_str()).copied().unwrap_or(0))
                 .sum();
             let detected: Vec<f64> = outages.iter().filter_map(|o| o.detected_after_s).collect();
             ServiceResult {
@@ -109,10 +116,11 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
         .workloads
         .iter()
         .map(|w| {
-            let pods: Vec<PodResult> = history
-                .pods
+            let pods: Vec<PodResult> = pods_by_workload
+                .get(w.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
                 .iter()
-                .filter(|p| p.workload == w.name)
                 .map(|p| PodResult {
                     name: p.name.clone(),
                     node: p.node.clone(),

@@ -178,6 +178,7 @@ impl Sim {
             rng: Streams::new(seed),
             scenario: scenario.clone(),
             subpath_bug: cl.subpath_bug_active(),
+            live_nodes: nodes.len() as u32,
             nodes,
             pods: Default::default(),
             pod_by_name: BTreeMap::new(),

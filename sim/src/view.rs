@@ -28,7 +28,10 @@ impl ClusterView for World {
                 status_since: p.status_since,
                 ready: p.ready,
                 restarts: p.restarts,
-                message: self.exit_message(id),
+                message: match &p.unschedulable {
+                    Some(reason) => Some(format!("FailedScheduling: {reason}")),
+                    None => self.exit_message(id),
+                },
                 created: p.created,
             });
         }

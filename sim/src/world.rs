@@ -115,6 +115,20 @@ pub(crate) enum ExitReason {
     Deleted,
 }
 
+impl ExitReason {
+    /// A few words for the timeline.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            ExitReason::MountFailed { .. } => "create failed, subPath mount source is gone",
+            ExitReason::Crashed => "crashed",
+            ExitReason::LivenessFailed => "killed, liveness probe failed",
+            ExitReason::StartupFailed => "killed, startup probe failed",
+            ExitReason::NodeLost => "lost with its node",
+            ExitReason::Deleted => "stopped, pod deleted",
+        }
+    }
+}
+
 /// The container's lifecycle as the kubelet sees it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Container {
@@ -400,6 +414,8 @@ pub(crate) struct World {
     pub subpath_bug: bool,
     /// Machines.
     pub nodes: Arena<NodeId, Node>,
+    /// Nodes that are not gone (the scheduler's N).
+    pub live_nodes: u32,
     /// Pods, live and deleted.
     pub pods: Arena<PodId, Pod>,
     /// Live pods by name (actions name pods).

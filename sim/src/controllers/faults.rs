@@ -30,16 +30,18 @@ impl World {
                 }
             }
             FaultSpec::ContainerCrash(c) => {
+                // Pods carry their workload's labels: only matching workloads' pods can match.
                 let mut candidates: Vec<PodId> = self
-                    .pods
-                    .iter()
-                    .filter(|(_, p)| {
-                        p.phase == Phase::Bound
-                            && matches!(p.container, Container::Running { .. })
-                            && selects(&c.selector, &self.workloads[p.workload].labels)
+                    .workloads
+                    .values()
+                    .filter(|w| selects(&c.selector, &w.labels))
+                    .flat_map(|w| w.active.iter().copied())
+                    .filter(|&id| {
+                        let p = &self.pods[id];
+                        p.phase == Phase::Bound && matches!(p.container, Container::Running { .. })
                     })
-                    .map(|(id, _)| id)
                     .collect();
+                candidates.sort();
                 let n = c.count.map_or(candidates.len(), |k| (k as usize).min(candidates.len()));
                 // A partial Fisher-Yates shuffle picks `n` of them.
                 for k in 0..n {
@@ -47,7 +49,7 @@ impl World {
                     candidates.swap(k, j);
                 }
                 candidates.truncate(n);
-                candidates.sort();
+                candidates.sort_unstable();
                 for &pod in &candidates {
                     self.container_exited(pod, ExitReason::Crashed);
                 }
@@ -59,6 +61,7 @@ impl World {
                 match found {
                     Some(node) => {
                         self.nodes[node].gone = true;
+                        self.live_nodes -= 1;
                         self.history.note(now, &r.node, || "node removed".into());
                         let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
                         for pod in pods {

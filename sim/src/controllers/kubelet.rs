@@ -133,7 +133,7 @@ impl World {
         }
         p.epoch += 1;
         let name = p.name.clone();
-        self.history.note(now, &name, || format!("container exited: {reason:?}"));
+        self.history.note(now, &name, || format!("container exited: {}", reason.label()));
 
         let p = &mut self.pods[pod];
         if p.phase == Phase::Terminating {

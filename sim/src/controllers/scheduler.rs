@@ -134,7 +134,7 @@ impl World {
         let w = self.pods[pod].workload;
         let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let total = self.nodes.len();
-        let live = self.nodes.values().filter(|n| !n.gone).count() as u32;
+        let live = self.live_nodes;
         if live == 0 {
             return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
         }
@@ -180,9 +180,13 @@ impl World {
         // Scores, as kube-scheduler's integer arithmetic gives them.
         let spread = self.scenario.spec.cluster.scheduler.default_spread;
         let wl = &self.workloads[w];
-        let zones_seen: std::collections::BTreeSet<u32> = feasible.iter().map(|&id| self.nodes[id].zone).collect();
+        let mut zone_seen = vec![false; wl.per_zone.len()];
+        for &id in &feasible {
+            zone_seen[self.nodes[id].zone as usize] = true;
+        }
+        let zones = zone_seen.iter().filter(|&&z| z).count();
         let host_weight = (feasible.len() as f64 + 2.0).ln();
-        let zone_weight = (zones_seen.len() as f64 + 2.0).ln();
+        let zone_weight = (zones as f64 + 2.0).ln();
         let mut raw_spread: Vec<i64> = Vec::with_capacity(feasible.len());
         let mut base: Vec<i64> = Vec::with_capacity(feasible.len());
         for &id in &feasible {

@@ -1,0 +1,178 @@
+//! Properties over random small clusters, random faults and a random chaos policy:
+//! the model's bookkeeping never drifts (no node holds more than it has, no pod runs on a node
+//! that is gone, endpoint counts match a recount) after every single event; the scorer never
+//! serves more than was offered; the same seed gives the same bytes.
+
+mod common;
+
+use proptest::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use capsize_sim::policy::{Action, ClusterView, Decision, Policy, Request};
+use capsize_sim::score::evaluate;
+use capsize_sim::{RunOptions, Sim, SimTime};
+
+/// Deletes random pods and rescales random workloads now and then.
+struct Chaos {
+    rng: ChaCha8Rng,
+    workloads: Vec<String>,
+}
+
+impl Policy for Chaos {
+    fn decide(&mut self, view: &dyn ClusterView) -> Decision {
+        let mut d = Decision::default();
+        let mut names = Vec::new();
+        view.for_each_pod(&mut |p| names.push(p.name.to_string()));
+        if !names.is_empty() && self.rng.random_bool(0.2) {
+            let pod = names[self.rng.random_range(0..names.len())].clone();
+            d.actions.push(Request {
+                by: "chaos".into(),
+                action: Action::DeletePod { pod, force: self.rng.random_bool(0.5) },
+            });
+        }
+        if !self.workloads.is_empty() && self.rng.random_bool(0.05) {
+            let workload = self.workloads[self.rng.random_range(0..self.workloads.len())].clone();
+            d.actions.push(Request {
+                by: "chaos".into(),
+                action: Action::Scale { workload, replicas: self.rng.random_range(0..6) },
+            });
+        }
+        d.wake_at = Some(SimTime(view.now().ms() + self.rng.random_range(1_000..120_000)));
+        d
+    }
+}
+
+fn hhmm(ms: u64) -> String {
+    let s = ms / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// A random valid scenario from a seed (all shapes come from one ChaCha stream).
+fn random_scenario(seed: u64) -> (Value, Vec<String>) {
+    let mut r = ChaCha8Rng::seed_from_u64(seed);
+    let duration_ms = r.random_range(1..=3) * 3_600_000u64;
+    let pools: Vec<Value> = (0..r.random_range(1..=2))
+        .map(|i| {
+            json!({
+                "pool": format!("p{i}"), "count": r.random_range(1..=4),
+                "cpu": format!("{}", r.random_range(1..=8)), "memory": format!("{}Gi", r.random_range(2..=16)),
+                "zone": format!("z{}", r.random_range(0..2)), "maxPods": r.random_range(3..=20)
+            })
+        })
+        .collect();
+    let nodes: Vec<String> = pools
+        .iter()
+        .flat_map(|p| (1..=p["count"].as_u64().unwrap()).map(move |n| format!("{}-{n}", p["pool"].as_str().unwrap())))
+        .collect();
+    let n_work = r.random_range(1..=4);
+    let names: Vec<String> = (0..n_work).map(|i| format!("w{i}")).collect();
+    let mut workloads = Vec::new();
+    let mut services = Vec::new();
+    let mut traffic = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut w = json!({
+            "name": name, "replicas": r.random_range(0..=6),
+            "requests": {"cpu": format!("{}m", r.random_range(100..=2000)), "memory": format!("{}Mi", r.random_range(128..=2048))},
+            "capacityRps": r.random_range(5..=200),
+            "startTime": {"min": "1s", "max": format!("{}s", r.random_range(1..=8))},
+            "shutdownTime": format!("{}s", r.random_range(0..=40)),
+        });
+        if r.random_bool(0.5) {
+            w["mounts"] = json!([{"name": "cfg", "configMap": "cfg", "subPath": "f"}]);
+        }
+        // Probes may call services of earlier workloads (never their own).
+        let calls: Vec<&String> = names[..i].iter().filter(|_| r.random_bool(0.5)).collect();
+        if r.random_bool(0.7) {
+            w["readinessProbe"] = json!({"calls": calls, "periodSeconds": r.random_range(1..=15), "failureThreshold": r.random_range(1..=4), "successThreshold": r.random_range(1..=3), "initialDelaySeconds": r.random_range(0..=20)});
+        }
+        if r.random_bool(0.5) {
+            w["livenessProbe"] = json!({"calls": calls, "periodSeconds": r.random_range(1..=15), "failureThreshold": r.random_range(1..=4)});
+        }
+        if r.random_bool(0.3) {
+            w["startupProbe"] =
+                json!({"periodSeconds": r.random_range(1..=10), "failureThreshold": r.random_range(1..=5)});
+        }
+        workloads.push(w);
+        let mut svc_calls: Vec<Value> = Vec::new();
+        for c in &names[..i] {
+            if r.random_bool(0.4) {
+                svc_calls.push(json!({"service": c, "share": r.random_range(0.0..=1.0)}));
+            }
+        }
+        services.push(json!({"name": name, "selector": {"app": name}, "calls": svc_calls}));
+        let mut t = 0u64;
+        let mut points = Vec::new();
+        while t < duration_ms {
+            points.push(json!([hhmm(t), r.random_range(0.0..500.0)]));
+            t += r.random_range(60_000..3_600_000);
+        }
+        traffic.push(json!({"service": name, "rps": points}));
+    }
+    let mut faults = Vec::new();
+    for _ in 0..r.random_range(0..10) {
+        let at = hhmm(r.random_range(0..duration_ms - 1000));
+        faults.push(match r.random_range(0..3) {
+            0 => json!({"configMapUpdate": {"at": at, "configMap": "cfg"}}),
+            1 => json!({"containerCrash": {"at": at, "selector": {"app": names[r.random_range(0..names.len())]}, "count": r.random_range(1..4)}}),
+            _ => json!({"nodeRemoved": {"at": at, "node": nodes[r.random_range(0..nodes.len())]}}),
+        });
+    }
+    let v = json!({
+        "apiVersion": "capsize.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "random"},
+        "spec": {
+            "seed": seed, "start": "2021-01-01T00:00:00", "duration": format!("{}ms", duration_ms),
+            "cluster": {
+                "subpathRestartBug": r.random_bool(0.5),
+                "nodes": pools, "configMaps": [{"name": "cfg"}],
+                "workloads": workloads, "services": services
+            },
+            "traffic": traffic,
+            "monitoring": {"alerts": [{"name": "Down", "condition": "serviceDown", "for": "1m"}, {"name": "Loop", "condition": "podCrashLooping", "for": "5m"}]},
+            "faults": faults
+        }
+    });
+    (v, names)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    #[test]
+    fn bookkeeping_never_drifts_and_scores_are_sane(seed in any::<u64>()) {
+        let (v, workloads) = random_scenario(seed);
+        let s = common::scenario(v);
+        let mut policy = Chaos { rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5eed), workloads };
+        let mut sim = Sim::new(&s, &RunOptions::default()).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        sim.check_invariants().map_err(TestCaseError::fail)?;
+        while sim.step(&mut policy) {
+            sim.check_invariants().map_err(TestCaseError::fail)?;
+        }
+        let h = sim.finish();
+        let r = evaluate(&s, "chaos", seed, &h);
+        for svc in &r.services {
+            prop_assert!((0.0..=1.0).contains(&svc.availability), "{}: availability {}", svc.name, svc.availability);
+            prop_assert!(svc.served_requests <= svc.offered_requests * (1.0 + 1e-9) + 1e-6, "{}: served {} > offered {}", svc.name, svc.served_requests, svc.offered_requests);
+            let mut last_end = 0.0;
+            for o in &svc.outages {
+                prop_assert!(o.start_s >= last_end && o.end_s > o.start_s && o.end_s <= r.duration_s);
+                last_end = o.end_s;
+            }
+            let total: f64 = svc.outages.iter().map(|o| o.duration_s).sum();
+            prop_assert!((total - svc.downtime_s).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes(seed in any::<u64>()) {
+        let (v, workloads) = random_scenario(seed);
+        let s = common::scenario(v);
+        let once = || {
+            let mut policy = Chaos { rng: ChaCha8Rng::seed_from_u64(seed), workloads: workloads.clone() };
+            let h = Sim::new(&s, &RunOptions { seed: None, timeline: true }).unwrap().run(&mut policy);
+            serde_json::to_string(&evaluate(&s, "chaos", seed, &h)).unwrap()
+        };
+        prop_assert_eq!(once(), once());
+    }
+}
