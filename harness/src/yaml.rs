@@ -34,13 +34,31 @@ impl fmt::Display for YamlError {
 fn convert(e: yaml_impl::Error) -> YamlError {
     let loc = e.location();
     let full = e.to_string();
-    // serde_yaml renders "<path>: <message> at line L column C"; keep the parts apart.
-    let without_loc = match full.rfind(" at line ") {
-        Some(i) if loc.is_some() => full[..i].to_string(),
-        _ => full,
-    };
-    let (path, message) = split_path(&without_loc);
+    // serde_yaml renders "<path>: <message> at line L column C"; keep the parts apart (the
+    // position is reported separately).
+    let (path, message) = split_path(&strip_positions(&full));
     YamlError { line: loc.as_ref().map(|l| l.line()), column: loc.as_ref().map(|l| l.column()), path, message }
+}
+
+/// Removes every " at line L column C" from a parser message.
+fn strip_positions(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(" at line ") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + " at line ".len()..];
+        let digits = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let n = digits(after);
+        match after[n..].strip_prefix(" column ") {
+            Some(col) if n > 0 => rest = &col[digits(col)..],
+            _ => {
+                out.push_str(" at line ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Splits serde_yaml's `path: message` prefix off, when the prefix is a path.
@@ -237,6 +255,17 @@ mod tests {
         let e = parse::<T>("a: 1\nb: 2\n").unwrap_err();
         assert_eq!((e.line, e.column), (Some(2), Some(1)));
         assert!(e.message.contains("unknown field `b`"), "{e:?}");
+    }
+
+    #[test]
+    fn positions_are_cut_out_of_messages() {
+        assert_eq!(
+            strip_positions(
+                "did not find expected ',' at line 12 column 15, while parsing a flow mapping at line 11 column 9"
+            ),
+            "did not find expected ',', while parsing a flow mapping"
+        );
+        assert_eq!(strip_positions("x at line y"), "x at line y");
     }
 
     #[test]

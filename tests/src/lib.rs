@@ -1,1 +1,48 @@
+//! Helpers for the end-to-end tests: find the `capsize` binary and the repository, run it.
+//!
+//! The binary is built by `cargo test --workspace` (the harness crate has integration tests,
+//! which makes cargo build its binaries first); these tests run it as a user would.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()
+}
+
+/// The `capsize` binary next to this test executable (`target/<profile>/capsize`).
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let bin = dir.join(format!("capsize{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds it",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `capsize ARGS` from the repository root.
+pub fn capsize(args: &[&str]) -> Output {
+    Command::new(binary()).args(args).current_dir(repo()).output().expect("capsize runs")
+}
+
+/// Runs `capsize ARGS`, requires success, and parses stdout as JSON.
+pub fn capsize_json(args: &[&str]) -> serde_json::Value {
+    let out = capsize(args);
+    assert!(
+        out.status.success(),
+        "capsize {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("capsize prints JSON")
+}
+
+/// Seconds from the start of a run that starts at midnight, for a clock time `HH:MM`.
+pub fn at(hhmm: &str) -> f64 {
+    let (h, m) = hhmm.split_once(':').expect("HH:MM");
+    h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0
+}
