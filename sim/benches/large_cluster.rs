@@ -100,8 +100,14 @@ fn bench(c: &mut Criterion) {
     for pods_per_service in [50u32, 100] {
         let s = large(pods_per_service);
         let (events, _) = run(&s);
-        eprintln!("{} pods: {events} events per run", pods_per_service as usize * SERVICES);
-        g.bench_function(format!("{}k_pods", pods_per_service as usize * SERVICES / 1000), |b| b.iter(|| run(&s)));
+        let label = format!("{}k_pods", pods_per_service as usize * SERVICES / 1000);
+        eprintln!("{label}: {events} events per run");
+        // The whole pipeline: build (placing every pod), a simulated day, scoring.
+        g.bench_function(format!("{label}/total"), |b| b.iter(|| run(&s)));
+        // Its parts: building the cluster, and scoring a finished history.
+        g.bench_function(format!("{label}/build"), |b| b.iter(|| Sim::new(&s, &RunOptions::default()).unwrap()));
+        let h = Sim::new(&s, &RunOptions::default()).unwrap().run(&mut DoNothing);
+        g.bench_function(format!("{label}/score"), |b| b.iter(|| evaluate(&s, "do-nothing", 42, &h)));
     }
     g.finish();
 }

@@ -64,6 +64,7 @@ impl Sim {
                     req_mem: 0,
                     pods: Default::default(),
                     gone: false,
+                    by_workload: Default::default(),
                 });
             }
         }
@@ -120,6 +121,7 @@ impl Sim {
             let id = workloads.push(Workload {
                 name: ws.name.clone(),
                 labels,
+                kind: ws.kind,
                 replicas: ws.replicas,
                 cpu: ws.requests.cpu.0,
                 mem: ws.requests.memory.0,
@@ -135,8 +137,6 @@ impl Sim {
                 active: Default::default(),
                 all_pods: Vec::new(),
                 template_hash: template_hash(&ws.name),
-                per_node: vec![0; nodes.len()],
-                per_zone: vec![0; zones.len()],
                 crashlooping: 0,
             });
             for s in w_services {
@@ -179,6 +179,7 @@ impl Sim {
             scenario: scenario.clone(),
             subpath_bug: cl.subpath_bug_active(),
             live_nodes: nodes.len() as u32,
+            zone_counts: vec![Default::default(); zones.len()],
             nodes,
             pods: Default::default(),
             pod_by_name: BTreeMap::new(),
@@ -333,6 +334,13 @@ impl Sim {
             let mem: u64 = bound.iter().map(|(_, p)| w.workloads[p.workload].mem).sum();
             if cpu != n.req_cpu || mem != n.req_mem || bound.len() != n.pods.len() {
                 return Err(format!("node {}: accounting drifted ({cpu}m vs {}m)", n.name, n.req_cpu));
+            }
+            for (wid, _) in w.workloads.iter() {
+                let active =
+                    bound.iter().filter(|(pid, p)| p.workload == wid && w.workloads[wid].active.contains(pid)).count();
+                if active as u32 != n.by_workload.get(wid) {
+                    return Err(format!("node {}: spread counts drifted", n.name));
+                }
             }
             if n.req_cpu > n.cpu || n.req_mem > n.mem || n.pods.len() as u32 > n.max_pods {
                 return Err(format!("node {} holds more than it has", n.name));

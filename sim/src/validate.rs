@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::defaults;
-use crate::spec::{API_VERSION, FaultSpec, ProbeSpec, RestartPolicy, Scenario, ServiceSpec};
+use crate::spec::{API_VERSION, FaultSpec, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, WorkloadKind};
 use crate::time::{DAY, SimDuration};
 
 /// Longest run accepted: 31 days of virtual time.
@@ -22,6 +22,8 @@ pub const LIMIT_WORKLOADS: usize = 10_000;
 pub const LIMIT_TRAFFIC_POINTS: usize = 100_000;
 /// Longest probe period or delay accepted, in seconds (one hour: anything longer is a typo).
 pub const LIMIT_PROBE_SECONDS: u32 = 3_600;
+/// Most alert rules accepted.
+pub const LIMIT_ALERT_RULES: usize = 100;
 /// Largest `maxPods` accepted on a node.
 pub const LIMIT_MAX_PODS: u32 = 1_000;
 
@@ -208,7 +210,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 c.err(at("startTime"), "a container start longer than 1h is not plausible");
             }
         }
-        if w.restart_policy != RestartPolicy::Always {
+        if w.kind == WorkloadKind::Deployment && w.restart_policy != RestartPolicy::Always {
             c.err(at("restartPolicy"), "a Deployment's pods must use restartPolicy Always (Kubernetes refuses others)");
         }
         if w.termination_grace_period_seconds > 24 * 3600 {
@@ -328,6 +330,9 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     // Monitoring.
     if spec.monitoring.evaluation_interval == SimDuration::ZERO {
         c.err(path!["spec", "monitoring", "evaluationInterval"], "must be longer than 0s");
+    }
+    if spec.monitoring.alerts.len() > LIMIT_ALERT_RULES {
+        c.err(path!["spec", "monitoring", "alerts"], format!("more than {LIMIT_ALERT_RULES} alert rules"));
     }
     let mut alert_names = BTreeSet::new();
     for (i, a) in spec.monitoring.alerts.iter().enumerate() {

@@ -236,6 +236,38 @@ pub(crate) struct Node {
     pub pods: BTreeSet<PodId>,
     /// The machine is terminated and the Node object deleted.
     pub gone: bool,
+    /// Active pods bound here, per workload (topology spreading counts them).
+    pub by_workload: Counts,
+}
+
+/// Small per-workload counters, kept sparse: a sorted `Vec`, so memory grows with the pods
+/// placed, never with workloads x nodes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counts(Vec<(WorkloadId, u32)>);
+
+impl Counts {
+    /// The count for `w`.
+    pub(crate) fn get(&self, w: WorkloadId) -> u32 {
+        self.0.binary_search_by_key(&w, |e| e.0).map_or(0, |i| self.0[i].1)
+    }
+
+    /// Adds one for `w`.
+    pub(crate) fn inc(&mut self, w: WorkloadId) {
+        match self.0.binary_search_by_key(&w, |e| e.0) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (w, 1)),
+        }
+    }
+
+    /// Takes one away from `w`.
+    pub(crate) fn dec(&mut self, w: WorkloadId) {
+        if let Ok(i) = self.0.binary_search_by_key(&w, |e| e.0) {
+            self.0[i].1 -= 1;
+            if self.0[i].1 == 0 {
+                self.0.remove(i);
+            }
+        }
+    }
 }
 
 /// One pod and its single container.
@@ -300,6 +332,8 @@ pub(crate) struct Workload {
     pub name: String,
     /// Pod labels.
     pub labels: Labels,
+    /// Deployment (replaced when deleted) or bare pods (not).
+    pub kind: crate::spec::WorkloadKind,
     /// Desired pods.
     pub replicas: u32,
     /// CPU request per pod, millicores.
@@ -331,10 +365,6 @@ pub(crate) struct Workload {
     pub all_pods: Vec<PodId>,
     /// The pod-template-hash part of pod names.
     pub template_hash: String,
-    /// Active bound pods per node, for topology spreading.
-    pub per_node: Vec<u32>,
-    /// Active bound pods per zone.
-    pub per_zone: Vec<u32>,
     /// Pods whose status is CrashLoopBackOff now (for the PodCrashLooping alert).
     pub crashlooping: u32,
 }
@@ -416,6 +446,8 @@ pub(crate) struct World {
     pub nodes: Arena<NodeId, Node>,
     /// Nodes that are not gone (the scheduler's N).
     pub live_nodes: u32,
+    /// Active bound pods per zone (by node zone index), per workload.
+    pub zone_counts: Vec<Counts>,
     /// Pods, live and deleted.
     pub pods: Arena<PodId, Pod>,
     /// Live pods by name (actions name pods).

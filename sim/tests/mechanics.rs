@@ -226,3 +226,35 @@ fn crash_faults_record_what_they_hit() {
     let h = run(&scenario(v), &mut DoNothing);
     assert_eq!(h.faults[0].matched, 0);
 }
+
+#[test]
+fn bare_pods_follow_their_restart_policy_and_are_not_replaced() {
+    for (policy, status, restarts) in [("Never", "Error", 0), ("OnFailure", "Running", 1), ("Always", "Running", 1)] {
+        let mut v = base();
+        v["spec"]["cluster"]["workloads"][0]["kind"] = json!("Pod");
+        v["spec"]["cluster"]["workloads"][0]["restartPolicy"] = json!(policy);
+        v["spec"]["cluster"]["subpathRestartBug"] = json!(false);
+        v["spec"]["faults"] = json!([{"containerCrash": {"at": "00:10", "selector": {"app": "api"}}}]);
+        let h = run(&scenario(v), &mut DoNothing);
+        assert_eq!(h.pods.len(), 1);
+        assert_eq!(
+            (h.pods[0].name.as_str(), h.pods[0].status.as_str(), h.pods[0].restarts),
+            ("api", status, restarts),
+            "{policy}"
+        );
+    }
+    let mut v = base();
+    v["spec"]["cluster"]["workloads"][0]["kind"] = json!("Pod");
+    let mut p = Script { plan: vec![(T, Action::DeletePod { pod: "api".into(), force: true })], ..Default::default() };
+    let h = run(&scenario(v), &mut p);
+    assert_eq!(h.pods.len(), 1, "a deleted bare pod is not replaced");
+    assert!(h.pods[0].deleted.is_some());
+}
+
+#[test]
+fn deployments_refuse_other_restart_policies() {
+    let mut v = base();
+    v["spec"]["cluster"]["workloads"][0]["restartPolicy"] = json!("Never");
+    let errors = capsize_sim::validate(&scenario(v)).unwrap_err();
+    assert!(errors[0].message.contains("must use restartPolicy Always"), "{errors:?}");
+}

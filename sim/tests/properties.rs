@@ -79,6 +79,10 @@ fn random_scenario(seed: u64) -> (Value, Vec<String>) {
             "startTime": {"min": "1s", "max": format!("{}s", r.random_range(1..=8))},
             "shutdownTime": format!("{}s", r.random_range(0..=40)),
         });
+        if r.random_bool(0.2) {
+            w["kind"] = json!("Pod");
+            w["restartPolicy"] = json!(["Always", "OnFailure", "Never"][r.random_range(0..3)]);
+        }
         if r.random_bool(0.5) {
             w["mounts"] = json!([{"name": "cfg", "configMap": "cfg", "subPath": "f"}]);
         }

@@ -23,6 +23,9 @@ impl World {
                 let found = self.workloads.iter().find(|(_, w)| &w.name == workload).map(|(id, _)| id);
                 match found {
                     None => Err(format!("Error from server (NotFound): deployments.apps \"{workload}\" not found")),
+                    Some(w) if self.workloads[w].kind == crate::spec::WorkloadKind::Pod => Err(format!(
+                        "Error from server (NotFound): deployments.apps \"{workload}\" not found ({workload} is bare pods)"
+                    )),
                     Some(_) if *replicas > defaults::LIMIT_PODS => Err(format!(
                         "The Deployment \"{workload}\" is invalid: spec.replicas: {replicas} is more than this \
                          cluster can hold"

@@ -11,11 +11,16 @@
 
 use crate::ids::{PodId, WorkloadId};
 use crate::rng;
+use crate::spec::WorkloadKind;
 use crate::world::{Container, ExitReason, NAME_ALPHABET, Phase, Pod, PodStatus, ProbeRt, World};
 
 impl World {
-    /// Creates or deletes pods until the workload has its replicas.
+    /// Creates or deletes pods until the workload has its replicas. Bare pods have no
+    /// controller: nothing is reconciled for them.
     pub(crate) fn reconcile(&mut self, w: WorkloadId) {
+        if self.workloads[w].kind == WorkloadKind::Pod {
+            return;
+        }
         let want = self.workloads[w].replicas as usize;
         let have = self.workloads[w].active.len();
         if have < want {
@@ -43,6 +48,15 @@ impl World {
     /// Creates a Pending pod for `w` and queues it for the scheduler.
     pub(crate) fn create_pod(&mut self, w: WorkloadId) -> PodId {
         let name = loop {
+            if self.workloads[w].kind == WorkloadKind::Pod {
+                // Bare pods carry the names they were given (a suffix only if that is taken).
+                let wl = &self.workloads[w];
+                let given =
+                    if wl.replicas == 1 { wl.name.clone() } else { format!("{}-{}", wl.name, wl.all_pods.len()) };
+                if !self.pod_by_name.contains_key(&given) {
+                    break given;
+                }
+            }
             let suffix: String =
                 (0..5).map(|_| NAME_ALPHABET[rng::index(&mut self.rng.names, NAME_ALPHABET.len())] as char).collect();
             let name = format!("{}-{}-{}", self.workloads[w].name, self.workloads[w].template_hash, suffix);
@@ -131,9 +145,8 @@ impl World {
         }
         if let Some(n) = p.node {
             let zone = self.nodes[n].zone as usize;
-            let wl = &mut self.workloads[w];
-            wl.per_node[usize::from(n)] -= 1;
-            wl.per_zone[zone] -= 1;
+            self.nodes[n].by_workload.dec(w);
+            self.zone_counts[zone].dec(w);
         }
     }
 

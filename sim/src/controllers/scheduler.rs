@@ -116,11 +116,10 @@ impl World {
         n.req_cpu += cpu;
         n.req_mem += mem;
         n.pods.insert(pod);
+        n.by_workload.inc(w);
         let zone = n.zone as usize;
         let node_name = n.name.clone();
-        let wl = &mut self.workloads[w];
-        wl.per_node[usize::from(node)] += 1;
-        wl.per_zone[zone] += 1;
+        self.zone_counts[zone].inc(w);
         let p = &mut self.pods[pod];
         p.node = Some(node);
         p.phase = Phase::Bound;
@@ -179,8 +178,7 @@ impl World {
 
         // Scores, as kube-scheduler's integer arithmetic gives them.
         let spread = self.scenario.spec.cluster.scheduler.default_spread;
-        let wl = &self.workloads[w];
-        let mut zone_seen = vec![false; wl.per_zone.len()];
+        let mut zone_seen = vec![false; self.zone_counts.len()];
         for &id in &feasible {
             zone_seen[self.nodes[id].zone as usize] = true;
         }
@@ -203,8 +201,8 @@ impl World {
                     + balanced * defaults::WEIGHT_BALANCED_ALLOCATION as i64,
             );
             if spread {
-                let on_node = wl.per_node[usize::from(id)] as f64;
-                let in_zone = wl.per_zone[n.zone as usize] as f64;
+                let on_node = f64::from(n.by_workload.get(w));
+                let in_zone = f64::from(self.zone_counts[n.zone as usize].get(w));
                 let s = on_node * host_weight
                     + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
                     + in_zone * zone_weight

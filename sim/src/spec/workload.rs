@@ -6,16 +6,16 @@ use super::{Cpu, Labels, Memory};
 use crate::defaults;
 use crate::time::SimDuration;
 
-/// A Deployment (one container per pod).
+/// A workload: a Deployment, or bare Pods (one container per pod).
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadSpec {
     /// Name; pods are named `<name>-<hash>-<suffix>`.
     pub name: String,
-    /// Only `Deployment` for now.
+    /// `Deployment` (the default) or `Pod`.
     #[serde(default)]
     pub kind: WorkloadKind,
-    /// Desired pod count.
+    /// Desired pod count (for `Pod`: how many bare pods).
     pub replicas: u32,
     /// Pod labels; `{app: <name>}` when omitted.
     #[serde(default)]
@@ -27,7 +27,9 @@ pub struct WorkloadSpec {
     /// How long a container takes to start; drawn uniformly per start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<StartTimeSpec>,
-    /// `Always`, `OnFailure` or `Never`.
+    /// `Always`, `OnFailure` or `Never` (Deployments allow only `Always`). Containers in this
+    /// model stop only by failing (crash, kill, failed start), so `OnFailure` restarts them as
+    /// `Always` does.
     #[serde(default)]
     pub restart_policy: RestartPolicy,
     /// How long the kubelet waits after SIGTERM before SIGKILL.
@@ -79,6 +81,8 @@ pub enum WorkloadKind {
     /// A Deployment: its ReplicaSet keeps `replicas` pods, replacing deleted ones.
     #[default]
     Deployment,
+    /// Bare pods: nothing replaces them, and any restartPolicy is allowed.
+    Pod,
 }
 
 /// Resource requests.
