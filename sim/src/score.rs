@@ -13,14 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
-use crate::ids::ServiceId;
 use crate::result::{
     ActionResult, AlertResult, FaultResult, OutageResult, PodResult, RunResult, ServiceResult, TimelineResult,
     WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
-use crate::traffic::Topology;
+use crate::traffic::{Topology, ratio_of};
 use crate::validate::selects;
 
 /// Gauss-Legendre nodes and weights on [-1, 1].
@@ -260,20 +259,7 @@ pub(crate) fn service_integrals(
 
         let ratio_at = |t: f64, ratios: &mut Vec<f64>| -> f64 {
             for &x in &closure {
-                let cap = caps[x];
-                let o = topo.curves[x].at_f(t);
-                let own = if cap <= 0.0 {
-                    0.0
-                } else if o <= 0.0 {
-                    1.0
-                } else {
-                    (cap / o).min(1.0)
-                };
-                let deps: f64 = topo.calls[x]
-                    .iter()
-                    .map(|&(d, share): &(ServiceId, f64)| 1.0 - share * (1.0 - ratios[usize::from(d)]))
-                    .product();
-                ratios[x] = own * deps;
+                ratios[x] = ratio_of(caps[x], topo.curves[x].at_f(t), &topo.calls[x], ratios);
             }
             ratios[s]
         };

@@ -148,19 +148,23 @@ impl Topology {
         out.resize(self.len(), 0.0);
         for &s in &self.order {
             let i = usize::from(s);
-            let cap = capacity(s);
-            let offered = self.curves[i].at(t);
-            let own = if cap <= 0.0 {
-                0.0
-            } else if offered <= 0.0 {
-                1.0
-            } else {
-                (cap / offered).min(1.0)
-            };
-            let deps: f64 = self.calls[i].iter().map(|&(d, share)| 1.0 - share * (1.0 - out[usize::from(d)])).product();
-            out[i] = own * deps;
+            out[i] = ratio_of(capacity(s), self.curves[i].at(t), &self.calls[i], out);
         }
     }
+}
+
+/// One service's served share of offered requests, from its serving capacity and offered load
+/// (both requests/s) and the ratios already computed for the services it calls. The formula of
+/// the module docs; the monitoring and the scorer both use it.
+pub fn ratio_of(capacity: f64, offered: f64, calls: &[(ServiceId, f64)], ratios: &[f64]) -> f64 {
+    let own = if capacity <= 0.0 {
+        0.0
+    } else if offered <= 0.0 {
+        1.0
+    } else {
+        (capacity / offered).min(1.0)
+    };
+    own * calls.iter().map(|&(d, share)| 1.0 - share * (1.0 - ratios[usize::from(d)])).product::<f64>()
 }
 
 #[cfg(test)]

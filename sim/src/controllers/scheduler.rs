@@ -178,6 +178,8 @@ impl World {
 
         // Scores, as kube-scheduler's integer arithmetic gives them.
         let spread = self.scenario.spec.cluster.scheduler.default_spread;
+        // This workload's pods per zone, looked up once per pod rather than once per node.
+        let in_zone: Vec<u32> = if spread { self.zone_counts.iter().map(|c| c.get(w)).collect() } else { Vec::new() };
         let mut zone_seen = vec![false; self.zone_counts.len()];
         for &id in &feasible {
             zone_seen[self.nodes[id].zone as usize] = true;
@@ -202,7 +204,7 @@ impl World {
             );
             if spread {
                 let on_node = f64::from(n.by_workload.get(w));
-                let in_zone = f64::from(self.zone_counts[n.zone as usize].get(w));
+                let in_zone = f64::from(in_zone[n.zone as usize]);
                 let s = on_node * host_weight
                     + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
                     + in_zone * zone_weight
