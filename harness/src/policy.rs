@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use capsize_sim::one_key_enum;
 use capsize_sim::policy::{Action, ClusterView, Decision, PodInfo, PodStatus, Policy, Request};
-use capsize_sim::spec::{Labels, Metadata};
+use capsize_sim::spec::{AlertCondition, Labels, Metadata};
 use capsize_sim::time::{At, SimDuration, SimTime};
 use capsize_sim::validate::selects;
 
@@ -114,19 +114,26 @@ pub struct PodFilter {
     /// Text the last error contains (`kubectl describe`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_contains: Option<String>,
-    /// How long the pod must have had its status.
+    /// At least this many restarts (the RESTARTS column): how "stuck" is usually judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_restarts: Option<u32>,
+    /// How long the pod must have had its status (a CrashLoopBackOff lasts one backoff wait).
     #[serde(rename = "for", default)]
     pub for_: SimDuration,
 }
 
 impl PodFilter {
     fn is_empty(&self) -> bool {
-        self.selector.is_empty() && self.status.is_none() && self.message_contains.is_none()
+        self.selector.is_empty()
+            && self.status.is_none()
+            && self.message_contains.is_none()
+            && self.min_restarts.is_none()
     }
 
     fn matches(&self, p: &PodInfo<'_>) -> bool {
         (self.selector.is_empty() || selects(&self.selector, p.labels))
             && self.status.is_none_or(|s| s.0 == p.status)
+            && self.min_restarts.is_none_or(|n| p.restarts >= n)
             && self.message_contains.as_deref().is_none_or(|m| p.message.as_deref().is_some_and(|msg| msg.contains(m)))
     }
 }
@@ -197,6 +204,9 @@ pub struct DeletePods {
     /// Text the last error contains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_contains: Option<String>,
+    /// At least this many restarts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_restarts: Option<u32>,
     /// `--force --grace-period=0`.
     #[serde(default)]
     pub force: bool,
@@ -208,6 +218,7 @@ impl DeletePods {
             selector: self.selector.clone(),
             status: self.status,
             message_contains: self.message_contains.clone(),
+            min_restarts: self.min_restarts,
             for_: SimDuration::ZERO,
         }
     }
@@ -339,6 +350,11 @@ impl Policy for RulePolicy {
                         if rule.spec.max_actions.is_some_and(|m| rule.issued >= m) {
                             break;
                         }
+                        // Two occurrences due at once (two alerts in one evaluation) lead to
+                        // one responder doing each thing once.
+                        if decision.actions.iter().any(|r| r.action == a) {
+                            continue;
+                        }
                         rule.issued += 1;
                         decision
                             .actions
@@ -376,19 +392,43 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
     let mut errors = Vec::new();
     let alerts: Vec<&str> = scenario.spec.monitoring.alerts.iter().map(|a| a.name.as_str()).collect();
     let workloads: Vec<&str> = scenario.spec.cluster.workloads.iter().map(|w| w.name.as_str()).collect();
+    let services: Vec<&str> = scenario.spec.cluster.services.iter().map(|s| s.name.as_str()).collect();
+    let start = &scenario.spec.start;
+    let end = scenario.spec.duration;
     let mut names = BTreeSet::new();
     for (i, r) in rules.iter().enumerate() {
         if !names.insert(r.name.as_str()) {
             errors.push((format!("spec.rules[{i}].name"), format!("rule `{}` is defined twice", r.name)));
         }
         match &r.when {
-            Trigger::Alert(a) if !alerts.contains(&a.name.as_str()) => errors.push((
-                format!("spec.rules[{i}].when.alert.name"),
-                format!(
-                    "the scenario has no alert rule named `{}` (it has: {})",
-                    a.name,
-                    if alerts.is_empty() { "none".to_string() } else { alerts.join(", ") }
-                ),
+            Trigger::Alert(a) => match scenario.spec.monitoring.alerts.iter().find(|x| x.name == a.name) {
+                None => errors.push((
+                    format!("spec.rules[{i}].when.alert.name"),
+                    format!(
+                        "the scenario has no alert rule named `{}` (it has: {})",
+                        a.name,
+                        if alerts.is_empty() { "none".to_string() } else { alerts.join(", ") }
+                    ),
+                )),
+                Some(rule) => {
+                    // A target that names nothing would silently never fire.
+                    let (kind, known) = match rule.condition {
+                        AlertCondition::ServiceDown => ("service", &services),
+                        AlertCondition::PodCrashLooping => ("workload", &workloads),
+                    };
+                    if let Some(t) = &a.target
+                        && !known.contains(&t.as_str())
+                    {
+                        errors.push((
+                            format!("spec.rules[{i}].when.alert.target"),
+                            format!("`{}` fires per {kind}, and the scenario has no {kind} named `{t}`", a.name),
+                        ));
+                    }
+                }
+            },
+            Trigger::At(at) if at.resolve(start).0 >= end.ms() => errors.push((
+                format!("spec.rules[{i}].when.at"),
+                format!("`{at}` is not before the end of the run ({end} after the start): the rule would never fire"),
             )),
             _ => {}
         }

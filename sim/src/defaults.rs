@@ -1,5 +1,11 @@
-//! Defaults taken from the real systems, each with its source. A scenario can override every
-//! one of them (see `spec::KubeletConfig`, `spec::SchedulerConfig`, `spec::MonitoringSpec`).
+//! Defaults taken from the real systems, each with its source.
+//!
+//! A scenario overrides the settings a cluster operator can change: kubelet backoff and sync
+//! (`cluster.kubelet`), the scheduler's sampling and default spreading (`cluster.scheduler`),
+//! API latency and PodGC timing (`cluster.controlPlane`), probe settings, grace periods and
+//! `maxPods` (per workload or pool), alert evaluation (`monitoring`) and the outage threshold
+//! (`slo`). The rest are the fixed behaviour of the components: plugin weights, the default
+//! spread skews, the adaptive sampling formula, the scheduler's retry backoff, and the limits.
 //!
 //! Constants marked *Assumption* have no authoritative figure; they say so, and a scenario that
 //! depends on them should state its own value.
@@ -52,9 +58,12 @@ pub const KUBELET_SYNC_FREQUENCY_MS: u64 = MINUTE;
 /// backports were reverted).
 pub const SUBPATH_RESTART_FIX: (u32, u32) = (1, 19);
 
-/// PodGC `gcCheckPeriod`: 20 s; pods bound to a deleted node are removed at its next pass.
-/// Source: k8s pkg/controller/podgc (gcCheckPeriod).
+/// PodGC `gcCheckPeriod`: 20 s. Source: k8s pkg/controller/podgc/gc_controller.go.
 pub const POD_GC_PERIOD_MS: u64 = 20 * SECOND;
+
+/// PodGC `quarantineTime`: 40 s; a node missing from PodGC's cache is checked again after this
+/// long before its pods are deleted. Source: k8s pkg/controller/podgc/gc_controller.go.
+pub const POD_GC_QUARANTINE_MS: u64 = 40 * SECOND;
 
 /// kube-scheduler plugin weights. Source: k8s pkg/scheduler/apis/config/v1/default_plugins.go.
 pub const WEIGHT_NODE_RESOURCES_FIT: u32 = 1;
@@ -93,6 +102,16 @@ pub const MAX_PODS_PER_NODE: u32 = 110;
 /// Prometheus `evaluation_interval` default: 1 min; alert rules are evaluated this often.
 /// Source: prometheus.io docs, configuration ("global: evaluation_interval ... default = 1m").
 pub const ALERT_EVALUATION_INTERVAL_MS: u64 = MINUTE;
+
+/// The PodCrashLooping alert looks back this far: a workload counts as crash-looping while a pod
+/// was in CrashLoopBackOff at any time in the last 5 minutes. Source: kubernetes-mixin
+/// KubePodCrashLooping, `max_over_time(kube_pod_container_status_waiting_reason{reason=
+/// "CrashLoopBackOff"}[5m]) >= 1`.
+pub const CRASHLOOP_ALERT_WINDOW_MS: u64 = 5 * MINUTE;
+
+/// Prometheus `scrape_interval` default: 1 min; alert rules see the state as of the last scrape.
+/// Source: prometheus.io docs, configuration ("global: scrape_interval ... default = 1m").
+pub const SCRAPE_INTERVAL_MS: u64 = MINUTE;
 
 /// How long an API call (`kubectl delete pod`, a scale) takes to take effect once issued.
 /// *Assumption*: no authoritative figure; a round trip to the API server is well under a second

@@ -38,6 +38,13 @@ impl History {
         }
     }
 
+    /// A service's serving capacity (requests/s) at `t`, from its recorded steps.
+    pub fn capacity_at(&self, service: usize, t: SimTime) -> f64 {
+        let steps = &self.capacity[service];
+        let i = steps.partition_point(|(s, _)| *s <= t);
+        if i == 0 { 0.0 } else { steps[i - 1].1 }
+    }
+
     /// Adds a timeline entry if a timeline is kept.
     pub(crate) fn note(&mut self, at: SimTime, object: &str, what: impl FnOnce() -> String) {
         if let Some(t) = &mut self.timeline {

@@ -26,7 +26,9 @@
 //!   its OS or thread RNG, so there is no other source to reach for.
 //! - **No I/O, no threads, no async.** The crate never touches files, the network or the
 //!   terminal; the harness does.
-//! - **Plain float arithmetic.** Only `+ - * /`, `min`, `max` and `ln` on `f64`, in a fixed order.
+//! - **Plain float arithmetic.** Only `+ - * /`, `min` and `max` on `f64`, in a fixed order;
+//!   the one transcendental (`log`, in scheduler scoring) comes from `libm`, the same code on
+//!   every platform, never from the platform's math library.
 //!
 //! ## What it deliberately does not know
 //!

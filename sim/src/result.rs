@@ -29,6 +29,8 @@ pub struct RunResult {
     pub faults: Vec<FaultResult>,
     /// Alerts that fired.
     pub alerts: Vec<AlertResult>,
+    /// The scenario's assumptions: every number its source does not give, with the reason.
+    pub assumptions: Vec<crate::spec::Assumption>,
     /// Notable transitions, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineResult>>,

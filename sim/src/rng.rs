@@ -19,6 +19,8 @@ pub struct Streams {
     pub faults: ChaCha8Rng,
     /// The random suffix of generated pod names.
     pub names: ChaCha8Rng,
+    /// The phases of Prometheus' scrape and rule-evaluation timers.
+    pub monitoring: ChaCha8Rng,
 }
 
 /// Fixed stream numbers. Never renumber: that would change every seeded result.
@@ -26,6 +28,7 @@ const SCHEDULER: u64 = 1;
 const KUBELET: u64 = 2;
 const FAULTS: u64 = 3;
 const NAMES: u64 = 4;
+const MONITORING: u64 = 5;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -41,6 +44,7 @@ impl Streams {
             kubelet: stream(seed, KUBELET),
             faults: stream(seed, FAULTS),
             names: stream(seed, NAMES),
+            monitoring: stream(seed, MONITORING),
         }
     }
 }

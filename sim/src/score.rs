@@ -60,7 +60,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
 
     let services = (0..topo.len())
         .map(|i| {
-            let (offered, served, intervals) = service_integrals(&topo, i, &history.capacity, history.end);
+            let (offered, served, intervals) = service_integrals(&topo, i, history);
             let name = topo.names[i].clone();
             let outages: Vec<OutageResult> = intervals
                 .iter()
@@ -179,6 +179,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 resolved_s: a.resolved.map(SimTime::secs_f64),
             })
             .collect(),
+        assumptions: scenario.spec.assumptions.clone(),
         timeline: history.timeline.as_ref().map(|t| {
             t.iter()
                 .map(|e| TimelineResult {
@@ -197,19 +198,9 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-/// The capacity of a service at `t` from its recorded steps.
-fn capacity_at(steps: &[(SimTime, f64)], t: SimTime) -> f64 {
-    let i = steps.partition_point(|(s, _)| *s <= t);
-    if i == 0 { 0.0 } else { steps[i - 1].1 }
-}
-
 /// Offered and served requests of service `s` over `[0, end)`, and its outage intervals.
-pub(crate) fn service_integrals(
-    topo: &Topology,
-    s: usize,
-    capacity: &[Vec<(SimTime, f64)>],
-    end: SimTime,
-) -> (f64, f64, Vec<(SimTime, SimTime)>) {
+pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) -> (f64, f64, Vec<(SimTime, SimTime)>) {
+    let (capacity, end) = (&history.capacity, history.end);
     // The service and everything it calls, callees first.
     let mut in_closure = vec![false; topo.len()];
     let mut stack = vec![s];
@@ -239,7 +230,7 @@ pub(crate) fn service_integrals(
     for seg in cuts.windows(2) {
         let (a, b) = (seg[0], seg[1]);
         for &x in &closure {
-            caps[x] = capacity_at(&capacity[x], SimTime(a));
+            caps[x] = history.capacity_at(x, SimTime(a));
         }
         // Split where an offered curve crosses its capacity (the kink of min(1, cap/offered)).
         let mut pieces = vec![a, b];

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::defaults;
 use crate::history::{History, PodRecord};
 use crate::ids::{ConfigMapId, NodeId, ServiceId, WorkloadId};
 use crate::policy::{Policy, Request};
 use crate::queue::EventQueue;
-use crate::rng::Streams;
+use crate::rng::{self, Streams};
 use crate::spec::Scenario;
 use crate::time::SimTime;
 use crate::traffic::Topology;
@@ -65,6 +64,7 @@ impl Sim {
                     pods: Default::default(),
                     gone: false,
                     by_workload: Default::default(),
+                    podgc_due: None,
                 });
             }
         }
@@ -138,6 +138,7 @@ impl Sim {
                 all_pods: Vec::new(),
                 template_hash: template_hash(&ws.name),
                 crashlooping: 0,
+                crashloop_seen: None,
             });
             for s in w_services {
                 services[s].workloads.push(id);
@@ -189,9 +190,9 @@ impl Sim {
             topology,
             sched: SchedulerState::default(),
             alerts,
-            podgc_pending: false,
             actions: Vec::new(),
             wake_epoch: 0,
+            scrape_phase: 0,
             history,
         };
 
@@ -225,7 +226,12 @@ impl Sim {
             let at = f.at().resolve(&spec.start);
             world.at(at, Event::Fault(i));
         }
-        world.at(SimTime::ZERO, Event::Monitor);
+        // Prometheus' timers run with their own phases; the policy gets its first look at once.
+        let mon = &spec.monitoring;
+        world.scrape_phase = rng::uniform_ms(&mut world.rng.monitoring, 0, mon.scrape_interval.ms() - 1);
+        let eval_phase = rng::uniform_ms(&mut world.rng.monitoring, 0, mon.evaluation_interval.ms() - 1);
+        world.at(SimTime(eval_phase), Event::Monitor);
+        world.at(SimTime::ZERO, Event::PolicyWake { epoch: 0 });
         Ok(Sim { world, done: false })
     }
 
@@ -280,7 +286,7 @@ impl Sim {
         for request in decision.actions {
             let idx = w.actions.len();
             w.actions.push(PendingAction { request: Request { ..request }, issued: now });
-            w.at(SimTime(now.0 + defaults::API_CALL_LATENCY_MS), Event::Action { idx });
+            w.at(now.after(w.scenario.spec.cluster.control_plane.api_latency), Event::Action { idx });
         }
         if let Some(at) = decision.wake_at
             && at > now

@@ -24,6 +24,10 @@ pub const LIMIT_TRAFFIC_POINTS: usize = 100_000;
 pub const LIMIT_PROBE_SECONDS: u32 = 3_600;
 /// Most alert rules accepted.
 pub const LIMIT_ALERT_RULES: usize = 100;
+/// Largest CPU accepted on a node or in a request: a million cores, in millicores.
+pub const LIMIT_CPU_MILLI: u64 = 1_000_000_000;
+/// Largest memory accepted on a node or in a request: 1 PiB.
+pub const LIMIT_MEMORY_BYTES: u64 = 1 << 50;
 /// Largest `maxPods` accepted on a node.
 pub const LIMIT_MAX_PODS: u32 = 1_000;
 
@@ -115,6 +119,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         c.err(path!["spec", "duration"], format!("{} is longer than the limit of {LIMIT_DURATION}", spec.duration));
     }
     check_slo(&mut c, spec.slo.outage_below, path!["spec", "slo", "outageBelow"]);
+    check_timing(&mut c, s);
 
     let cl = &spec.cluster;
     // Nodes: counted before anything is built.
@@ -136,11 +141,11 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("{} nodes is more than a cluster supports ({})", p.count, defaults::LIMIT_NODES),
             );
         }
-        if p.cpu.0 == 0 {
-            c.err(at("cpu"), "a node needs some CPU");
+        if p.cpu.0 == 0 || p.cpu.0 > LIMIT_CPU_MILLI {
+            c.err(at("cpu"), "a node needs some CPU, and at most a million cores");
         }
-        if p.memory.0 == 0 {
-            c.err(at("memory"), "a node needs some memory");
+        if p.memory.0 == 0 || p.memory.0 > LIMIT_MEMORY_BYTES {
+            c.err(at("memory"), "a node needs some memory, and at most 1 PiB");
         }
         if p.max_pods == 0 || p.max_pods > LIMIT_MAX_PODS {
             c.err(at("maxPods"), format!("maxPods must be between 1 and {LIMIT_MAX_PODS}"));
@@ -193,11 +198,17 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("{} replicas is more than a cluster supports ({} pods)", w.replicas, defaults::LIMIT_PODS),
             );
         }
-        if !(w.capacity_rps.is_finite() && w.capacity_rps >= 0.0) {
+        if !(w.capacity_rps.is_finite() && w.capacity_rps > 0.0) {
             c.err(
                 at("capacityRps"),
-                format!("expected a number of requests per second >= 0, found {}", w.capacity_rps),
+                format!("expected the requests per second one Ready pod serves (> 0), found {}", w.capacity_rps),
             );
+        }
+        if w.requests.cpu.0 > LIMIT_CPU_MILLI || w.requests.memory.0 > LIMIT_MEMORY_BYTES {
+            c.err(at("requests"), "requests of more than a million cores or 1 PiB are not plausible");
+        }
+        if w.shutdown_time > SimDuration::hours(24) {
+            c.err(at("shutdownTime"), "longer than a day is not plausible");
         }
         if w.capacity_rps > 1e9 {
             c.err(at("capacityRps"), "more than a billion requests per second per pod is not plausible");
@@ -328,9 +339,6 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     }
 
     // Monitoring.
-    if spec.monitoring.evaluation_interval == SimDuration::ZERO {
-        c.err(path!["spec", "monitoring", "evaluationInterval"], "must be longer than 0s");
-    }
     if spec.monitoring.alerts.len() > LIMIT_ALERT_RULES {
         c.err(path!["spec", "monitoring", "alerts"], format!("more than {LIMIT_ALERT_RULES} alert rules"));
     }
@@ -386,6 +394,29 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     }
 
     if c.errors.is_empty() { Ok(()) } else { Err(c.errors) }
+}
+
+/// Timing settings the engine divides by or loops on: bounded so that no run can stall.
+fn check_timing(c: &mut Ctx, s: &Scenario) {
+    let hour = SimDuration::hours(1);
+    let day = SimDuration::hours(24);
+    let mut within = |path: Vec<PathSeg>, v: SimDuration, lo: SimDuration, hi: SimDuration| {
+        if v < lo || v > hi {
+            c.err(path, format!("{v} is outside {lo} to {hi}"));
+        }
+    };
+    let k = &s.spec.cluster.kubelet;
+    within(path!["spec", "cluster", "kubelet", "backoffInitial"], k.backoff_initial, SimDuration(100), hour);
+    within(path!["spec", "cluster", "kubelet", "backoffMax"], k.backoff_max, k.backoff_initial, day);
+    within(path!["spec", "cluster", "kubelet", "backoffReset"], k.backoff_reset, SimDuration::secs(1), day);
+    within(path!["spec", "cluster", "kubelet", "syncFrequency"], k.sync_frequency, SimDuration::secs(1), hour);
+    let cp = &s.spec.cluster.control_plane;
+    within(path!["spec", "cluster", "controlPlane", "apiLatency"], cp.api_latency, SimDuration::ZERO, hour);
+    within(path!["spec", "cluster", "controlPlane", "podGcPeriod"], cp.pod_gc_period, SimDuration::secs(1), hour);
+    within(path!["spec", "cluster", "controlPlane", "podGcQuarantine"], cp.pod_gc_quarantine, SimDuration::ZERO, hour);
+    let m = &s.spec.monitoring;
+    within(path!["spec", "monitoring", "scrapeInterval"], m.scrape_interval, SimDuration::secs(1), hour);
+    within(path!["spec", "monitoring", "evaluationInterval"], m.evaluation_interval, SimDuration::secs(1), hour);
 }
 
 fn check_slo(c: &mut Ctx, v: f64, at: Vec<PathSeg>) {

@@ -238,6 +238,8 @@ pub(crate) struct Node {
     pub gone: bool,
     /// Active pods bound here, per workload (topology spreading counts them).
     pub by_workload: Counts,
+    /// When PodGC will delete the pods of this node, once it is gone.
+    pub podgc_due: Option<SimTime>,
 }
 
 /// Small per-workload counters, kept sparse: a sorted `Vec`, so memory grows with the pods
@@ -289,6 +291,9 @@ pub(crate) struct Pod {
     pub container: Container,
     /// Bumped on every container transition; events carrying an older value are stale.
     pub epoch: u32,
+    /// When the current (or last) container run started; cleared when it exits. The backoff
+    /// reset looks at it, whether the container exited from running or while stopping.
+    pub last_started: Option<SimTime>,
     /// Source of probe event generations (monotonic, so a reset probe never matches an old event).
     pub probe_epoch: u32,
     /// Container start attempts so far.
@@ -367,6 +372,8 @@ pub(crate) struct Workload {
     pub template_hash: String,
     /// Pods whose status is CrashLoopBackOff now (for the PodCrashLooping alert).
     pub crashlooping: u32,
+    /// When a pod last left CrashLoopBackOff (the alert looks back over a window).
+    pub crashloop_seen: Option<SimTime>,
 }
 
 /// A Service and its endpoints.
@@ -464,10 +471,10 @@ pub(crate) struct World {
     pub sched: SchedulerState,
     /// Alert instances: by rule, then by target (service or workload index).
     pub alerts: Vec<Vec<AlertState>>,
-    /// A PodGC pass is scheduled.
-    pub podgc_pending: bool,
     /// Actions issued by the policy, by index.
     pub actions: Vec<PendingAction>,
+    /// Phase of the scrape timer (ms after the start of the first scrape).
+    pub scrape_phase: u64,
     /// Generation of the policy's wake-up request.
     pub wake_epoch: u32,
     /// What the run recorded so far.

@@ -197,9 +197,10 @@ fn pods_of_a_removed_node_are_replaced_after_podgc() {
     let s = scenario(v);
     let h = run(&s, &mut DoNothing);
     let lost = h.pods.iter().find(|p| p.node.as_deref() == Some("n-1") && p.deleted.is_some()).unwrap();
-    // PodGC passes every 20 s: the next pass after 00:10:05 is 00:10:20.
-    assert_eq!(lost.deleted.unwrap().ms(), T + 20 * SECOND);
-    let replacement = h.pods.iter().find(|p| p.created.ms() == T + 20 * SECOND).unwrap();
+    // PodGC passes every 20 s: the pass at 00:10:20 sees the node missing and quarantines it for
+    // 40 s; the pass at 00:11:00 deletes its pods.
+    assert_eq!(lost.deleted.unwrap().ms(), T + 60 * SECOND);
+    let replacement = h.pods.iter().find(|p| p.created.ms() == T + 60 * SECOND).unwrap();
     assert_eq!(replacement.node.as_deref(), Some("n-2"));
     // The lost pod stopped serving at the removal, not at its deletion.
     let caps = &h.capacity[0];
@@ -210,13 +211,19 @@ fn pods_of_a_removed_node_are_replaced_after_podgc() {
 fn alerts_fire_at_evaluations_after_their_for_duration() {
     let mut v = web_calling_api(3, true);
     v["spec"]["monitoring"] = json!({"alerts": [{"name": "Down", "condition": "serviceDown", "for": "3m"}]});
-    let s = scenario(v);
-    let h = run(&s, &mut DoNothing);
-    // `api` goes down at 00:10:00: the evaluation at 00:10 sees it, the one at 00:13 fires.
-    let api = h.alerts.iter().find(|a| a.target == "api").unwrap();
-    assert_eq!(api.fired.ms(), T + 3 * MINUTE);
-    let r = evaluate(&s, "do-nothing", 1, &h);
-    assert_eq!(r.service("api").unwrap().outages[0].detected_after_s, Some(180.0));
+    for seed in 1..6u64 {
+        v["spec"]["seed"] = json!(seed);
+        let s = scenario(v.clone());
+        let h = run(&s, &mut DoNothing);
+        // `api` goes down at 00:10:00. The first scrape after that shows it (within 1 min), the
+        // first evaluation after that sees it (within 1 min), and 3 min of evaluations later it
+        // fires.
+        let api = h.alerts.iter().find(|a| a.target == "api").unwrap();
+        let after = api.fired.ms() - T;
+        assert!((3 * MINUTE..5 * MINUTE).contains(&after), "seed {seed}: fired {after} ms after the outage");
+        let r = evaluate(&s, "do-nothing", seed, &h);
+        assert_eq!(r.service("api").unwrap().outages[0].detected_after_s, Some(after as f64 / 1000.0));
+    }
 }
 
 #[test]
@@ -257,4 +264,26 @@ fn deployments_refuse_other_restart_policies() {
     v["spec"]["cluster"]["workloads"][0]["restartPolicy"] = json!("Never");
     let errors = capsize_sim::validate(&scenario(v)).unwrap_err();
     assert!(errors[0].message.contains("must use restartPolicy Always"), "{errors:?}");
+}
+
+#[test]
+fn scaling_thousands_of_pods_down_uses_no_deep_recursion() {
+    let mut v = base();
+    v["spec"]["cluster"]["nodes"] = json!([{"pool": "n", "count": 40, "cpu": "64", "memory": "256Gi"}]);
+    v["spec"]["cluster"]["workloads"][0]["replicas"] = json!(3000);
+    v["spec"]["cluster"]["workloads"][0]["requests"] = json!({"cpu": "100m", "memory": "64Mi"});
+    let s = scenario(v);
+    // A small stack: scaling down must not recurse once per pod.
+    let h = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(move || {
+            let mut p =
+                Script { plan: vec![(T, Action::Scale { workload: "api".into(), replicas: 0 })], ..Default::default() };
+            run(&s, &mut p)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(h.pods.len(), 3000);
+    assert!(h.pods.iter().all(|p| p.deleted.is_some()));
 }

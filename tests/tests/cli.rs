@@ -65,6 +65,21 @@ fn policy_references_are_checked_against_the_scenario() {
 }
 
 #[test]
+fn rules_that_could_never_fire_are_refused() {
+    let err = policy_error(
+        "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec:\n  rules:\n    - name: r\n      when: {alert: {name: ServiceDown, target: iweb}}\n      do: [{deletePods: {status: CrashLoopBackOff}}]\n",
+    );
+    assert!(
+        err.contains("policy.yaml:7:49: `ServiceDown` fires per service, and the scenario has no service named `iweb`"),
+        "{err}"
+    );
+    let err = policy_error(
+        "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec:\n  rules:\n    - name: r\n      when: {at: \"+10h\"}\n      do: [{deletePods: {status: CrashLoopBackOff}}]\n",
+    );
+    assert!(err.contains("policy.yaml:7:18:") && err.contains("would never fire"), "{err}");
+}
+
+#[test]
 fn an_invalid_patch_is_reported_in_the_policy_file() {
     let err = policy_error(
         "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec:\n  patch:\n    cluster:\n      workloads:\n        - name: i-web\n          replicas: -3\n",

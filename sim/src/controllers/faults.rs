@@ -78,7 +78,7 @@ impl World {
                                 }
                             }
                         }
-                        self.request_podgc();
+                        self.podgc_node_gone(node);
                         (r.node.clone(), 1)
                     }
                     None => (r.node.clone(), 0),

@@ -44,6 +44,8 @@ impl World {
         p.subpath_versions = versions;
         p.starts = 1;
         p.container = Container::Running { since: SimTime::ZERO };
+        // Long-running: a crash of a pod that was already up counts as after a clean run.
+        p.last_started = Some(SimTime::ZERO);
         p.startup_done = true;
         p.ready = true;
         for kind in [ProbeKind::Liveness, ProbeKind::Readiness] {
@@ -105,6 +107,7 @@ impl World {
         let now = self.now;
         let p = &mut self.pods[pod];
         p.container = Container::Running { since: now };
+        p.last_started = Some(now);
         p.epoch += 1;
         let name = p.name.clone();
         self.history.note(now, &name, || "container started".into());
@@ -122,7 +125,7 @@ impl World {
         let restart_policy = self.workloads[w].restart_policy;
         let node_gone = self.pods[pod].node.is_some_and(|n| self.nodes[n].gone);
         let p = &mut self.pods[pod];
-        let ran_long = matches!(p.container, Container::Running { since } if now.0 - since.0 >= reset);
+        let ran_long = p.last_started.take().is_some_and(|since| now.0 - since.0 >= reset);
         p.last_exit = Some(reason);
         if reason != ExitReason::NodeLost {
             // A lost node reports nothing: the API keeps the pod's last Ready condition.
@@ -172,6 +175,9 @@ impl World {
             self.at(until, Event::Restart { pod, epoch });
             self.refresh_endpoints(pod);
             self.refresh_status(pod);
+            // Each wait is a CrashLoopBackOff of its own as the API reports it (the attempt before
+            // it ended in an error state): `status_since` is when this wait began.
+            self.pods[pod].status_since = now;
         }
     }
 
@@ -269,6 +275,7 @@ impl World {
         let wl = &mut self.workloads[w];
         if old == PodStatus::CrashLoopBackOff {
             wl.crashlooping -= 1;
+            wl.crashloop_seen = Some(now);
         }
         if status == PodStatus::CrashLoopBackOff {
             wl.crashlooping += 1;

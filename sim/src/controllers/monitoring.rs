@@ -1,28 +1,48 @@
 //! Monitoring: alert rules evaluated every `evaluationInterval`, the way Prometheus evaluates
-//! them. An alert is pending from the first evaluation at which its condition holds and fires
-//! at the first evaluation at least `for` later; it resolves at the first evaluation where the
-//! condition no longer holds. What a policy sees of an outage comes through here.
+//! them. Services are scraped every `scrapeInterval`, so a rule sees a service as it was at the
+//! last scrape; both timers have a random phase (the monitoring stream), as they do against a
+//! real cluster. An alert is pending from the first evaluation at which its condition holds and
+//! fires at the first evaluation at least `for` later; it resolves at the first evaluation where
+//! the condition no longer holds. What a policy sees of an outage comes through here.
+//!
+//! `PodCrashLooping` holds for a workload while one of its pods is, or was in the last five
+//! minutes, in CrashLoopBackOff (kubernetes-mixin's `max_over_time(...[5m])`), so the short
+//! restart attempts between waits do not reset it.
 
+use crate::defaults;
 use crate::history::AlertRecord;
 use crate::ids::ServiceId;
 use crate::spec::AlertCondition;
+use crate::time::SimTime;
 use crate::world::{Event, World};
 
 impl World {
     /// Evaluates every rule and schedules the next evaluation.
     pub(crate) fn on_monitor(&mut self) {
         let now = self.now;
+        let mon = &self.scenario.spec.monitoring;
+        let scrape = mon.scrape_interval.ms();
+        // The last scrape at or before now; none yet means no data, and no alert.
+        let scraped = (now.0 >= self.scrape_phase)
+            .then(|| SimTime(self.scrape_phase + (now.0 - self.scrape_phase) / scrape * scrape));
         let mut ratios = Vec::new();
-        let services = &self.services;
-        self.topology.ratios(now, |s: ServiceId| services[s].capacity_mrps as f64 / 1000.0, &mut ratios);
+        if let Some(at) = scraped {
+            let history = &self.history;
+            self.topology.ratios(at, |s: ServiceId| history.capacity_at(usize::from(s), at), &mut ratios);
+        }
+        let window = defaults::CRASHLOOP_ALERT_WINDOW_MS;
         for r in 0..self.scenario.spec.monitoring.alerts.len() {
             let rule = &self.scenario.spec.monitoring.alerts[r];
             let (condition, for_ms) = (rule.condition, rule.for_.ms());
             let holds: Vec<bool> = match condition {
-                AlertCondition::ServiceDown => {
-                    (0..self.topology.len()).map(|i| ratios[i] < self.topology.outage_below[i]).collect()
-                }
-                AlertCondition::PodCrashLooping => self.workloads.values().map(|w| w.crashlooping > 0).collect(),
+                AlertCondition::ServiceDown => (0..self.topology.len())
+                    .map(|i| scraped.is_some() && ratios[i] < self.topology.outage_below[i])
+                    .collect(),
+                AlertCondition::PodCrashLooping => self
+                    .workloads
+                    .values()
+                    .map(|w| w.crashlooping > 0 || w.crashloop_seen.is_some_and(|t| now.0 - t.0 <= window))
+                    .collect(),
             };
             for (target, cond) in holds.into_iter().enumerate() {
                 self.update_alert(r, target, cond, for_ms);

@@ -40,7 +40,7 @@ impl World {
                 )
             });
             for id in victims.into_iter().take(have - want) {
-                self.delete_pod(id, false);
+                self.start_deletion(id, false);
             }
         }
     }
@@ -75,6 +75,7 @@ impl World {
             container: Container::NotCreated,
             epoch: 0,
             probe_epoch: 0,
+            last_started: None,
             starts: 0,
             restarts: 0,
             backoff: None,
@@ -104,11 +105,17 @@ impl World {
 
     /// Deletes a pod, gracefully or by force. The workload replaces it at once.
     pub(crate) fn delete_pod(&mut self, pod: PodId, force: bool) {
+        let w = self.pods[pod].workload;
+        self.start_deletion(pod, force);
+        self.reconcile(w);
+    }
+
+    /// Deletes a pod without reconciling its workload (the caller does, once).
+    fn start_deletion(&mut self, pod: PodId, force: bool) {
         let phase = self.pods[pod].phase;
         if phase == Phase::Deleted || (phase == Phase::Terminating && !force) {
             return;
         }
-        let w = self.pods[pod].workload;
         self.leave_active(pod);
         let name = self.pods[pod].name.clone();
         self.history.note(self.now, &name, || if force { "force-deleted".into() } else { "deleting".into() });
@@ -133,7 +140,6 @@ impl World {
                 Container::NotCreated | Container::Waiting { .. } | Container::Exited => self.finish_delete(pod),
             }
         }
-        self.reconcile(w);
     }
 
     /// The pod no longer counts against its workload's replicas.

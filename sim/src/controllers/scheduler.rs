@@ -185,16 +185,17 @@ impl World {
             zone_seen[self.nodes[id].zone as usize] = true;
         }
         let zones = zone_seen.iter().filter(|&&z| z).count();
-        let host_weight = (feasible.len() as f64 + 2.0).ln();
-        let zone_weight = (zones as f64 + 2.0).ln();
+        // libm's log is the same code on every platform (the platform's own may round differently).
+        let host_weight = libm::log(feasible.len() as f64 + 2.0);
+        let zone_weight = libm::log(zones as f64 + 2.0);
         let mut raw_spread: Vec<i64> = Vec::with_capacity(feasible.len());
         let mut base: Vec<i64> = Vec::with_capacity(feasible.len());
         for &id in &feasible {
             let n = &self.nodes[id];
             let (ucpu, umem) = (n.req_cpu + pcpu, n.req_mem + pmem);
-            let least = (((n.cpu - ucpu) as i64 * MAX_NODE_SCORE / n.cpu as i64)
-                + ((n.mem - umem) as i64 * MAX_NODE_SCORE / n.mem as i64))
-                / 2;
+            // In 128 bits: node memory in bytes times 100 does not fit 64.
+            let free = |cap: u64, used: u64| ((cap - used) as i128 * MAX_NODE_SCORE as i128 / cap as i128) as i64;
+            let least = (free(n.cpu, ucpu) + free(n.mem, umem)) / 2;
             let fc = (ucpu as f64 / n.cpu as f64).min(1.0);
             let fm = (umem as f64 / n.mem as f64).min(1.0);
             let balanced = ((1.0 - (fc - fm).abs() / 2.0) * MAX_NODE_SCORE as f64) as i64;

@@ -121,6 +121,9 @@ pub struct ClusterSpec {
     /// kube-scheduler settings that differ from the defaults.
     #[serde(default)]
     pub scheduler: SchedulerConfig,
+    /// API server and controller-manager timing.
+    #[serde(default)]
+    pub control_plane: ControlPlaneConfig,
     /// Groups of identical nodes.
     pub nodes: Vec<NodePoolSpec>,
     /// ConfigMaps that workloads mount.
@@ -194,6 +197,28 @@ impl Default for KubeletConfig {
             backoff_max: SimDuration(defaults::CRASHLOOP_BACKOFF_MAX_MS),
             backoff_reset: SimDuration(defaults::CRASHLOOP_BACKOFF_RESET_MS),
             sync_frequency: SimDuration(defaults::KUBELET_SYNC_FREQUENCY_MS),
+        }
+    }
+}
+
+/// API server and controller-manager timing.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct ControlPlaneConfig {
+    /// How long an action (`kubectl delete`, a scale) takes to take effect once issued.
+    pub api_latency: SimDuration,
+    /// PodGC's pass period.
+    pub pod_gc_period: SimDuration,
+    /// PodGC's wait before deleting the pods of a vanished node.
+    pub pod_gc_quarantine: SimDuration,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            api_latency: SimDuration(defaults::API_CALL_LATENCY_MS),
+            pod_gc_period: SimDuration(defaults::POD_GC_PERIOD_MS),
+            pod_gc_quarantine: SimDuration(defaults::POD_GC_QUARANTINE_MS),
         }
     }
 }
@@ -294,6 +319,8 @@ pub struct TrafficSpec {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct MonitoringSpec {
+    /// How often services are scraped: rules see each service as of the last scrape.
+    pub scrape_interval: SimDuration,
     /// How often rules are evaluated.
     pub evaluation_interval: SimDuration,
     /// The rules.
@@ -302,7 +329,11 @@ pub struct MonitoringSpec {
 
 impl Default for MonitoringSpec {
     fn default() -> Self {
-        MonitoringSpec { evaluation_interval: SimDuration(defaults::ALERT_EVALUATION_INTERVAL_MS), alerts: Vec::new() }
+        MonitoringSpec {
+            scrape_interval: SimDuration(defaults::SCRAPE_INTERVAL_MS),
+            evaluation_interval: SimDuration(defaults::ALERT_EVALUATION_INTERVAL_MS),
+            alerts: Vec::new(),
+        }
     }
 }
 
