@@ -249,7 +249,7 @@ impl fmt::Display for At {
         match self {
             At::Clock(c) => {
                 let s = c.0 / SECOND;
-                if s % 60 == 0 { write!(f, "{:02}:{:02}", s / 3600, (s / 60) % 60) } else { write!(f, "{c}") }
+                if s.is_multiple_of(60) { write!(f, "{:02}:{:02}", s / 3600, (s / 60) % 60) } else { write!(f, "{c}") }
             }
             At::Offset(d) => write!(f, "+{d}"),
         }

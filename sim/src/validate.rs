@@ -6,7 +6,6 @@
 //! the loader can point at its line and column.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use crate::defaults;
 use crate::spec::{API_VERSION, FaultSpec, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, WorkloadKind};
@@ -41,18 +40,13 @@ pub enum PathSeg {
 }
 
 /// A value the scenario cannot have, and where it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", display_path(path))]
 pub struct SpecError {
     /// From the document root, e.g. `spec`, `cluster`, `workloads`, 2, `replicas`.
     pub path: Vec<PathSeg>,
     /// What is wrong and what was expected.
     pub message: String,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", display_path(&self.path), self.message)
-    }
 }
 
 /// Renders a path as `spec.cluster.workloads[2].replicas`.

@@ -63,7 +63,7 @@ impl Memory {
 
 impl fmt::Display for Cpu {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 1000 == 0 { write!(f, "{}", self.0 / 1000) } else { write!(f, "{}m", self.0) }
+        if self.0.is_multiple_of(1000) { write!(f, "{}", self.0 / 1000) } else { write!(f, "{}m", self.0) }
     }
 }
 
@@ -71,9 +71,9 @@ impl fmt::Display for Memory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const GI: u64 = 1 << 30;
         const MI: u64 = 1 << 20;
-        if self.0 % GI == 0 {
+        if self.0.is_multiple_of(GI) {
             write!(f, "{}Gi", self.0 / GI)
-        } else if self.0 % MI == 0 {
+        } else if self.0.is_multiple_of(MI) {
             write!(f, "{}Mi", self.0 / MI)
         } else {
             write!(f, "{}", self.0)
