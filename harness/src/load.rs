@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use capsize_sim::spec::API_VERSION;
-use capsize_sim::validate::display_path;
 use capsize_sim::{PathSeg, Scenario, SpecError};
 
 use crate::patch;
@@ -159,6 +158,19 @@ fn key(k: &str) -> PathSeg {
     PathSeg::Key(k.to_string())
 }
 
+/// Reads a file of the given `kind` and parses it into `T`.
+fn read_typed<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<(SourceFile, T), LoadError> {
+    let file = SourceFile::read(path)?;
+    let found = peek_kind(&file)?;
+    if found != kind {
+        return Err(LoadError {
+            diagnostics: vec![file.at(&[key("kind")], format!("expected a {kind} file, found kind `{found}`"))],
+        });
+    }
+    let value = yaml::parse(&file.text).map_err(|e| LoadError { diagnostics: vec![file.yaml_error(e)] })?;
+    Ok((file, value))
+}
+
 /// A scenario file, parsed and validated.
 #[derive(Clone, Debug)]
 pub struct LoadedScenario {
@@ -172,15 +184,7 @@ pub struct LoadedScenario {
 
 /// Reads, parses and validates a scenario file.
 pub fn load_scenario(path: &Path) -> Result<LoadedScenario, LoadError> {
-    let file = SourceFile::read(path)?;
-    let kind = peek_kind(&file)?;
-    if kind != "Scenario" {
-        return Err(LoadError {
-            diagnostics: vec![file.at(&[key("kind")], format!("expected a Scenario file, found kind `{kind}`"))],
-        });
-    }
-    let scenario: Scenario =
-        yaml::parse(&file.text).map_err(|e| LoadError { diagnostics: vec![file.yaml_error(e)] })?;
+    let (file, scenario) = read_typed::<Scenario>(path, "Scenario")?;
     let value = yaml::parse_value(&file.text).map_err(|e| LoadError { diagnostics: vec![file.yaml_error(e)] })?;
     let mut diagnostics = match capsize_sim::validate(&scenario) {
         Ok(()) => Vec::new(),
@@ -244,15 +248,7 @@ pub struct LoadedPolicy {
 
 /// Reads and parses a policy file.
 pub fn load_policy(path: &Path) -> Result<LoadedPolicy, LoadError> {
-    let file = SourceFile::read(path)?;
-    let kind = peek_kind(&file)?;
-    if kind != "Policy" {
-        return Err(LoadError {
-            diagnostics: vec![file.at(&[key("kind")], format!("expected a Policy file, found kind `{kind}`"))],
-        });
-    }
-    let policy: PolicyFile =
-        yaml::parse(&file.text).map_err(|e| LoadError { diagnostics: vec![file.yaml_error(e)] })?;
+    let (file, policy) = read_typed::<PolicyFile>(path, "Policy")?;
     if policy.metadata.name.trim().is_empty() {
         return Err(LoadError {
             diagnostics: vec![file.at(&yaml::parse_path("metadata.name"), "a policy needs a name")],
@@ -373,9 +369,4 @@ pub fn select_policies(scenario: &LoadedScenario, wanted: &[String]) -> Result<V
             })
         })
         .collect()
-}
-
-/// Renders a spec path for messages.
-pub fn show_path(path: &[PathSeg]) -> String {
-    display_path(path)
 }
