@@ -193,8 +193,8 @@ impl World {
         for &id in &feasible {
             let n = &self.nodes[id];
             let (ucpu, umem) = (n.req_cpu + pcpu, n.req_mem + pmem);
-            // In 128 bits: node memory in bytes times 100 does not fit 64.
-            let free = |cap: u64, used: u64| ((cap - used) as i128 * MAX_NODE_SCORE as i128 / cap as i128) as i64;
+            // Fits in i64: validation caps node memory at 1 PiB (2^50 bytes) and CPU at 10^9 m.
+            let free = |cap: u64, used: u64| (cap - used) as i64 * MAX_NODE_SCORE / cap as i64;
             let least = (free(n.cpu, ucpu) + free(n.mem, umem)) / 2;
             let fc = (ucpu as f64 / n.cpu as f64).min(1.0);
             let fm = (umem as f64 / n.mem as f64).min(1.0);
@@ -210,12 +210,16 @@ impl World {
                     + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
                     + in_zone * zone_weight
                     + f64::from(defaults::DEFAULT_SPREAD_ZONE_MAX_SKEW - 1);
-                raw_spread.push(s.round() as i64);
+                // Go's math.Round for a non-negative score (f64::round is a libm call, and this
+                // loop runs for hundreds of nodes per pod).
+                raw_spread.push((s + 0.5) as i64);
             }
         }
         let (min_s, max_s) = raw_spread.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-        let mut best: Option<(i64, NodeId)> = None;
-        let mut ties = 0u32;
+        // The best score and every node that has it; one draw picks among them uniformly, as
+        // kube-scheduler's selectHost does (it samples as it goes; the distribution is the same).
+        let mut best = i64::MIN;
+        let mut tied: Vec<NodeId> = Vec::new();
         for (i, &id) in feasible.iter().enumerate() {
             let mut score = base[i];
             if spread {
@@ -223,22 +227,16 @@ impl World {
                     if max_s == 0 { MAX_NODE_SCORE } else { MAX_NODE_SCORE * (max_s + min_s - raw_spread[i]) / max_s };
                 score += normalized * defaults::WEIGHT_POD_TOPOLOGY_SPREAD as i64;
             }
-            match best {
-                Some((b, _)) if score < b => {}
-                Some((b, _)) if score == b => {
-                    // Reservoir sampling over the ties, as kube-scheduler's selectHost does.
-                    ties += 1;
-                    if self.rng.scheduler.random_range(0..ties) == 0 {
-                        best = Some((score, id));
-                    }
-                }
-                _ => {
-                    best = Some((score, id));
-                    ties = 1;
-                }
+            if score > best {
+                best = score;
+                tied.clear();
+            }
+            if score == best {
+                tied.push(id);
             }
         }
-        Ok(best.expect("at least one feasible node").1)
+        let pick = if tied.len() == 1 { 0 } else { self.rng.scheduler.random_range(0..tied.len()) };
+        Ok(tied[pick])
     }
 }
 
