@@ -67,11 +67,6 @@ impl<E> EventQueue<E> {
         Some((e.at, e.event))
     }
 
-    /// The time of the earliest event.
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| e.at)
-    }
-
     /// Events popped so far.
     pub fn popped(&self) -> u64 {
         self.popped

@@ -218,7 +218,7 @@ impl Sim {
             world.refresh_status(*pod);
         }
         for pod in &queued {
-            if matches!(world.pods[*pod].container, Container::Running { .. }) {
+            if matches!(world.pods[*pod].container, Container::Running) {
                 world.probes_inputs_changed(*pod);
             }
         }
@@ -355,7 +355,7 @@ impl Sim {
                 for (_, p) in &bound {
                     if matches!(
                         p.container,
-                        Container::Running { .. } | Container::Starting { .. } | Container::Stopping { .. }
+                        Container::Running | Container::Starting { .. } | Container::Stopping { .. }
                     ) {
                         return Err(format!("pod {} runs on vanished node {}", p.name, n.name));
                     }
@@ -382,12 +382,12 @@ impl Sim {
             }
         }
         for (_, p) in w.pods.iter() {
-            if p.serving && !matches!(p.container, Container::Running { .. }) {
+            if p.serving && !matches!(p.container, Container::Running) {
                 return Err(format!("pod {} serves without a running container", p.name));
             }
             for kind in ProbeKind::ALL {
                 let rt = &p.probes[kind as usize];
-                if rt.active && !matches!(p.container, Container::Running { .. }) {
+                if rt.active && !matches!(p.container, Container::Running) {
                     return Err(format!("pod {} probes a container that is not running", p.name));
                 }
             }

@@ -136,8 +136,8 @@ pub(crate) enum Container {
     NotCreated,
     /// A start attempt is in progress; `after_backoff` when it follows a CrashLoopBackOff wait.
     Starting { after_backoff: bool },
-    /// Running.
-    Running { since: SimTime },
+    /// Running (since `Pod::last_started`).
+    Running,
     /// Told to stop (SIGTERM), still exiting; exits for `reason`.
     Stopping { reason: ExitReason },
     /// Exited; restarts at `until` (CrashLoopBackOff when the delay was not zero).
@@ -424,6 +424,8 @@ pub(crate) struct SchedulerState {
     pub next_start: usize,
     /// A pass is already scheduled at this time.
     pub pass_at: Option<SimTime>,
+    /// Buffers reused by every placement.
+    pub scratch: crate::controllers::Scratch,
 }
 
 /// An action the policy issued, waiting to take effect.

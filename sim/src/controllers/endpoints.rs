@@ -15,7 +15,7 @@ impl World {
         let p = &self.pods[pod];
         let node_up = p.node.is_some_and(|n| !self.nodes[n].gone);
         let in_endpoints = p.ready && p.phase == Phase::Bound;
-        let serving = in_endpoints && node_up && matches!(p.container, Container::Running { .. });
+        let serving = in_endpoints && node_up && matches!(p.container, Container::Running);
         if in_endpoints == p.in_endpoints && serving == p.serving {
             return;
         }
@@ -54,7 +54,7 @@ impl World {
                 .active
                 .iter()
                 .copied()
-                .filter(|&p| matches!(self.pods[p].container, Container::Running { .. }))
+                .filter(|&p| matches!(self.pods[p].container, Container::Running))
                 .collect();
             for pod in pods {
                 self.probes_inputs_changed(pod);

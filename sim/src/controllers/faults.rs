@@ -38,7 +38,7 @@ impl World {
                     .flat_map(|w| w.active.iter().copied())
                     .filter(|&id| {
                         let p = &self.pods[id];
-                        p.phase == Phase::Bound && matches!(p.container, Container::Running { .. })
+                        p.phase == Phase::Bound && matches!(p.container, Container::Running)
                     })
                     .collect();
                 candidates.sort();
@@ -66,7 +66,7 @@ impl World {
                         let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
                         for pod in pods {
                             match self.pods[pod].container {
-                                Container::Running { .. } | Container::Starting { .. } | Container::Stopping { .. } => {
+                                Container::Running | Container::Starting { .. } | Container::Stopping { .. } => {
                                     self.container_exited(pod, ExitReason::NodeLost)
                                 }
                                 _ => {

@@ -43,7 +43,7 @@ impl World {
         p.anchor = anchor;
         p.subpath_versions = versions;
         p.starts = 1;
-        p.container = Container::Running { since: SimTime::ZERO };
+        p.container = Container::Running;
         // Long-running: a crash of a pod that was already up counts as after a clean run.
         p.last_started = Some(SimTime::ZERO);
         p.startup_done = true;
@@ -106,7 +106,7 @@ impl World {
         }
         let now = self.now;
         let p = &mut self.pods[pod];
-        p.container = Container::Running { since: now };
+        p.container = Container::Running;
         p.last_started = Some(now);
         p.epoch += 1;
         let name = p.name.clone();
@@ -196,7 +196,7 @@ impl World {
         let stop = self.workloads[w].shutdown_ms.min(self.workloads[w].grace_ms);
         let p = &mut self.pods[pod];
         match p.container {
-            Container::Running { .. } if stop > 0 => {
+            Container::Running if stop > 0 => {
                 p.container = Container::Stopping { reason };
                 p.ready = false;
                 for rt in &mut p.probes {
@@ -209,7 +209,7 @@ impl World {
                 self.refresh_endpoints(pod);
                 self.refresh_status(pod);
             }
-            Container::Running { .. } | Container::Starting { .. } => self.container_exited(pod, reason),
+            Container::Running | Container::Starting { .. } => self.container_exited(pod, reason),
             // Already stopping, waiting or exited: nothing runs to be killed.
             _ => {}
         }
@@ -245,7 +245,7 @@ impl World {
                         PodStatus::ContainerCreating
                     }
                 }
-                Container::Running { .. } | Container::Stopping { .. } => PodStatus::Running,
+                Container::Running | Container::Stopping { .. } => PodStatus::Running,
                 Container::Waiting { backoff: true, .. } => PodStatus::CrashLoopBackOff,
                 Container::Waiting { backoff: false, .. } => PodStatus::ContainerCreating,
                 Container::Exited => {

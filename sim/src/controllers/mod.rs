@@ -10,3 +10,5 @@ mod podgc;
 mod prober;
 mod replicaset;
 mod scheduler;
+
+pub(crate) use scheduler::Scratch;

@@ -56,28 +56,26 @@ impl World {
 
     fn update_alert(&mut self, rule: usize, target: usize, holds: bool, for_ms: u64) {
         let now = self.now;
-        let name = self.scenario.spec.monitoring.alerts[rule].name.clone();
-        let target_name = self.alert_target_name(rule, target);
         let st = &mut self.alerts[rule][target];
         if holds {
             let since = *st.pending_since.get_or_insert(now);
             if st.firing_since.is_none() && now.0 - since.0 >= for_ms {
                 st.firing_since = Some(now);
                 st.record = Some(self.history.alerts.len());
-                self.history.alerts.push(AlertRecord {
-                    name: name.clone(),
-                    target: target_name.clone(),
-                    fired: now,
-                    resolved: None,
-                });
+                let name = self.scenario.spec.monitoring.alerts[rule].name.clone();
+                let target_name = self.alert_target_name(rule, target);
                 self.history.note(now, &target_name, || format!("alert {name} firing"));
+                self.history.alerts.push(AlertRecord { name, target: target_name, fired: now, resolved: None });
             }
-        } else {
+        } else if st.pending_since.is_some() {
             if let Some(i) = st.record.take() {
                 self.history.alerts[i].resolved = Some(now);
-                self.history.note(now, &target_name, || format!("alert {name} resolved"));
+                if self.history.timeline.is_some() {
+                    let (name, target) = (self.history.alerts[i].name.clone(), self.history.alerts[i].target.clone());
+                    self.history.note(now, &target, || format!("alert {name} resolved"));
+                }
             }
-            *st = Default::default();
+            self.alerts[rule][target] = Default::default();
         }
     }
 

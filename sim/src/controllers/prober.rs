@@ -44,7 +44,7 @@ impl World {
     /// Would this probe pass if it ran now?
     fn probe_input(&self, pod: PodId, kind: ProbeKind) -> bool {
         let p = &self.pods[pod];
-        if !matches!(p.container, Container::Running { .. }) {
+        if !matches!(p.container, Container::Running) {
             return false;
         }
         if p.node.is_some_and(|n| self.nodes[n].gone) {

@@ -33,7 +33,7 @@ impl World {
                 let p = &self.pods[id];
                 (
                     p.phase != Phase::Pending,
-                    matches!(p.container, Container::Running { .. }),
+                    matches!(p.container, Container::Running),
                     p.ready,
                     std::cmp::Reverse(p.created),
                     std::cmp::Reverse(id),
@@ -135,7 +135,7 @@ impl World {
             self.refresh_endpoints(pod);
             self.refresh_status(pod);
             match self.pods[pod].container {
-                Container::Running { .. } | Container::Starting { .. } => self.kill_container(pod, ExitReason::Deleted),
+                Container::Running | Container::Starting { .. } => self.kill_container(pod, ExitReason::Deleted),
                 Container::Stopping { .. } => {} // exits soon; the exit finishes the deletion
                 Container::NotCreated | Container::Waiting { .. } | Container::Exited => self.finish_delete(pod),
             }

@@ -24,6 +24,17 @@ use crate::ids::{NodeId, PodId};
 use crate::time::SimTime;
 use crate::world::{Event, Phase, World};
 
+/// Buffers the scheduler reuses from one pod to the next.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Scratch {
+    feasible: Vec<NodeId>,
+    base: Vec<i64>,
+    raw_spread: Vec<i64>,
+    in_zone: Vec<u32>,
+    zone_seen: Vec<bool>,
+    tied: Vec<NodeId>,
+}
+
 /// Most score a plugin gives a node.
 const MAX_NODE_SCORE: i64 = 100;
 
@@ -130,6 +141,14 @@ impl World {
 
     /// Filter and score; the chosen node or the reason none fits.
     pub(crate) fn pick_node(&mut self, pod: PodId) -> Result<NodeId, String> {
+        // Scratch vectors live across calls: this runs for every pod placed.
+        let mut sc = std::mem::take(&mut self.sched.scratch);
+        let picked = self.choose_node(pod, &mut sc);
+        self.sched.scratch = sc;
+        picked
+    }
+
+    fn choose_node(&mut self, pod: PodId, sc: &mut Scratch) -> Result<NodeId, String> {
         let w = self.pods[pod].workload;
         let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let total = self.nodes.len();
@@ -139,7 +158,8 @@ impl World {
         }
         let pct = self.scenario.spec.cluster.scheduler.percentage_of_nodes_to_score;
         let want = feasible_nodes_to_find(live, pct) as usize;
-        let mut feasible: Vec<NodeId> = Vec::with_capacity(want.min(total));
+        let feasible = &mut sc.feasible;
+        feasible.clear();
         let mut reasons: BTreeMap<&'static str, u32> = BTreeMap::new();
         let start = self.sched.next_start % total.max(1);
         let mut examined = 0;
@@ -179,18 +199,25 @@ impl World {
         // Scores, as kube-scheduler's integer arithmetic gives them.
         let spread = self.scenario.spec.cluster.scheduler.default_spread;
         // This workload's pods per zone, looked up once per pod rather than once per node.
-        let in_zone: Vec<u32> = if spread { self.zone_counts.iter().map(|c| c.get(w)).collect() } else { Vec::new() };
-        let mut zone_seen = vec![false; self.zone_counts.len()];
-        for &id in &feasible {
+        let in_zone = &mut sc.in_zone;
+        in_zone.clear();
+        if spread {
+            in_zone.extend(self.zone_counts.iter().map(|c| c.get(w)));
+        }
+        let zone_seen = &mut sc.zone_seen;
+        zone_seen.clear();
+        zone_seen.resize(self.zone_counts.len(), false);
+        for &id in feasible.iter() {
             zone_seen[self.nodes[id].zone as usize] = true;
         }
         let zones = zone_seen.iter().filter(|&&z| z).count();
         // libm's log is the same code on every platform (the platform's own may round differently).
         let host_weight = libm::log(feasible.len() as f64 + 2.0);
         let zone_weight = libm::log(zones as f64 + 2.0);
-        let mut raw_spread: Vec<i64> = Vec::with_capacity(feasible.len());
-        let mut base: Vec<i64> = Vec::with_capacity(feasible.len());
-        for &id in &feasible {
+        let (raw_spread, base) = (&mut sc.raw_spread, &mut sc.base);
+        raw_spread.clear();
+        base.clear();
+        for &id in feasible.iter() {
             let n = &self.nodes[id];
             let (ucpu, umem) = (n.req_cpu + pcpu, n.req_mem + pmem);
             // Fits in i64: validation caps node memory at 1 PiB (2^50 bytes) and CPU at 10^9 m.
@@ -219,7 +246,8 @@ impl World {
         // The best score and every node that has it; one draw picks among them uniformly, as
         // kube-scheduler's selectHost does (it samples as it goes; the distribution is the same).
         let mut best = i64::MIN;
-        let mut tied: Vec<NodeId> = Vec::new();
+        let tied = &mut sc.tied;
+        tied.clear();
         for (i, &id) in feasible.iter().enumerate() {
             let mut score = base[i];
             if spread {
