@@ -84,7 +84,6 @@ impl Sim {
         for s in &cl.services {
             services.push(Service {
                 name: s.name.clone(),
-                workloads: Vec::new(),
                 ready_endpoints: 0,
                 capacity_mrps: 0,
                 probe_dependents: Vec::new(),
@@ -133,16 +132,13 @@ impl Sim {
                 probes: [probe(&ws.startup_probe), probe(&ws.liveness_probe), probe(&ws.readiness_probe)],
                 subpath_mounts,
                 volume_names,
-                services: w_services.clone(),
+                services: w_services,
                 active: Default::default(),
                 all_pods: Vec::new(),
                 template_hash: template_hash(&ws.name),
                 crashlooping: 0,
                 crashloop_seen: None,
             });
-            for s in w_services {
-                services[s].workloads.push(id);
-            }
             let w = &workloads[id];
             for cfg in w.probes.iter().flatten() {
                 for &s in &cfg.calls {
@@ -173,7 +169,6 @@ impl Sim {
         };
         let mut world = World {
             now: SimTime::ZERO,
-            start: spec.start.clone(),
             end: SimTime(spec.duration.ms()),
             queue: EventQueue::default(),
             rng: Streams::new(seed),

@@ -30,18 +30,7 @@ pub struct Curve {
 impl Curve {
     /// The value at `t`: linear between points, flat outside them.
     pub fn at(&self, t: SimTime) -> f64 {
-        let p = &self.points;
-        match p.len() {
-            0 => 0.0,
-            _ if t <= p[0].0 => p[0].1,
-            _ if t >= p[p.len() - 1].0 => p[p.len() - 1].1,
-            _ => {
-                let i = p.partition_point(|(pt, _)| *pt <= t);
-                let (t0, v0) = p[i - 1];
-                let (t1, v1) = p[i];
-                v0 + (v1 - v0) * ((t.0 - t0.0) as f64 / (t1.0 - t0.0) as f64)
-            }
-        }
+        self.at_f(t.0 as f64)
     }
 
     /// The value at a fractional millisecond (for quadrature).
@@ -58,22 +47,6 @@ impl Curve {
                 v0 + (v1 - v0) * ((t - t0.0 as f64) / (t1.0 - t0.0) as f64)
             }
         }
-    }
-
-    /// Times where the slope changes, within `(from, to)`.
-    pub fn breakpoints(&self, from: SimTime, to: SimTime) -> impl Iterator<Item = SimTime> + '_ {
-        self.points.iter().map(|(t, _)| *t).filter(move |t| *t > from && *t < to)
-    }
-
-    /// The exact integral over `[a, b]` (request count, with `t` in ms and rps per second).
-    pub fn integral(&self, a: SimTime, b: SimTime) -> f64 {
-        if b <= a {
-            return 0.0;
-        }
-        let mut cuts: Vec<SimTime> = vec![a];
-        cuts.extend(self.breakpoints(a, b));
-        cuts.push(b);
-        cuts.windows(2).map(|w| (self.at(w[0]) + self.at(w[1])) / 2.0 * (w[1].0 - w[0].0) as f64 / 1000.0).sum()
     }
 }
 
@@ -177,7 +150,6 @@ mod tests {
         assert_eq!(c.at(SimTime(0)), 10.0);
         assert_eq!(c.at(SimTime(2000)), 20.0);
         assert_eq!(c.at(SimTime(9000)), 30.0);
-        // 1 s at 10, then 2 s rising 10 -> 30 (40 requests), then 1 s at 30.
-        assert!((c.integral(SimTime(0), SimTime(4000)) - 80.0).abs() < 1e-9);
+        assert_eq!(c.at_f(1500.0), 15.0);
     }
 }

@@ -10,7 +10,7 @@ impl ClusterView for World {
     }
 
     fn start(&self) -> &StartTime {
-        &self.start
+        &self.scenario.spec.start
     }
 
     fn for_each_pod(&self, f: &mut dyn FnMut(&PodInfo<'_>)) {

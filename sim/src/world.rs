@@ -12,7 +12,7 @@ use crate::ids::{Arena, ConfigMapId, NodeId, PodId, ServiceId, WorkloadId};
 use crate::queue::EventQueue;
 use crate::rng::Streams;
 use crate::spec::{Labels, RestartPolicy, Scenario};
-use crate::time::{SimTime, StartTime};
+use crate::time::SimTime;
 use crate::traffic::Topology;
 
 /// Things that happen at an instant. Events that refer to a pod carry the pod's generation at
@@ -304,8 +304,6 @@ pub(crate) struct Pod {
     pub backoff: Option<u64>,
     /// Ready condition as the API shows it.
     pub ready: bool,
-    /// Startup probe passed (or there is none).
-    pub startup_done: bool,
     /// Probe state by [`ProbeKind`].
     pub probes: [ProbeRt; 3],
     /// Probe ticks fall on `anchor + k * period` (the pod worker's timer).
@@ -381,8 +379,6 @@ pub(crate) struct Workload {
 pub(crate) struct Service {
     /// Name.
     pub name: String,
-    /// Workloads it selects.
-    pub workloads: Vec<WorkloadId>,
     /// Ready endpoints.
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.
@@ -439,8 +435,6 @@ pub(crate) struct PendingAction {
 pub(crate) struct World {
     /// Current virtual time.
     pub now: SimTime,
-    /// Scenario start, for clock times.
-    pub start: StartTime,
     /// End of the run.
     pub end: SimTime,
     /// Future events.
@@ -487,6 +481,15 @@ pub(crate) struct World {
 pub(crate) const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 impl World {
+    /// Notes a transition of `pod` in the timeline; costs nothing when no timeline is kept (this
+    /// runs on every container transition).
+    pub(crate) fn note_pod(&mut self, pod: PodId, what: impl FnOnce() -> String) {
+        if self.history.timeline.is_some() {
+            let name = self.pods[pod].name.clone();
+            self.history.note(self.now, &name, what);
+        }
+    }
+
     /// Schedules `event` at `at`.
     pub(crate) fn at(&mut self, at: SimTime, event: Event) {
         debug_assert!(at >= self.now, "events are never scheduled in the past");

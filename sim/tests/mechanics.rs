@@ -287,3 +287,22 @@ fn scaling_thousands_of_pods_down_uses_no_deep_recursion() {
     assert_eq!(h.pods.len(), 3000);
     assert!(h.pods.iter().all(|p| p.deleted.is_some()));
 }
+
+#[test]
+fn the_view_shows_endpoints_and_ready_replicas_as_kubectl_would() {
+    let mut v = crash_at_ten(base());
+    v["spec"]["cluster"]["workloads"][0]["replicas"] = json!(2);
+    v["spec"]["faults"] = json!([
+        {"configMapUpdate": {"at": "00:05", "configMap": "cfg"}},
+        {"containerCrash": {"at": "00:10", "selector": {"app": "api"}, "count": 1}}
+    ]);
+    let mut p = Script::default();
+    run(&scenario(v), &mut p);
+    let before: Vec<_> = p.seen_services.iter().filter(|(t, ..)| *t < T).map(|(_, n, e)| (n.as_str(), *e)).collect();
+    let after: Vec<_> = p.seen_services.iter().filter(|(t, ..)| *t > T).map(|(_, n, e)| (n.as_str(), *e)).collect();
+    assert!(!before.is_empty() && before.iter().all(|&s| s == ("api", 2)), "{before:?}");
+    assert!(!after.is_empty() && after.iter().all(|&s| s == ("api", 1)), "{after:?}");
+    let w_after: Vec<_> =
+        p.seen_workloads.iter().filter(|(t, ..)| *t > T).map(|(_, _, r, ready)| (*r, *ready)).collect();
+    assert!(w_after.iter().all(|&x| x == (2, 1)), "{w_after:?}");
+}

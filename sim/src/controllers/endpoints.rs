@@ -44,7 +44,7 @@ impl World {
 
     /// A service lost its last serving endpoint or got its first one back.
     fn service_flipped(&mut self, s: ServiceId, up: bool) {
-        let name = self.services[s].name.clone();
+        let name = if self.history.timeline.is_some() { self.services[s].name.clone() } else { String::new() };
         self.history.note(self.now, &name, || {
             if up { "service has serving endpoints again".into() } else { "service has no serving endpoints".into() }
         });

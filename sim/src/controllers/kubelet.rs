@@ -46,18 +46,15 @@ impl World {
         p.container = Container::Running;
         // Long-running: a crash of a pod that was already up counts as after a clean run.
         p.last_started = Some(SimTime::ZERO);
-        p.startup_done = true;
         p.ready = true;
         for kind in [ProbeKind::Liveness, ProbeKind::Readiness] {
             if let Some(cfg) = &self.workloads[w].probes[kind as usize] {
+                // Passing for long: results and input true, the success run already counted.
                 p.probes[kind as usize] = ProbeRt {
-                    active: true,
-                    next_tick: tick_at_or_after(anchor, cfg.period_ms, SimTime::ZERO),
                     ok_run: cfg.success_threshold,
-                    fail_run: 0,
                     result: Some(true),
                     input: true,
-                    epoch: 0,
+                    ..ProbeRt::fresh(kind, tick_at_or_after(anchor, cfg.period_ms, SimTime::ZERO))
                 };
             }
         }
@@ -98,8 +95,7 @@ impl World {
                 .find(|(cm, v, _)| self.config_maps[*cm].refreshed > *v)
                 .map(|&(cm, _, volume)| ExitReason::MountFailed { cm, volume });
             if let Some(reason) = stale {
-                let name = self.pods[pod].name.clone();
-                self.history.note(self.now, &name, || "container create failed: subPath mount source is gone".into());
+                self.note_pod(pod, || "container create failed: subPath mount source is gone".into());
                 self.container_exited(pod, reason);
                 return;
             }
@@ -109,8 +105,7 @@ impl World {
         p.container = Container::Running;
         p.last_started = Some(now);
         p.epoch += 1;
-        let name = p.name.clone();
-        self.history.note(now, &name, || "container started".into());
+        self.note_pod(pod, || "container started".into());
         self.probes_container_started(pod);
         self.refresh_endpoints(pod);
         self.refresh_status(pod);
@@ -135,8 +130,7 @@ impl World {
             rt.active = false;
         }
         p.epoch += 1;
-        let name = p.name.clone();
-        self.history.note(now, &name, || format!("container exited: {}", reason.label()));
+        self.note_pod(pod, || format!("container exited: {}", reason.label()));
 
         let p = &mut self.pods[pod];
         if p.phase == Phase::Terminating {
@@ -271,7 +265,6 @@ impl World {
         p.status = status;
         p.status_since = now;
         let w = p.workload;
-        let name = p.name.clone();
         let wl = &mut self.workloads[w];
         if old == PodStatus::CrashLoopBackOff {
             wl.crashlooping -= 1;
@@ -280,7 +273,7 @@ impl World {
         if status == PodStatus::CrashLoopBackOff {
             wl.crashlooping += 1;
         }
-        self.history.note(now, &name, || format!("status {old} -> {status}"));
+        self.note_pod(pod, || format!("status {old} -> {status}"));
     }
 
     /// The message `kubectl describe` shows for the container's last failure.

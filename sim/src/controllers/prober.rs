@@ -68,17 +68,14 @@ impl World {
                 None => ProbeRt::default(),
                 Some(cfg) => ProbeRt {
                     active: if has_startup { kind == ProbeKind::Startup } else { kind != ProbeKind::Startup },
-                    next_tick: tick_at_or_after(anchor, cfg.period_ms, SimTime(now.0 + cfg.initial_delay_ms)),
-                    ok_run: 0,
-                    fail_run: 0,
-                    result: initial_result(kind),
-                    input: false,
-                    epoch: 0,
+                    ..ProbeRt::fresh(
+                        kind,
+                        tick_at_or_after(anchor, cfg.period_ms, SimTime(now.0 + cfg.initial_delay_ms)),
+                    )
                 },
             };
         }
         let p = &mut self.pods[pod];
-        p.startup_done = !has_startup;
         if !has_startup && !has_readiness {
             p.ready = true;
         }
@@ -164,9 +161,7 @@ impl World {
         }
         let passed = rt.input;
         rt.result = Some(passed);
-        let name = p.name.clone();
-        self.history
-            .note(now, &name, || format!("{} probe {}", kind.name(), if passed { "succeeded" } else { "failed" }));
+        self.note_pod(pod, || format!("{} probe {}", kind.name(), if passed { "succeeded" } else { "failed" }));
         match (kind, passed) {
             (ProbeKind::Startup, true) => self.startup_succeeded(pod),
             (ProbeKind::Startup, false) => self.kill_container(pod, ExitReason::StartupFailed),
@@ -186,19 +181,11 @@ impl World {
         let anchor = self.pods[pod].anchor;
         let has_readiness = self.workloads[w].probes[ProbeKind::Readiness as usize].is_some();
         let p = &mut self.pods[pod];
-        p.startup_done = true;
         p.probes[ProbeKind::Startup as usize].active = false;
         for kind in [ProbeKind::Liveness, ProbeKind::Readiness] {
             if let Some(cfg) = self.workloads[w].probes[kind as usize].as_ref() {
-                p.probes[kind as usize] = ProbeRt {
-                    active: true,
-                    next_tick: tick_at_or_after(anchor, cfg.period_ms, SimTime(now.0 + 1)),
-                    ok_run: 0,
-                    fail_run: 0,
-                    result: initial_result(kind),
-                    input: false,
-                    epoch: 0,
-                };
+                p.probes[kind as usize] =
+                    ProbeRt::fresh(kind, tick_at_or_after(anchor, cfg.period_ms, SimTime(now.0 + 1)));
             }
         }
         if !has_readiness {
@@ -209,13 +196,17 @@ impl World {
     }
 }
 
-/// Result before the first threshold: liveness is presumed passing, readiness failing (a pod is
-/// not Ready until its readiness probe succeeds), startup unknown.
-fn initial_result(kind: ProbeKind) -> Option<bool> {
-    match kind {
-        ProbeKind::Startup => None,
-        ProbeKind::Liveness => Some(true),
-        ProbeKind::Readiness => Some(false),
+impl ProbeRt {
+    /// A probe that starts counting at `next_tick`: active, no results yet. Liveness is presumed
+    /// passing, readiness failing (a pod is not Ready until its readiness probe succeeds),
+    /// startup unknown.
+    pub(crate) fn fresh(kind: ProbeKind, next_tick: SimTime) -> ProbeRt {
+        let result = match kind {
+            ProbeKind::Startup => None,
+            ProbeKind::Liveness => Some(true),
+            ProbeKind::Readiness => Some(false),
+        };
+        ProbeRt { active: true, next_tick, ok_run: 0, fail_run: 0, result, input: false, epoch: 0 }
     }
 }
 

@@ -80,7 +80,6 @@ impl World {
             restarts: 0,
             backoff: None,
             ready: false,
-            startup_done: false,
             probes: [ProbeRt::default(); 3],
             anchor: now,
             subpath_versions: Vec::new(),
@@ -96,8 +95,8 @@ impl World {
         let wl = &mut self.workloads[w];
         wl.all_pods.push(id);
         wl.active.insert(id);
-        self.pod_by_name.insert(name.clone(), id);
-        self.history.note(now, &name, || "created".into());
+        self.pod_by_name.insert(name, id);
+        self.note_pod(id, || "created".into());
         self.sched.queue.push_back(id);
         self.request_schedule(now);
         id
@@ -117,8 +116,7 @@ impl World {
             return;
         }
         self.leave_active(pod);
-        let name = self.pods[pod].name.clone();
-        self.history.note(self.now, &name, || if force { "force-deleted".into() } else { "deleting".into() });
+        self.note_pod(pod, || if force { "force-deleted".into() } else { "deleting".into() });
         if phase == Phase::Pending {
             self.sched.unschedulable.remove(&pod);
             self.finish_delete(pod);
@@ -165,7 +163,7 @@ impl World {
         p.deleted_at = Some(now);
         p.ready = false;
         p.epoch += 1;
-        let (node, w, name) = (p.node, p.workload, p.name.clone());
+        let (node, w) = (p.node, p.workload);
         if let Some(n) = node {
             let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
             let nd = &mut self.nodes[n];
@@ -173,10 +171,10 @@ impl World {
             nd.req_mem -= mem;
             nd.pods.remove(&pod);
         }
-        self.pod_by_name.remove(&name);
+        self.pod_by_name.remove(&self.pods[pod].name);
         self.refresh_endpoints(pod);
         self.refresh_status(pod);
-        self.history.note(now, &name, || "deleted".into());
+        self.note_pod(pod, || "deleted".into());
         self.cluster_changed();
     }
 }

@@ -100,11 +100,10 @@ impl World {
             .min(defaults::SCHEDULER_BACKOFF_MAX_MS);
         p.sched_eligible = SimTime(now.0 + backoff);
         let changed = p.unschedulable.as_deref() != Some(reason.as_str());
-        let name = p.name.clone();
-        p.unschedulable = Some(reason.clone());
         self.sched.unschedulable.insert(pod);
         if changed {
-            self.history.note(now, &name, || format!("FailedScheduling: {reason}"));
+            self.note_pod(pod, || format!("FailedScheduling: {reason}"));
+            self.pods[pod].unschedulable = Some(reason);
         }
     }
 
@@ -129,14 +128,16 @@ impl World {
         n.pods.insert(pod);
         n.by_workload.inc(w);
         let zone = n.zone as usize;
-        let node_name = n.name.clone();
         self.zone_counts[zone].inc(w);
         let p = &mut self.pods[pod];
         p.node = Some(node);
         p.phase = Phase::Bound;
         p.unschedulable = None;
-        let name = p.name.clone();
-        self.history.note(self.now, &name, || format!("scheduled to {node_name}"));
+        let node_name = &self.nodes[node].name;
+        if self.history.timeline.is_some() {
+            let what = format!("scheduled to {node_name}");
+            self.note_pod(pod, || what);
+        }
     }
 
     /// Filter and score; the chosen node or the reason none fits.

@@ -64,6 +64,9 @@ pub struct Script {
     pub plan: Vec<(u64, Action)>,
     /// Pod messages seen at each look, for assertions.
     pub seen_messages: Vec<(u64, String, Option<String>)>,
+    /// `(time, service, ready endpoints)` and `(time, workload, replicas, ready)` at each look.
+    pub seen_services: Vec<(u64, String, u32)>,
+    pub seen_workloads: Vec<(u64, String, u32, u32)>,
 }
 
 impl Policy for Script {
@@ -72,6 +75,8 @@ impl Policy for Script {
         let mut seen = Vec::new();
         view.for_each_pod(&mut |p| seen.push((now.ms(), p.name.to_string(), p.message.clone())));
         self.seen_messages.extend(seen);
+        self.seen_services.extend(view.services().into_iter().map(|s| (now.ms(), s.name, s.ready_endpoints)));
+        self.seen_workloads.extend(view.workloads().into_iter().map(|w| (now.ms(), w.name, w.replicas, w.ready)));
         let mut d = Decision::default();
         let (due, rest): (Vec<_>, Vec<_>) = self.plan.drain(..).partition(|(t, _)| *t <= now.ms());
         self.plan = rest;
