@@ -17,8 +17,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use capsize_sim::one_key_enum;
-use capsize_sim::policy::{Action, ClusterView, Decision, PodInfo, PodStatus, Policy, Request};
-use capsize_sim::spec::{AlertCondition, Labels, Metadata};
+use capsize_sim::policy::{
+    Action, ClusterView, Decision, InstanceChoice, NodeStatus, PodInfo, PodStatus, Policy, Request,
+};
+use capsize_sim::spec::{AlertCondition, Labels, Metadata, Pricing};
 use capsize_sim::time::{At, SimDuration, SimTime};
 use capsize_sim::validate::selects;
 
@@ -72,6 +74,10 @@ pub struct RuleSpec {
     /// At most this many actions from this rule over the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_actions: Option<u32>,
+    /// Act on the first occurrence of the trigger only (a one-off response such as rebooting
+    /// every worker).
+    #[serde(default)]
+    pub once: bool,
     /// Where the rule comes from (the document, the runbook step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -87,7 +93,21 @@ one_key_enum! {
         Alert(AlertTrigger) = "alert",
         /// Whenever a pod has been in a state for a while.
         Pods(PodFilter) = "pods",
+        /// Whenever an operation fails (a cloud API call, a scheduled job, a cluster command).
+        OperationFailed(OperationFilter) = "operationFailed",
     }
+}
+
+/// Which failed operations to react to.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OperationFilter {
+    /// Text the error contains (e.g. `NoStock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_contains: Option<String>,
+    /// Only operations by this actor (e.g. `cron (spot)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// An alert to react to.
@@ -117,6 +137,9 @@ pub struct PodFilter {
     /// At least this many restarts (the RESTARTS column): how "stuck" is usually judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_restarts: Option<u32>,
+    /// Only pods on nodes of this pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_pool: Option<String>,
     /// How long the pod must have had its status (a CrashLoopBackOff lasts one backoff wait).
     #[serde(rename = "for", default)]
     pub for_: SimDuration,
@@ -128,6 +151,7 @@ impl PodFilter {
             && self.status.is_none()
             && self.message_contains.is_none()
             && self.min_restarts.is_none()
+            && self.node_pool.is_none()
     }
 
     fn matches(&self, p: &PodInfo<'_>) -> bool {
@@ -135,6 +159,7 @@ impl PodFilter {
             && self.status.is_none_or(|s| s.0 == p.status)
             && self.min_restarts.is_none_or(|n| p.restarts >= n)
             && self.message_contains.as_deref().is_none_or(|m| p.message.as_deref().is_some_and(|msg| msg.contains(m)))
+            && self.node_pool.as_deref().is_none_or(|pool| p.pool == Some(pool))
     }
 }
 
@@ -186,9 +211,88 @@ one_key_enum! {
     pub enum ActionSpec {
         /// Delete the pods matching the filter (or, with no filter, the pods the trigger matched).
         DeletePods(DeletePods) = "deletePods",
-        /// Set a workload's replicas.
+        /// Set a workload's replicas (a Deployment or a swarm service).
         Scale(ScaleSpec) = "scale",
+        /// Start every stopped machine of a pool.
+        StartNodes(PoolTarget) = "startNodes",
+        /// Reboot every running machine of a pool or a cluster.
+        RebootNodes(PoolTarget) = "rebootNodes",
+        /// Buy machines for a pool.
+        BuyNodes(BuyNodes) = "buyNodes",
+        /// Reimage running machines of one pool into another (another cluster).
+        ReimageNodes(ReimageNodes) = "reimageNodes",
+        /// Turn a load balancer backend on or off.
+        SetBackend(SetBackend) = "setBackend",
     }
+}
+
+/// Nodes by pool or cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PoolTarget {
+    /// Every node of this pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Every node of this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// Buy machines.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BuyNodes {
+    /// The pool they join.
+    pub pool: String,
+    /// How many.
+    pub count: u32,
+    /// Type, zone and pricing to try in order; the pool's own when empty.
+    #[serde(default)]
+    pub choices: Vec<ChoiceSpec>,
+}
+
+/// One (type, zone, pricing) to try.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChoiceSpec {
+    /// Instance type; the pool's when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// Zone; the pool's when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// Pricing (on demand when omitted).
+    #[serde(default)]
+    pub pricing: Pricing,
+}
+
+/// Reimage machines into another pool.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReimageNodes {
+    /// The pool they leave.
+    pub from: String,
+    /// How many (the first running ones by name).
+    pub count: u32,
+    /// The pool they join.
+    pub into: String,
+}
+
+/// Turn a backend on or off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetBackend {
+    /// Load balancer.
+    pub load_balancer: String,
+    /// Backend service.
+    pub service: String,
+    /// On (default) or off.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `kubectl delete pod` for every matching pod.
@@ -219,6 +323,7 @@ impl DeletePods {
             status: self.status,
             message_contains: self.message_contains.clone(),
             min_restarts: self.min_restarts,
+            node_pool: None,
             for_: SimDuration::ZERO,
         }
     }
@@ -328,12 +433,25 @@ impl Policy for RulePolicy {
                         occurrences.push(matched);
                     }
                 }
+                Trigger::OperationFailed(f) => {
+                    for op in view.failed_operations() {
+                        let wanted = f.error_contains.as_deref().is_none_or(|e| op.error.contains(e))
+                            && f.by.as_deref().is_none_or(|b| op.by == b);
+                        if wanted && rule.handled.insert(format!("{}@{}", op.action, op.at.ms())) {
+                            occurrences.push(Vec::new());
+                        }
+                    }
+                }
             }
             let delay = match rule.spec.actor {
                 Actor::Automation => SimDuration::ZERO,
                 Actor::Human => rule.spec.response_time,
             };
             for matched in occurrences {
+                if rule.spec.once && rule.fired_once && !matches!(rule.spec.when, Trigger::At(_)) {
+                    break;
+                }
+                rule.fired_once = true;
                 rule.pending.push((now.after(delay), matched));
             }
 
@@ -383,7 +501,54 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             pods
         }
         ActionSpec::Scale(s) => vec![Action::Scale { workload: s.workload.clone(), replicas: s.replicas }],
+        ActionSpec::StartNodes(t) => nodes_of(view, t, |s| s == NodeStatus::Stopped)
+            .into_iter()
+            .map(|node| Action::StartInstance { node })
+            .collect(),
+        ActionSpec::RebootNodes(t) => nodes_of(view, t, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+            .into_iter()
+            .map(|node| Action::RebootInstance { node })
+            .collect(),
+        ActionSpec::BuyNodes(b) => vec![Action::RunInstances {
+            pool: b.pool.clone(),
+            count: b.count,
+            choices: b
+                .choices
+                .iter()
+                .map(|c| InstanceChoice {
+                    instance_type: c.instance_type.clone(),
+                    zone: c.zone.clone(),
+                    pricing: c.pricing,
+                })
+                .collect(),
+        }],
+        ActionSpec::ReimageNodes(r) => {
+            let target = PoolTarget { pool: Some(r.from.clone()), cluster: None };
+            nodes_of(view, &target, |s| s == NodeStatus::Ready)
+                .into_iter()
+                .take(r.count as usize)
+                .map(|node| Action::Reimage { node, into_pool: r.into.clone() })
+                .collect()
+        }
+        ActionSpec::SetBackend(b) => vec![Action::SetBackend {
+            load_balancer: b.load_balancer.clone(),
+            service: b.service.clone(),
+            enabled: b.enabled,
+        }],
     }
+}
+
+/// Names of the nodes of a pool or cluster whose status passes `keep`.
+fn nodes_of(view: &dyn ClusterView, t: &PoolTarget, keep: impl Fn(NodeStatus) -> bool) -> Vec<String> {
+    view.nodes()
+        .into_iter()
+        .filter(|n| {
+            t.pool.as_ref().is_none_or(|p| *p == n.pool)
+                && t.cluster.as_ref().is_none_or(|c| *c == n.cluster)
+                && keep(n.status)
+        })
+        .map(|n| n.name)
+        .collect()
 }
 
 /// Checks what a rule refers to against the scenario it will run with; errors are
@@ -392,7 +557,16 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
     let mut errors = Vec::new();
     let alerts: Vec<&str> = scenario.spec.monitoring.alerts.iter().map(|a| a.name.as_str()).collect();
     let workloads: Vec<&str> = scenario.spec.cluster.workloads.iter().map(|w| w.name.as_str()).collect();
-    let services: Vec<&str> = scenario.spec.cluster.services.iter().map(|s| s.name.as_str()).collect();
+    let services: Vec<&str> = scenario
+        .spec
+        .cluster
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(scenario.spec.cluster.load_balancers.iter().map(|l| l.name.as_str()))
+        .collect();
+    let pools: Vec<&str> = scenario.spec.cluster.nodes.iter().map(|p| p.pool.as_str()).collect();
+    let clusters: Vec<String> = scenario.spec.cluster.cluster_defs().into_iter().map(|c| c.name).collect();
     let start = &scenario.spec.start;
     let end = scenario.spec.duration;
     let mut names = BTreeSet::new();
@@ -454,6 +628,51 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                     format!("spec.rules[{i}].do[{j}].scale.workload"),
                     format!("the scenario has no workload named `{}`", s.workload),
                 )),
+                ActionSpec::StartNodes(t) | ActionSpec::RebootNodes(t) => {
+                    let key = if matches!(a, ActionSpec::StartNodes(_)) { "startNodes" } else { "rebootNodes" };
+                    match (&t.pool, &t.cluster) {
+                        (None, None) => errors.push((
+                            format!("spec.rules[{i}].do[{j}].{key}"),
+                            "say which nodes: a `pool` or a `cluster`".into(),
+                        )),
+                        (Some(p), _) if !pools.contains(&p.as_str()) => errors.push((
+                            format!("spec.rules[{i}].do[{j}].{key}.pool"),
+                            format!("the scenario has no node pool named `{p}`"),
+                        )),
+                        (_, Some(c)) if !clusters.contains(c) => errors.push((
+                            format!("spec.rules[{i}].do[{j}].{key}.cluster"),
+                            format!("the scenario has no cluster named `{c}`"),
+                        )),
+                        _ => {}
+                    }
+                }
+                ActionSpec::BuyNodes(b) if !pools.contains(&b.pool.as_str()) => errors.push((
+                    format!("spec.rules[{i}].do[{j}].buyNodes.pool"),
+                    format!("the scenario has no node pool named `{}`", b.pool),
+                )),
+                ActionSpec::ReimageNodes(r) => {
+                    for (k, p) in [("from", &r.from), ("into", &r.into)] {
+                        if !pools.contains(&p.as_str()) {
+                            errors.push((
+                                format!("spec.rules[{i}].do[{j}].reimageNodes.{k}"),
+                                format!("the scenario has no node pool named `{p}`"),
+                            ));
+                        }
+                    }
+                }
+                ActionSpec::SetBackend(b) => {
+                    match scenario.spec.cluster.load_balancers.iter().find(|l| l.name == b.load_balancer) {
+                        None => errors.push((
+                            format!("spec.rules[{i}].do[{j}].setBackend.loadBalancer"),
+                            format!("the scenario has no load balancer named `{}`", b.load_balancer),
+                        )),
+                        Some(lb) if !lb.backends.iter().any(|x| x.service == b.service) => errors.push((
+                            format!("spec.rules[{i}].do[{j}].setBackend.service"),
+                            format!("`{}` is not a backend of `{}`", b.service, b.load_balancer),
+                        )),
+                        _ => {}
+                    }
+                }
                 _ => {}
             }
         }

@@ -100,6 +100,9 @@ pub fn run_table(r: &RunResult) -> String {
     }
     out.push_str(&t.to_string());
     out.push_str("\n\n");
+    if r.cost.spend > 0.0 {
+        out.push_str(&format!("cost: {:.1} instance-hours, spend {:.2}\n\n", r.cost.instance_hours, r.cost.spend));
+    }
     if r.actions.is_empty() {
         out.push_str("actions: none\n");
     } else {
@@ -137,6 +140,19 @@ pub fn compare_table(runs: &[RunResult]) -> String {
         }
     }
     out.push_str(&t.to_string());
+    if runs.iter().any(|r| r.cost.spend > 0.0) {
+        // What each policy's machines cost: the other side of the availability trade-off.
+        let mut c = new_table(&["policy", "instance-hours", "spend"]);
+        for r in runs {
+            c.add_row(vec![
+                Cell::new(&r.policy),
+                right(format!("{:.1}", r.cost.instance_hours)),
+                right(format!("{:.2}", r.cost.spend)),
+            ]);
+        }
+        out.push_str("\n\ncost:\n");
+        out.push_str(&c.to_string());
+    }
     out.push_str("\n\nactions taken:\n");
     for r in runs {
         let failed = r.actions.iter().filter(|a| !a.ok).count();

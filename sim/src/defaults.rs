@@ -127,3 +127,60 @@ pub const OUTAGE_BELOW: f64 = 0.5;
 pub const LIMIT_NODES: u32 = 5_000;
 /// ... and at most 150,000 pods in total (same source).
 pub const LIMIT_PODS: u32 = 150_000;
+
+/// Shortest boot of a cloud instance, from a start or a purchase until its OS is up: 25 s.
+/// *Typical value*, no authoritative figure: EC2 boots to SSH in about 25-30 s (daemonology.net
+/// EC2 boot time benchmarking, 2021).
+pub const INSTANCE_BOOT_MIN_MS: u64 = 25 * SECOND;
+/// Longest boot: 2 min. *Typical value*: "one to two minutes" for a cloud VM in general (ADMIN
+/// magazine 65).
+pub const INSTANCE_BOOT_MAX_MS: u64 = 2 * MINUTE;
+
+/// Shortest time from a booted machine to its node being Ready in the cluster: 15 s. *Typical
+/// value*: launch to Kubernetes node Ready measures 41-65 s (aws-samples cold-start analysis),
+/// of which boot is about 25-30 s, leaving roughly 15-35 s for the kubelet to start and register.
+pub const NODE_JOIN_MIN_MS: u64 = 15 * SECOND;
+/// Longest join: 35 s (same derivation).
+pub const NODE_JOIN_MAX_MS: u64 = 35 * SECOND;
+
+/// Shortest reimage (replacing an instance's system disk) before it boots again: 3 min.
+/// *Assumption*: no published figure; a disk replacement from an image takes minutes.
+pub const REIMAGE_MIN_MS: u64 = 3 * MINUTE;
+/// Longest reimage: 6 min (same assumption).
+pub const REIMAGE_MAX_MS: u64 = 6 * MINUTE;
+
+/// Load balancer health check interval: 2 s. Source: Alibaba Cloud CLB "FAQ about health
+/// checks", recommended settings for TCP/HTTP/HTTPS listeners (interval 2 s, healthy and
+/// unhealthy thresholds 3, response timeout 5 s).
+pub const LB_HEALTH_CHECK_INTERVAL_MS: u64 = 2 * SECOND;
+/// Consecutive passing checks before a backend is marked up: 3 (same source).
+pub const LB_HEALTHY_THRESHOLD: u32 = 3;
+/// Consecutive failing checks before a backend is marked down: 3 (same source).
+pub const LB_UNHEALTHY_THRESHOLD: u32 = 3;
+
+/// Swarm mode's delay before a failed task is restarted: 5 s. Source: docker docs, `docker service
+/// create --restart-delay` (default 5s); swarmkit api `RestartPolicy.Delay`.
+pub const SWARM_RESTART_DELAY_MS: u64 = 5 * SECOND;
+
+/// A swarm node is marked down after missing heartbeats: the heartbeat period is 5 s and the
+/// dispatcher allows 3 periods, each jittered by up to 10%, so 13.5-16.5 s. Source: swarmkit
+/// manager/dispatcher (`DefaultHeartBeatPeriod` 5s, `defaultHeartBeatEpsilon` 500ms,
+/// `defaultGracePeriodMultiplier` 3).
+pub const SWARM_NODE_DOWN_MIN_MS: u64 = 13_500;
+/// See [`SWARM_NODE_DOWN_MIN_MS`].
+pub const SWARM_NODE_DOWN_MAX_MS: u64 = 16_500;
+
+/// The text swarm mode returns for any operation while the managers have no quorum. Source:
+/// swarmkit manager/state/raft/raft.go (`ErrNoClusterLeader` as the CLI shows it).
+pub const SWARM_NO_LEADER: &str = "Error response from daemon: rpc error: code = Unknown desc = The swarm does not have \
+                                   a leader. It's possible that too few managers are online. Make sure more than half \
+                                   of the managers are online.";
+
+/// Alibaba Cloud ECS's answer to a start or purchase when the zone has no stock of the type.
+/// Source: Alibaba Cloud ECS API error codes (`OperationDenied.NoStock`).
+pub const ALIBABA_NO_STOCK: &str = "OperationDenied.NoStock: The requested resource is sold out in the specified \
+                                    zone; try other types of resources or other regions and zones.";
+
+/// AWS EC2's answer in the same case. Source: EC2 API error codes (`InsufficientInstanceCapacity`).
+pub const AWS_NO_STOCK: &str = "InsufficientInstanceCapacity: We currently do not have sufficient capacity in the \
+                                Availability Zone you requested.";

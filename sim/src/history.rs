@@ -13,6 +13,11 @@ pub struct History {
     /// Per service (by id): serving capacity in requests per second, as `(from, value)` steps;
     /// the first step is at time zero.
     pub capacity: Vec<Vec<(SimTime, f64)>>,
+    /// Per service (by id): its share of its load balancer's traffic, as steps (backends only;
+    /// a single step at zero for the rest).
+    pub shares: Vec<Vec<(SimTime, f64)>>,
+    /// Every cloud instance the run had, with what it cost.
+    pub instances: Vec<InstanceRecord>,
     /// Every pod the run had, deleted ones included.
     pub pods: Vec<PodRecord>,
     /// Actions the policy issued and what came of them.
@@ -40,9 +45,22 @@ impl History {
 
     /// A service's serving capacity (requests/s) at `t`, from its recorded steps.
     pub fn capacity_at(&self, service: usize, t: SimTime) -> f64 {
-        let steps = &self.capacity[service];
-        let i = steps.partition_point(|(s, _)| *s <= t);
-        if i == 0 { 0.0 } else { steps[i - 1].1 }
+        step_at(&self.capacity[service], t)
+    }
+
+    /// Records a backend's share of its load balancer's traffic from `t` on.
+    pub(crate) fn set_share(&mut self, service: usize, t: SimTime, share: f64) {
+        let steps = &mut self.shares[service];
+        match steps.last_mut() {
+            Some(last) if last.0 == t => last.1 = share,
+            Some(last) if last.1 == share => {}
+            _ => steps.push((t, share)),
+        }
+    }
+
+    /// A backend's share of its load balancer's traffic at `t`.
+    pub fn share_at(&self, service: usize, t: SimTime) -> f64 {
+        step_at(&self.shares[service], t)
     }
 
     /// Adds a timeline entry if a timeline is kept.
@@ -51,6 +69,27 @@ impl History {
             t.push(TimelineEntry { at, object: object.to_string(), what: what() });
         }
     }
+}
+
+/// The value of a step function at `t` (zero before its first step).
+fn step_at(steps: &[(SimTime, f64)], t: SimTime) -> f64 {
+    let i = steps.partition_point(|(s, _)| *s <= t);
+    if i == 0 { 0.0 } else { steps[i - 1].1 }
+}
+
+/// One cloud instance and what it cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct InstanceRecord {
+    /// The name of the node it first was.
+    pub name: String,
+    /// Instance type, if from the cloud.
+    pub instance_type: Option<String>,
+    /// `on-demand` or `spot`.
+    pub pricing: String,
+    /// Hours it was billed (running, booting or being reimaged).
+    pub hours: f64,
+    /// Hours x price.
+    pub spend: f64,
 }
 
 /// One pod's life.

@@ -49,6 +49,10 @@ typed_id!(
     /// A ConfigMap.
     ConfigMapId
 );
+typed_id!(
+    /// A cloud instance (the machine a node runs on, billed while it runs).
+    InstanceId
+);
 
 /// A growable vector of entities addressed by a typed id.
 #[derive(Clone, Debug)]
@@ -82,8 +86,13 @@ impl<I: From<usize> + Into<usize> + Copy, T> Arena<I, T> {
     }
 
     /// Ids and entities in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = (I, &T)> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (I, &T)> {
         self.items.iter().enumerate().map(|(i, t)| (I::from(i), t))
+    }
+
+    /// Entities in insertion order, mutably.
+    pub fn values_mut(&mut self) -> std::slice::IterMut<'_, T> {
+        self.items.iter_mut()
     }
 
     /// Entities in insertion order.

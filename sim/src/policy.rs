@@ -10,7 +10,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::spec::Labels;
+use crate::spec::{Labels, Pricing};
 use crate::time::{SimTime, StartTime};
 pub use crate::world::PodStatus;
 
@@ -28,6 +28,49 @@ pub trait ClusterView {
     fn services(&self) -> Vec<ServiceInfo>;
     /// Workloads and their replica counts.
     fn workloads(&self) -> Vec<WorkloadInfo>;
+    /// Nodes, as `kubectl get nodes` / `docker node ls` and the cloud console show them.
+    fn nodes(&self) -> Vec<NodeInfo>;
+    /// Operations that failed so far (policy actions and scheduled jobs), oldest first.
+    fn failed_operations(&self) -> Vec<FailedOperation>;
+}
+
+/// A node and the machine under it.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    /// Name.
+    pub name: String,
+    /// Its pool.
+    pub pool: String,
+    /// Its cluster.
+    pub cluster: String,
+    /// What it looks like.
+    pub status: NodeStatus,
+}
+
+/// A node's state, as an operator sees it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Up and in the cluster.
+    Ready,
+    /// The machine runs (or boots) but the node is not Ready.
+    NotReady,
+    /// The machine is stopped.
+    Stopped,
+    /// Gone from the cluster.
+    Removed,
+}
+
+/// An operation the provider or the cluster refused.
+#[derive(Clone, Debug)]
+pub struct FailedOperation {
+    /// When.
+    pub at: SimTime,
+    /// Who asked (a rule, or `cron (<pool>)`).
+    pub by: String,
+    /// What was asked.
+    pub action: String,
+    /// The error returned.
+    pub error: String,
 }
 
 /// A pod as `kubectl get pods -o wide` and `kubectl describe` show it.
@@ -41,6 +84,8 @@ pub struct PodInfo<'a> {
     pub labels: &'a Labels,
     /// Node, once bound.
     pub node: Option<&'a str>,
+    /// The node's pool, once bound.
+    pub pool: Option<&'a str>,
     /// STATUS column.
     pub status: PodStatus,
     /// Since when the status has held.
@@ -97,13 +142,70 @@ pub enum Action {
         /// Remove the API object at once, without waiting for the kubelet.
         force: bool,
     },
-    /// `kubectl scale deployment NAME --replicas=N`.
+    /// `kubectl scale deployment NAME --replicas=N` (or `docker service scale`).
     Scale {
         /// Workload name.
         workload: String,
         /// New replica count.
         replicas: u32,
     },
+    /// Start the stopped machine of a node.
+    StartInstance {
+        /// Node name.
+        node: String,
+    },
+    /// Stop a node's machine.
+    StopInstance {
+        /// Node name.
+        node: String,
+    },
+    /// Reboot a node's machine.
+    RebootInstance {
+        /// Node name.
+        node: String,
+    },
+    /// Release (terminate) a node's machine.
+    ReleaseInstance {
+        /// Node name.
+        node: String,
+    },
+    /// Buy `count` new machines that join `pool`, each from the first choice with stock.
+    RunInstances {
+        /// Pool the machines join.
+        pool: String,
+        /// How many.
+        count: u32,
+        /// Type, zone and pricing to try, in order (the pool's own when empty).
+        choices: Vec<InstanceChoice>,
+    },
+    /// Reimage a node's machine and join it to another pool (possibly another cluster).
+    Reimage {
+        /// Node name.
+        node: String,
+        /// Pool it joins.
+        into_pool: String,
+    },
+    /// Turn a load balancer backend on or off.
+    SetBackend {
+        /// Load balancer.
+        load_balancer: String,
+        /// Backend service.
+        service: String,
+        /// On or off.
+        enabled: bool,
+    },
+}
+
+/// One (instance type, zone, pricing) to try when buying; `None` keeps the pool's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceChoice {
+    /// Instance type.
+    pub instance_type: Option<String>,
+    /// Zone.
+    pub zone: Option<String>,
+    /// Pricing.
+    pub pricing: Pricing,
 }
 
 impl fmt::Display for Action {
@@ -115,6 +217,23 @@ impl fmt::Display for Action {
             Action::DeletePod { pod, force: false } => write!(f, "kubectl delete pod {pod}"),
             Action::Scale { workload, replicas } => {
                 write!(f, "kubectl scale deployment {workload} --replicas={replicas}")
+            }
+            Action::StartInstance { node } => write!(f, "start instance {node}"),
+            Action::StopInstance { node } => write!(f, "stop instance {node}"),
+            Action::RebootInstance { node } => write!(f, "reboot instance {node}"),
+            Action::ReleaseInstance { node } => write!(f, "release instance {node}"),
+            Action::RunInstances { pool, count, choices } => {
+                write!(f, "buy {count} instance(s) for pool {pool}")?;
+                for (i, c) in choices.iter().enumerate() {
+                    let ty = c.instance_type.as_deref().unwrap_or("pool type");
+                    let zone = c.zone.as_deref().unwrap_or("pool zone");
+                    write!(f, "{} {ty} {zone} {}", if i == 0 { ":" } else { ", else" }, c.pricing.name())?;
+                }
+                Ok(())
+            }
+            Action::Reimage { node, into_pool } => write!(f, "reimage {node} and join pool {into_pool}"),
+            Action::SetBackend { load_balancer, service, enabled } => {
+                write!(f, "set backend {service} of {load_balancer} {}", if *enabled { "on" } else { "off" })
             }
         }
     }

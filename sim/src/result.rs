@@ -34,6 +34,8 @@ pub struct RunResult {
     /// Notable transitions, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<TimelineResult>>,
+    /// What the machines cost over the run.
+    pub cost: CostResult,
     /// Events the engine processed.
     pub events: u64,
 }
@@ -48,6 +50,17 @@ impl RunResult {
     pub fn workload(&self, name: &str) -> Option<&WorkloadResult> {
         self.workloads.iter().find(|w| w.name == name)
     }
+}
+
+/// What the run's machines cost: instance-hours x price per hour, summed.
+#[derive(Clone, Debug, Serialize)]
+pub struct CostResult {
+    /// Hours instances were billed (running, booting or being reimaged), summed.
+    pub instance_hours: f64,
+    /// Their cost, in the currency of the scenario's prices.
+    pub spend: f64,
+    /// Per instance.
+    pub instances: Vec<crate::history::InstanceRecord>,
 }
 
 /// How a service fared.

@@ -21,6 +21,10 @@ pub struct Streams {
     pub names: ChaCha8Rng,
     /// The phases of Prometheus' scrape and rule-evaluation timers.
     pub monitoring: ChaCha8Rng,
+    /// Cloud operation durations (boot, join, reimage).
+    pub cloud: ChaCha8Rng,
+    /// Load balancer health-check phases, swarm heartbeats and swarm placement ties.
+    pub network: ChaCha8Rng,
 }
 
 /// Fixed stream numbers. Never renumber: that would change every seeded result.
@@ -29,6 +33,8 @@ const KUBELET: u64 = 2;
 const FAULTS: u64 = 3;
 const NAMES: u64 = 4;
 const MONITORING: u64 = 5;
+const CLOUD: u64 = 6;
+const NETWORK: u64 = 7;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -45,6 +51,8 @@ impl Streams {
             faults: stream(seed, FAULTS),
             names: stream(seed, NAMES),
             monitoring: stream(seed, MONITORING),
+            cloud: stream(seed, CLOUD),
+            network: stream(seed, NETWORK),
         }
     }
 }

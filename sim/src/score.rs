@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::result::{
-    ActionResult, AlertResult, FaultResult, OutageResult, PodResult, RunResult, ServiceResult, TimelineResult,
-    WorkloadResult,
+    ActionResult, AlertResult, CostResult, FaultResult, OutageResult, PodResult, RunResult, ServiceResult,
+    TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
-use crate::traffic::{Topology, ratio_of};
+use crate::traffic::Topology;
 use crate::validate::selects;
 
 /// Gauss-Legendre nodes and weights on [-1, 1].
@@ -58,9 +58,24 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
         pods_by_workload.entry(p.workload.as_str()).or_default().push(p);
     }
 
+    // Restarts per service: the workloads it selects in its own cluster; a load balancer's are
+    // its backends'.
+    let own_restarts: Vec<u32> = cl
+        .services
+        .iter()
+        .map(|spec| {
+            let cluster = cl.service_cluster(spec);
+            cl.workloads
+                .iter()
+                .filter(|w| cl.cluster_of(w.cluster.as_deref()) == cluster && selects(&spec.selector, &w.pod_labels()))
+                .map(|w| restarts_by_workload.get(w.name.as_str()).copied().unwrap_or(0))
+                .sum()
+        })
+        .collect();
     let services = (0..topo.len())
         .map(|i| {
-            let (offered, served, intervals) = service_integrals(&topo, i, history);
+            let (offered, served, raw) = service_integrals(&topo, i, history);
+            let intervals = merge_flaps(raw, scenario.spec.slo.min_recovery.ms());
             let name = topo.names[i].clone();
             let outages: Vec<OutageResult> = intervals
                 .iter()
@@ -89,13 +104,11 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             } else {
                 1.0 - downtime / history.end.secs_f64().max(1e-9)
             };
-            let spec = &cl.services[i];
-            let restarts = cl
-                .workloads
-                .iter()
-                .filter(|w| selects(&spec.selector, &w.pod_labels()))
-                .map(|w| restarts_by_workload.get(w.name.as_str()).copied().unwrap_or(0))
-                .sum();
+            let restarts = if i < own_restarts.len() {
+                own_restarts[i]
+            } else {
+                topo.backends[i].iter().map(|&b| own_restarts[usize::from(b)]).sum()
+            };
             let detected: Vec<f64> = outages.iter().filter_map(|o| o.detected_after_s).collect();
             ServiceResult {
                 name,
@@ -190,6 +203,11 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 })
                 .collect()
         }),
+        cost: CostResult {
+            instance_hours: history.instances.iter().map(|i| i.hours).sum(),
+            spend: history.instances.iter().map(|i| i.spend).sum(),
+            instances: history.instances.clone(),
+        },
         events: history.events,
     }
 }
@@ -208,6 +226,7 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
         if !in_closure[x] {
             in_closure[x] = true;
             stack.extend(topo.calls[x].iter().map(|(d, _)| usize::from(*d)));
+            stack.extend(topo.backends[x].iter().map(|&b| usize::from(b)));
         }
     }
     let closure: Vec<usize> = topo.order.iter().map(|&id| usize::from(id)).filter(|&i| in_closure[i]).collect();
@@ -215,7 +234,9 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
     let mut cuts: BTreeSet<u64> = BTreeSet::from([0, end.0]);
     for &x in &closure {
         cuts.extend(capacity[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
-        cuts.extend(topo.curves[x].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
+        cuts.extend(history.shares[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
+        let src = topo.source(x);
+        cuts.extend(topo.curves[src].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
     }
     let cuts: Vec<u64> = cuts.into_iter().collect();
 
@@ -225,17 +246,22 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
     let mut outages = Vec::new();
     let mut down_since: Option<u64> = None;
     let mut caps = vec![0.0; topo.len()];
+    let mut shares = vec![0.0; topo.len()];
     let mut ratios = vec![0.0; topo.len()];
 
     for seg in cuts.windows(2) {
         let (a, b) = (seg[0], seg[1]);
         for &x in &closure {
             caps[x] = history.capacity_at(x, SimTime(a));
+            shares[x] = history.share_at(x, SimTime(a));
         }
         // Split where an offered curve crosses its capacity (the kink of min(1, cap/offered)).
         let mut pieces = vec![a, b];
         for &x in &closure {
-            let (oa, ob) = (topo.curves[x].at(SimTime(a)), topo.curves[x].at(SimTime(b)));
+            if !topo.backends[x].is_empty() {
+                continue;
+            }
+            let (oa, ob) = (topo.offered_f(x, a as f64, shares[x]), topo.offered_f(x, b as f64, shares[x]));
             let c = caps[x];
             if c > 0.0 && (oa - c) * (ob - c) < 0.0 {
                 let t = a as f64 + (c - oa) / (ob - oa) * (b - a) as f64;
@@ -250,23 +276,24 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
 
         let ratio_at = |t: f64, ratios: &mut Vec<f64>| -> f64 {
             for &x in &closure {
-                ratios[x] = ratio_of(caps[x], topo.curves[x].at_f(t), &topo.calls[x], ratios);
+                let offered = topo.offered_f(x, t, shares[x]);
+                ratios[x] = topo.ratio(x, caps[x], offered, |b| shares[b], ratios);
             }
             ratios[s]
         };
+        let offered_at = |t: f64| topo.offered_f(s, t, shares[s]);
 
         for w in pieces.windows(2) {
             let (u, v) = (w[0], w[1]);
-            let curve = &topo.curves[s];
             let len_s = (v - u) as f64 / 1000.0;
-            offered += (curve.at(SimTime(u)) + curve.at(SimTime(v))) / 2.0 * len_s;
+            offered += (offered_at(u as f64) + offered_at(v as f64)) / 2.0 * len_s;
             let mid = (u + v) as f64 / 2.0;
             let half = (v - u) as f64 / 2.0;
             served += GL
                 .iter()
                 .map(|&(x, wt)| {
                     let t = mid + half * x;
-                    wt * curve.at_f(t) * ratio_at(t, &mut ratios)
+                    wt * offered_at(t) * ratio_at(t, &mut ratios)
                 })
                 .sum::<f64>()
                 * len_s
@@ -304,6 +331,18 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
         outages.push((SimTime(since), end));
     }
     (offered, served, outages)
+}
+
+/// Joins outages separated by a recovery shorter than `min_recovery` ms.
+fn merge_flaps(intervals: Vec<(SimTime, SimTime)>, min_recovery: u64) -> Vec<(SimTime, SimTime)> {
+    let mut out: Vec<(SimTime, SimTime)> = Vec::with_capacity(intervals.len());
+    for (a, b) in intervals {
+        match out.last_mut() {
+            Some(last) if a.0 - last.1.0 < min_recovery => last.1 = b,
+            _ => out.push((a, b)),
+        }
+    }
+    out
 }
 
 /// Opens or closes an outage at `t` when the state changes.

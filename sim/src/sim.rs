@@ -3,18 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::history::{History, PodRecord};
-use crate::ids::{ConfigMapId, NodeId, ServiceId, WorkloadId};
+use crate::history::{History, InstanceRecord, PodRecord};
+use crate::ids::{ConfigMapId, InstanceId, NodeId, ServiceId, WorkloadId};
 use crate::policy::{Policy, Request};
 use crate::queue::EventQueue;
 use crate::rng::{self, Streams};
-use crate::spec::Scenario;
+use crate::spec::{PoolState, Pricing, Scenario, WorkloadKind};
 use crate::time::SimTime;
 use crate::traffic::Topology;
 use crate::validate::{SpecError, selects, validate};
 use crate::world::{
-    AlertState, ConfigMap, Container, Event, NAME_ALPHABET, Node, PendingAction, Phase, ProbeCfg, ProbeKind,
-    SchedulerState, Service, Workload, World,
+    AlertState, ClusterRt, ConfigMap, Container, Event, Instance, InstanceState, NAME_ALPHABET, Node, PendingAction,
+    Phase, PoolRt, ProbeCfg, ProbeKind, SchedulerState, Service, Workload, World,
 };
 
 /// How to run.
@@ -41,23 +41,78 @@ impl Sim {
         let spec = &scenario.spec;
         let seed = opts.seed.unwrap_or(spec.seed);
         let cl = &spec.cluster;
+        let cloud = cl.cloud.as_ref();
+        let defs = cl.cluster_defs();
+        let cluster_idx =
+            |name: &str| -> u32 { defs.iter().position(|c| c.name == name).expect("validated reference") as u32 };
 
-        let mut zones: Vec<String> = Vec::new();
+        // Zones: the provider's, then any a pool names that the provider does not list.
+        let mut zones: Vec<String> = cloud.map(|c| c.zones.clone()).unwrap_or_default();
+        let mut pools = Vec::new();
         let mut nodes = crate::ids::Arena::<NodeId, Node>::default();
-        for pool in &cl.nodes {
+        let mut instances = crate::ids::Arena::<InstanceId, Instance>::default();
+        for (pi, pool) in cl.nodes.iter().enumerate() {
             let zone = match zones.iter().position(|z| z == &pool.zone) {
                 Some(i) => i,
                 None => {
                     zones.push(pool.zone.clone());
                     zones.len() - 1
                 }
-            };
+            } as u32;
+            let (cpu, mem) = pool.size(cloud);
+            let instance_type = pool.instance_type.as_ref().map(|t| {
+                cloud.expect("validated").instance_types.iter().position(|x| &x.name == t).expect("validated")
+            });
+            let price = instance_type.map_or(0.0, |i| {
+                let t = &cloud.expect("validated").instance_types[i];
+                match pool.pricing {
+                    Pricing::OnDemand => t.on_demand_per_hour,
+                    Pricing::Spot => t.spot_per_hour,
+                }
+            });
+            let cluster = cluster_idx(cl.cluster_of(pool.cluster.as_deref()));
+            pools.push(PoolRt {
+                name: pool.pool.clone(),
+                cluster,
+                role: pool.role,
+                instance_type: instance_type.map(|i| i as u32),
+                zone,
+                pricing: pool.pricing,
+                cpu: cpu.0,
+                mem: mem.0,
+                max_pods: pool.max_pods,
+                labels: pool.labels.clone(),
+                named: pool.count,
+            });
+            let running = pool.state == PoolState::Running;
             for n in 1..=pool.count {
-                nodes.push(Node {
+                let inst = instances.push(Instance {
                     name: format!("{}-{n}", pool.pool),
-                    zone: zone as u32,
-                    cpu: pool.cpu.0,
-                    mem: pool.memory.0,
+                    instance_type: instance_type.map(|i| i as u32),
+                    zone,
+                    pricing: pool.pricing,
+                    price_per_hour: price,
+                    state: if running { InstanceState::Running } else { InstanceState::Stopped },
+                    billed_since: running.then_some(SimTime::ZERO),
+                    billed_ms: 0,
+                    node: None,
+                    join_pool: pi as u32,
+                    joins_as: None,
+                    epoch: 0,
+                });
+                let node = nodes.push(Node {
+                    name: format!("{}-{n}", pool.pool),
+                    cluster,
+                    pool: pi as u32,
+                    role: pool.role,
+                    instance: inst,
+                    up: running,
+                    dns_broken: false,
+                    kubelet_broken: false,
+                    epoch: 0,
+                    zone,
+                    cpu: cpu.0,
+                    mem: mem.0,
                     max_pods: pool.max_pods,
                     req_cpu: 0,
                     req_mem: 0,
@@ -66,8 +121,28 @@ impl Sim {
                     by_workload: Default::default(),
                     podgc_due: None,
                 });
+                instances[inst].node = Some(node);
             }
         }
+        let mut stock = BTreeMap::new();
+        if let Some(c) = cloud {
+            for s in &c.stock {
+                let t = c.instance_types.iter().position(|x| x.name == s.instance_type).expect("validated") as u32;
+                let z = zones.iter().position(|x| *x == s.zone).expect("validated") as u32;
+                stock.insert((t, z, s.pricing), i64::from(s.available));
+            }
+        }
+        let clusters: Vec<ClusterRt> = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ClusterRt {
+                name: d.name.clone(),
+                kind: d.kind,
+                live_nodes: nodes.values().filter(|n| n.cluster == i as u32 && n.schedulable()).count() as u32,
+                dns_broken_for_new: false,
+                kubelet_broken_for_new: false,
+            })
+            .collect();
 
         let mut config_maps = crate::ids::Arena::<ConfigMapId, ConfigMap>::default();
         for cm in &cl.config_maps {
@@ -81,18 +156,29 @@ impl Sim {
         };
 
         let mut services = crate::ids::Arena::<ServiceId, Service>::default();
+        let service = |name: &str, cluster: u32| Service {
+            name: name.to_string(),
+            cluster,
+            workloads: Vec::new(),
+            backend_of: Vec::new(),
+            share: 0.0,
+            watches: Vec::new(),
+            ready_endpoints: 0,
+            capacity_mrps: 0,
+            probe_dependents: Vec::new(),
+        };
         for s in &cl.services {
-            services.push(Service {
-                name: s.name.clone(),
-                ready_endpoints: 0,
-                capacity_mrps: 0,
-                probe_dependents: Vec::new(),
-            });
+            services.push(service(&s.name, cluster_idx(cl.service_cluster(s))));
+        }
+        for lb in &cl.load_balancers {
+            let first = lb.backends.first().map(|b| services[svc_id(&b.service)].cluster).unwrap_or(0);
+            services.push(service(&lb.name, first));
         }
 
         let mut workloads = crate::ids::Arena::<WorkloadId, Workload>::default();
         for ws in &cl.workloads {
             let labels = ws.pod_labels();
+            let cluster = cluster_idx(cl.cluster_of(ws.cluster.as_deref()));
             let probe = |p: &Option<crate::spec::ProbeSpec>| {
                 p.as_ref().map(|p| ProbeCfg {
                     initial_delay_ms: u64::from(p.initial_delay_seconds) * 1000,
@@ -101,6 +187,10 @@ impl Sim {
                     failure_threshold: p.failure_threshold,
                     calls: p.calls.iter().map(|c| svc_id(c)).collect(),
                 })
+            };
+            // The load above which a probe with this timeout fails (see controllers/saturation.rs).
+            let saturation = |p: &Option<crate::spec::ProbeSpec>| {
+                p.as_ref().map(|p| crate::controllers::saturation_threshold(ws.capacity_rps, p.timeout_seconds))
             };
             let mut volume_names = Vec::new();
             let mut subpath_mounts = Vec::new();
@@ -114,14 +204,22 @@ impl Sim {
                 .services
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| selects(&s.selector, &labels))
+                .filter(|(i, s)| services[ServiceId::from(*i)].cluster == cluster && selects(&s.selector, &labels))
                 .map(|(i, _)| ServiceId::from(i))
                 .collect();
             let id = workloads.push(Workload {
                 name: ws.name.clone(),
                 labels,
                 kind: ws.kind,
-                replicas: ws.replicas,
+                cluster,
+                node_selector: ws.node_selector.clone(),
+                resolves_at_start: ws.resolves_at_start.first().cloned(),
+                saturation: [
+                    saturation(&ws.startup_probe),
+                    saturation(&ws.liveness_probe),
+                    saturation(&ws.readiness_probe),
+                ],
+                replicas: if ws.kind == WorkloadKind::DaemonSet { 0 } else { ws.replica_count() },
                 cpu: ws.requests.cpu.0,
                 mem: ws.requests.memory.0,
                 capacity_mrps: (ws.capacity_rps * 1000.0).round() as u64,
@@ -140,6 +238,9 @@ impl Sim {
                 crashloop_seen: None,
             });
             let w = &workloads[id];
+            for &s in &w.services {
+                services[s].workloads.push(id);
+            }
             for cfg in w.probes.iter().flatten() {
                 for &s in &cfg.calls {
                     if !services[s].probe_dependents.contains(&id) {
@@ -164,6 +265,7 @@ impl Sim {
             .collect();
         let history = History {
             capacity: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
+            shares: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
             timeline: opts.timeline.then(Vec::new),
             ..History::default()
         };
@@ -174,9 +276,14 @@ impl Sim {
             rng: Streams::new(seed),
             scenario: scenario.clone(),
             subpath_bug: cl.subpath_bug_active(),
-            live_nodes: nodes.len() as u32,
+            clusters,
+            pools,
             zone_counts: vec![Default::default(); zones.len()],
+            zones,
             nodes,
+            instances,
+            stock,
+            lbs: Vec::new(),
             pods: Default::default(),
             pod_by_name: BTreeMap::new(),
             workloads,
@@ -191,11 +298,15 @@ impl Sim {
             history,
         };
 
-        // The steady state at the start: every replica placed by the scheduler and running.
+        // The steady state at the start: every replica placed by its scheduler and running.
         world.at(world.end, Event::End);
         for w in world.workloads.ids().collect::<Vec<_>>() {
-            for _ in 0..world.workloads[w].replicas {
-                world.create_pod(w);
+            if world.workloads[w].kind == WorkloadKind::DaemonSet {
+                world.daemonset_sync(w);
+            } else {
+                for _ in 0..world.workloads[w].replicas {
+                    world.create_pod(w);
+                }
             }
         }
         let queued: Vec<_> = std::mem::take(&mut world.sched.queue).into();
@@ -217,9 +328,19 @@ impl Sim {
                 world.probes_inputs_changed(*pod);
             }
         }
+        // Load balancers see their backends as they stand, and the saturation watches start.
+        world.init_load_balancers();
+        world.init_saturation();
         for (i, f) in spec.faults.iter().enumerate() {
             let at = f.at().resolve(&spec.start);
             world.at(at, Event::Fault(i));
+        }
+        for (p, pool) in cl.nodes.iter().enumerate() {
+            for job in &pool.schedule {
+                for at in job.cron.firings(&spec.start, world.end) {
+                    world.at(at, Event::Cron { pool: p as u32, action: job.action });
+                }
+            }
         }
         // Prometheus' timers run with their own phases; the policy gets its first look at once.
         let mon = &spec.monitoring;
@@ -260,6 +381,12 @@ impl Sim {
             Event::VolumeRefresh { cm, version } => w.on_volume_refresh(cm, version),
             Event::PodGc => w.on_podgc(),
             Event::Action { idx } => w.on_action(idx),
+            Event::InstanceBooted { inst, epoch } => w.on_instance_booted(inst, epoch),
+            Event::NodeJoined { inst, epoch } => w.on_node_joined(inst, epoch),
+            Event::Cron { pool, action } => w.on_cron(pool, action),
+            Event::SwarmNodeDown { node, epoch } => w.on_swarm_node_down(node, epoch),
+            Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
+            Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),
             Event::Monitor => {
                 w.on_monitor();
                 self.consult(policy);
@@ -305,6 +432,25 @@ impl Sim {
         let mut h = w.history;
         h.end = if self.done { w.end } else { w.now };
         h.events = w.queue.popped();
+        let end = h.end;
+        let cloud = w.scenario.spec.cluster.cloud.as_ref();
+        h.instances = w
+            .instances
+            .values()
+            .map(|i| {
+                let ms = i.billed_ms + i.billed_since.map_or(0, |s| end.0.saturating_sub(s.0));
+                let hours = ms as f64 / crate::time::HOUR as f64;
+                InstanceRecord {
+                    name: i.name.clone(),
+                    instance_type: i
+                        .instance_type
+                        .and_then(|t| cloud.map(|c| c.instance_types[t as usize].name.clone())),
+                    pricing: i.pricing.name().to_string(),
+                    hours,
+                    spend: hours * i.price_per_hour,
+                }
+            })
+            .collect();
         h.pods = w
             .pods
             .values()
@@ -346,7 +492,7 @@ impl Sim {
             if n.req_cpu > n.cpu || n.req_mem > n.mem || n.pods.len() as u32 > n.max_pods {
                 return Err(format!("node {} holds more than it has", n.name));
             }
-            if n.gone {
+            if !n.running() {
                 for (_, p) in &bound {
                     if matches!(
                         p.container,
@@ -367,6 +513,35 @@ impl Sim {
             }
             if ep != s.ready_endpoints || cap != s.capacity_mrps {
                 return Err(format!("service {}: endpoints drifted", s.name));
+            }
+        }
+        w.lb_invariant()?;
+        for (&(t, z, p), &left) in &w.stock {
+            if left < 0 {
+                return Err(format!("stock of type {t} zone {z} {} went negative ({left})", p.name()));
+            }
+        }
+        for (_, i) in w.instances.iter() {
+            let node = i.node.map(|n| &w.nodes[n]);
+            match i.state {
+                InstanceState::Stopped | InstanceState::Booting | InstanceState::Reimaging => {
+                    if node.is_some_and(|n| n.up) {
+                        return Err(format!("instance {} is not running but its node is up", i.name));
+                    }
+                }
+                InstanceState::Released => {
+                    if node.is_some_and(|n| !n.gone) {
+                        return Err(format!("instance {} is released but its node is still a member", i.name));
+                    }
+                }
+                InstanceState::Running => {}
+            }
+        }
+        for (_, c) in w.clusters.iter().enumerate() {
+            let live =
+                w.nodes.values().filter(|n| n.schedulable() && w.clusters[n.cluster as usize].name == c.name).count();
+            if live as u32 != c.live_nodes {
+                return Err(format!("cluster {}: schedulable node count drifted", c.name));
             }
         }
         for (_, wl) in w.workloads.iter() {

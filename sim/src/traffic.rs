@@ -15,6 +15,14 @@
 //! caller loses exactly the share of its requests that need a failing dependency. The curve of a
 //! called service is its total load (callers' requests included); calls do not add load.
 //! Dependencies form a DAG (validated), evaluated in topological order.
+//!
+//! A load balancer is scored as a service of its own: users' requests (its curve) are split
+//! among its backends by their current `share` (what the load balancer's health checks last
+//! saw), so a backend's offered load is `offered(lb) * share(backend)` and
+//!
+//! ```text
+//! ratio(lb) = sum over backends b of share(b) * ratio(b)      (0 when no backend is marked up)
+//! ```
 
 use crate::ids::ServiceId;
 use crate::spec::Scenario;
@@ -28,6 +36,32 @@ pub struct Curve {
 }
 
 impl Curve {
+    /// The first millisecond after `from` at which `value > level` is no longer `above`, or
+    /// `None` if it never changes (the curve is flat after its last point).
+    pub fn next_crossing(&self, from: SimTime, level: f64, above: bool) -> Option<SimTime> {
+        let p = &self.points;
+        let state = |v: f64| v > level;
+        let mut t0 = from.0;
+        let mut v0 = self.at(from);
+        let first = p.partition_point(|(pt, _)| pt.0 <= from.0);
+        for &(t1, v1) in &p[first..] {
+            if state(v1) != above {
+                // The value moves linearly from v0 to v1: find where it passes the level.
+                let x = if v1 == v0 { 0.0 } else { (level - v0) / (v1 - v0) };
+                let t = t0 as f64 + x.clamp(0.0, 1.0) * (t1.0 - t0) as f64;
+                let mut at = (t.ceil() as u64).clamp(t0, t1.0);
+                // Step past the exact crossing until the state really differs (at most t1).
+                while at < t1.0 && state(self.at(SimTime(at))) == above {
+                    at += 1;
+                }
+                return Some(SimTime(at.max(from.0 + 1)));
+            }
+            t0 = t1.0;
+            v0 = v1;
+        }
+        None
+    }
+
     /// The value at `t`: linear between points, flat outside them.
     pub fn at(&self, t: SimTime) -> f64 {
         self.at_f(t.0 as f64)
@@ -63,6 +97,10 @@ pub struct Topology {
     pub curves: Vec<Curve>,
     /// Outage threshold per service.
     pub outage_below: Vec<f64>,
+    /// For a load balancer: its backends (empty for other services).
+    pub backends: Vec<Vec<ServiceId>>,
+    /// For a backend: the load balancer whose traffic it gets.
+    pub fed_by: Vec<Option<ServiceId>>,
 }
 
 impl Topology {
@@ -70,38 +108,82 @@ impl Topology {
     pub fn new(s: &Scenario) -> Topology {
         let spec = &s.spec;
         let svcs = &spec.cluster.services;
+        let lbs = &spec.cluster.load_balancers;
+        let n = svcs.len() + lbs.len();
+        let mut names: Vec<String> = svcs.iter().map(|s| s.name.clone()).collect();
+        names.extend(lbs.iter().map(|l| l.name.clone()));
         let id = |name: &str| -> ServiceId {
-            ServiceId::from(svcs.iter().position(|x| x.name == name).expect("validated reference"))
+            ServiceId::from(names.iter().position(|x| x == name).expect("validated reference"))
         };
-        let calls: Vec<Vec<(ServiceId, f64)>> =
+        let mut calls: Vec<Vec<(ServiceId, f64)>> =
             svcs.iter().map(|s| s.calls.iter().map(|c| (id(&c.service), c.share)).collect()).collect();
-        let mut curves = vec![Curve::default(); svcs.len()];
+        calls.resize(n, Vec::new());
+        let mut backends = vec![Vec::new(); n];
+        let mut fed_by = vec![None; n];
+        for (i, lb) in lbs.iter().enumerate() {
+            let me = ServiceId::from(svcs.len() + i);
+            for b in &lb.backends {
+                let bid = id(&b.service);
+                backends[svcs.len() + i].push(bid);
+                fed_by[usize::from(bid)] = Some(me);
+            }
+        }
+        let mut curves = vec![Curve::default(); n];
         for t in &spec.traffic {
             curves[usize::from(id(&t.service))] =
                 Curve { points: t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v)).collect() };
         }
-        // Topological order by depth-first post-order (callees first); validated acyclic.
-        let mut order = Vec::with_capacity(svcs.len());
-        let mut done = vec![false; svcs.len()];
-        fn visit(i: usize, calls: &[Vec<(ServiceId, f64)>], done: &mut [bool], order: &mut Vec<ServiceId>) {
+        // Topological order by depth-first post-order (callees and backends first); validated
+        // acyclic.
+        let deps: Vec<Vec<usize>> = (0..n)
+            .map(|i| {
+                calls[i]
+                    .iter()
+                    .map(|(c, _)| usize::from(*c))
+                    .chain(backends[i].iter().map(|&b| usize::from(b)))
+                    .collect()
+            })
+            .collect();
+        let mut order = Vec::with_capacity(n);
+        let mut done = vec![false; n];
+        fn visit(i: usize, deps: &[Vec<usize>], done: &mut [bool], order: &mut Vec<ServiceId>) {
             if done[i] {
                 return;
             }
             done[i] = true;
-            for (c, _) in &calls[i] {
-                visit(usize::from(*c), calls, done, order);
+            for &c in &deps[i] {
+                visit(c, deps, done, order);
             }
             order.push(ServiceId::from(i));
         }
-        for i in 0..svcs.len() {
-            visit(i, &calls, &mut done, &mut order);
+        for i in 0..n {
+            visit(i, &deps, &mut done, &mut order);
         }
-        Topology {
-            names: svcs.iter().map(|s| s.name.clone()).collect(),
-            order,
-            calls,
-            curves,
-            outage_below: svcs.iter().map(|s| s.outage_below.unwrap_or(spec.slo.outage_below)).collect(),
+        let mut outage_below: Vec<f64> = svcs.iter().map(|s| s.outage_below.unwrap_or(spec.slo.outage_below)).collect();
+        outage_below.extend(lbs.iter().map(|l| l.outage_below.unwrap_or(spec.slo.outage_below)));
+        Topology { names, order, calls, curves, outage_below, backends, fed_by }
+    }
+
+    /// The curve whose points shape `s`'s offered load: its own, or its load balancer's.
+    pub fn source(&self, s: usize) -> usize {
+        self.fed_by[s].map_or(s, usize::from)
+    }
+
+    /// Offered requests/s of `s` at a fractional millisecond, given its current share of its
+    /// load balancer's traffic (ignored for services with a curve of their own).
+    pub fn offered_f(&self, s: usize, t: f64, share: f64) -> f64 {
+        match self.fed_by[s] {
+            Some(lb) => self.curves[usize::from(lb)].at_f(t) * share,
+            None => self.curves[s].at_f(t),
+        }
+    }
+
+    /// One service's ratio, from its capacity and the ratios of what it depends on.
+    pub fn ratio(&self, s: usize, capacity: f64, offered: f64, shares: impl Fn(usize) -> f64, ratios: &[f64]) -> f64 {
+        if self.backends[s].is_empty() {
+            ratio_of(capacity, offered, &self.calls[s], ratios)
+        } else {
+            self.backends[s].iter().map(|&b| shares(usize::from(b)) * ratios[usize::from(b)]).sum::<f64>().min(1.0)
         }
     }
 
@@ -115,13 +197,21 @@ impl Topology {
         self.names.is_empty()
     }
 
-    /// Every service's ratio at `t`, given each service's serving capacity (rps) then.
-    pub fn ratios(&self, t: SimTime, capacity: impl Fn(ServiceId) -> f64, out: &mut Vec<f64>) {
+    /// Every service's ratio at `t`, given each service's serving capacity (rps) and share of
+    /// its load balancer's traffic then.
+    pub fn ratios(
+        &self,
+        t: SimTime,
+        capacity: impl Fn(ServiceId) -> f64,
+        share: impl Fn(usize) -> f64,
+        out: &mut Vec<f64>,
+    ) {
         out.clear();
         out.resize(self.len(), 0.0);
         for &s in &self.order {
             let i = usize::from(s);
-            out[i] = ratio_of(capacity(s), self.curves[i].at(t), &self.calls[i], out);
+            let offered = self.offered_f(i, t.0 as f64, share(i));
+            out[i] = self.ratio(i, capacity(s), offered, &share, out);
         }
     }
 }

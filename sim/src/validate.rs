@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::defaults;
-use crate::spec::{API_VERSION, FaultSpec, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, WorkloadKind};
+use crate::spec::{
+    API_VERSION, ClusterKind, FaultSpec, NodeRole, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, WorkloadKind,
+};
 use crate::time::{DAY, SimDuration};
 
 /// Longest run accepted: 31 days of virtual time.
@@ -113,9 +115,95 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         c.err(path!["spec", "duration"], format!("{} is longer than the limit of {LIMIT_DURATION}", spec.duration));
     }
     check_slo(&mut c, spec.slo.outage_below, path!["spec", "slo", "outageBelow"]);
+    if spec.slo.min_recovery > SimDuration::hours(24) {
+        c.err(path!["spec", "slo", "minRecovery"], "longer than a day is not plausible");
+    }
     check_timing(&mut c, s);
 
     let cl = &spec.cluster;
+    // Clusters.
+    let defs = cl.cluster_defs();
+    let mut cluster_names: BTreeMap<&str, ClusterKind> = BTreeMap::new();
+    for (i, d) in cl.clusters.iter().enumerate() {
+        if !is_dns_label(&d.name) {
+            c.err(path!["spec", "cluster", "clusters", i, "name"], format!("`{}` is not a valid name", d.name));
+        }
+        if cluster_names.insert(d.name.as_str(), d.kind).is_some() {
+            c.err(path!["spec", "cluster", "clusters", i, "name"], format!("cluster `{}` is defined twice", d.name));
+        }
+    }
+    if cl.clusters.is_empty() {
+        cluster_names.insert(crate::spec::DEFAULT_CLUSTER, ClusterKind::Kubernetes);
+    }
+    let known_clusters = defs.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(", ");
+    let check_cluster = |c: &mut Ctx, named: &Option<String>, at: Vec<PathSeg>| -> Option<ClusterKind> {
+        match named {
+            None => Some(defs[0].kind),
+            Some(n) => match cluster_names.get(n.as_str()) {
+                Some(k) => Some(*k),
+                None => {
+                    c.err(at, format!("no cluster named `{n}` (clusters: {known_clusters})"));
+                    None
+                }
+            },
+        }
+    };
+
+    // The cloud provider.
+    let cloud = cl.cloud.as_ref();
+    let mut zones: BTreeSet<&str> = BTreeSet::new();
+    let mut types: BTreeSet<&str> = BTreeSet::new();
+    if let Some(cloud) = cloud {
+        let at = |k: &str| path!["spec", "cluster", "cloud", k];
+        if cloud.zones.is_empty() {
+            c.err(at("zones"), "list the zones instances can be placed in");
+        }
+        for (i, z) in cloud.zones.iter().enumerate() {
+            if !zones.insert(z.as_str()) {
+                c.err(path!["spec", "cluster", "cloud", "zones", i], format!("zone `{z}` is listed twice"));
+            }
+        }
+        for (i, t) in cloud.instance_types.iter().enumerate() {
+            let here = |k: &str| path!["spec", "cluster", "cloud", "instanceTypes", i, k];
+            if !types.insert(t.name.as_str()) {
+                c.err(here("name"), format!("instance type `{}` is listed twice", t.name));
+            }
+            if t.cpu.0 == 0 || t.cpu.0 > LIMIT_CPU_MILLI {
+                c.err(here("cpu"), "an instance type needs some CPU, and at most a million cores");
+            }
+            if t.memory.0 == 0 || t.memory.0 > LIMIT_MEMORY_BYTES {
+                c.err(here("memory"), "an instance type needs some memory, and at most 1 PiB");
+            }
+            for (k, v) in [("onDemandPerHour", t.on_demand_per_hour), ("spotPerHour", t.spot_per_hour)] {
+                if !(v.is_finite() && (0.0..=1e6).contains(&v)) {
+                    c.err(here(k), format!("expected a price per hour between 0 and 1000000, found {v}"));
+                }
+            }
+        }
+        for (i, s) in cloud.stock.iter().enumerate() {
+            let here = |k: &str| path!["spec", "cluster", "cloud", "stock", i, k];
+            if !types.contains(s.instance_type.as_str()) {
+                c.err(
+                    here("instanceType"),
+                    format!("no instance type named `{}` in cloud.instanceTypes", s.instance_type),
+                );
+            }
+            if !zones.contains(s.zone.as_str()) {
+                c.err(here("zone"), format!("no zone named `{}` in cloud.zones", s.zone));
+            }
+        }
+        for (k, r) in
+            [("bootTime", cloud.boot_time), ("joinTime", cloud.join_time), ("reimageTime", cloud.reimage_time)]
+        {
+            if r.min > r.max {
+                c.err(at(k), format!("min {} is longer than max {}", r.min, r.max));
+            }
+            if r.max > SimDuration::hours(24) {
+                c.err(at(k), "longer than a day is not plausible");
+            }
+        }
+    }
+
     // Nodes: counted before anything is built.
     let mut total_nodes: u64 = 0;
     let mut node_names = BTreeSet::new();
@@ -128,6 +216,48 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if !pools.insert(p.pool.clone()) {
             c.err(at("pool"), format!("pool `{}` is defined twice", p.pool));
         }
+        let kind = check_cluster(&mut c, &p.cluster, at("cluster"));
+        match (kind, p.role) {
+            (Some(ClusterKind::Kubernetes), NodeRole::Manager) => {
+                c.err(at("role"), "`manager` is a swarm role; a Kubernetes node is a `worker` or `controlPlane`")
+            }
+            (Some(ClusterKind::Swarm), NodeRole::ControlPlane) => {
+                c.err(at("role"), "`controlPlane` is a Kubernetes role; a swarm node is a `manager` or `worker`")
+            }
+            _ => {}
+        }
+        match (&p.instance_type, cloud) {
+            (Some(t), None) => {
+                c.err(at("instanceType"), format!("instance type `{t}` needs a `cloud` section listing it"))
+            }
+            (Some(t), Some(_)) if !types.contains(t.as_str()) => c.err(
+                at("instanceType"),
+                format!(
+                    "no instance type named `{t}` (cloud.instanceTypes has: {})",
+                    types.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            (None, _) if p.cpu.is_none() || p.memory.is_none() => {
+                c.err(at("cpu"), "give `cpu` and `memory`, or an `instanceType` that has them")
+            }
+            _ => {}
+        }
+        if cloud.is_some() && !zones.contains(p.zone.as_str()) {
+            c.err(
+                at("zone"),
+                format!(
+                    "no zone named `{}` (cloud.zones has: {})",
+                    p.zone,
+                    zones.iter().copied().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+        if p.pricing == crate::spec::Pricing::Spot && p.instance_type.is_none() {
+            c.err(at("pricing"), "a spot pool needs an `instanceType` from the cloud");
+        }
+        if (p.state == crate::spec::PoolState::Stopped || !p.schedule.is_empty()) && cloud.is_none() {
+            c.err(at("state"), "stopped pools and schedules need a `cloud` section: machines are started through it");
+        }
         total_nodes += p.count as u64;
         if p.count as u64 > defaults::LIMIT_NODES as u64 {
             c.err(
@@ -135,10 +265,10 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("{} nodes is more than a cluster supports ({})", p.count, defaults::LIMIT_NODES),
             );
         }
-        if p.cpu.0 == 0 || p.cpu.0 > LIMIT_CPU_MILLI {
+        if p.cpu.is_some_and(|x| x.0 == 0 || x.0 > LIMIT_CPU_MILLI) {
             c.err(at("cpu"), "a node needs some CPU, and at most a million cores");
         }
-        if p.memory.0 == 0 || p.memory.0 > LIMIT_MEMORY_BYTES {
+        if p.memory.is_some_and(|x| x.0 == 0 || x.0 > LIMIT_MEMORY_BYTES) {
             c.err(at("memory"), "a node needs some memory, and at most 1 PiB");
         }
         if p.max_pods == 0 || p.max_pods > LIMIT_MAX_PODS {
@@ -185,12 +315,30 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if !workload_names.insert(w.name.as_str()) {
             c.err(at("name"), format!("workload `{}` is defined twice", w.name));
         }
-        total_pods += w.replicas as u64;
-        if w.replicas > defaults::LIMIT_PODS {
+        let replicas = if w.kind == WorkloadKind::DaemonSet { total_nodes as u32 } else { w.replica_count() };
+        total_pods += replicas as u64;
+        if replicas > defaults::LIMIT_PODS {
             c.err(
                 at("replicas"),
-                format!("{} replicas is more than a cluster supports ({} pods)", w.replicas, defaults::LIMIT_PODS),
+                format!("{replicas} replicas is more than a cluster supports ({} pods)", defaults::LIMIT_PODS),
             );
+        }
+        if w.kind == WorkloadKind::DaemonSet && w.replicas.is_some() {
+            c.err(at("replicas"), "a DaemonSet runs one pod per node and takes no `replicas`");
+        }
+        match check_cluster(&mut c, &w.cluster, at("cluster")) {
+            Some(ClusterKind::Swarm) if w.kind != WorkloadKind::SwarmService => {
+                c.err(at("kind"), format!("`{}` runs in a swarm cluster, so its kind must be `SwarmService`", w.name))
+            }
+            Some(ClusterKind::Kubernetes) if w.kind == WorkloadKind::SwarmService => {
+                c.err(at("kind"), format!("`{}` is a SwarmService but its cluster runs Kubernetes", w.name))
+            }
+            _ => {}
+        }
+        if w.kind == WorkloadKind::SwarmService
+            && (w.liveness_probe.is_some() || w.readiness_probe.is_some() || w.startup_probe.is_some())
+        {
+            c.err(at("kind"), "swarm services have no Kubernetes probes in this model; remove them");
         }
         if !(w.capacity_rps.is_finite() && w.capacity_rps > 0.0) {
             c.err(
@@ -274,6 +422,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if s.selector.is_empty() {
             c.err(at("selector"), "a service needs a selector");
         }
+        check_cluster(&mut c, &s.cluster, at("cluster"));
         if let Some(o) = s.outage_below {
             check_slo(&mut c, o, at("outageBelow"));
         }
@@ -297,12 +446,60 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         );
     }
 
+    // Load balancers.
+    let mut fed: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, lb) in cl.load_balancers.iter().enumerate() {
+        let at = |k: &str| path!["spec", "cluster", "loadBalancers", i, k];
+        if !is_dns_label(&lb.name) {
+            c.err(at("name"), format!("`{}` is not a valid name", lb.name));
+        }
+        if services.contains_key(lb.name.as_str()) || !seen.insert(lb.name.as_str()) {
+            c.err(at("name"), format!("`{}` is already the name of a service or load balancer", lb.name));
+        }
+        if lb.backends.is_empty() {
+            c.err(at("backends"), "a load balancer needs at least one backend");
+        }
+        if let Some(o) = lb.outage_below {
+            check_slo(&mut c, o, at("outageBelow"));
+        }
+        let hc = &lb.health_check;
+        if hc.interval < SimDuration(100) || hc.interval > SimDuration::hours(1) {
+            c.err(path!["spec", "cluster", "loadBalancers", i, "healthCheck", "interval"], "expected 100ms to 1h");
+        }
+        for (k, v) in [("healthyThreshold", hc.healthy_threshold), ("unhealthyThreshold", hc.unhealthy_threshold)] {
+            if v == 0 || v > 100 {
+                c.err(path!["spec", "cluster", "loadBalancers", i, "healthCheck", k], "expected 1 to 100 checks");
+            }
+        }
+        for (j, b) in lb.backends.iter().enumerate() {
+            let here = path!["spec", "cluster", "loadBalancers", i, "backends", j, "service"];
+            if !services.contains_key(b.service.as_str()) {
+                c.err(here, format!("no service named `{}`", b.service));
+            } else if let Some(other) = fed.insert(b.service.as_str(), lb.name.as_str()) {
+                c.err(
+                    here,
+                    format!(
+                        "`{}` is already a backend of `{other}`; a service sits behind one load balancer",
+                        b.service
+                    ),
+                );
+            }
+        }
+    }
+
     // Traffic.
     let mut with_traffic = BTreeSet::new();
     for (i, t) in spec.traffic.iter().enumerate() {
         let at = |k: &str| path!["spec", "traffic", i, k];
-        if !services.contains_key(t.service.as_str()) {
-            c.err(at("service"), format!("no service named `{}`", t.service));
+        let is_lb = cl.load_balancers.iter().any(|l| l.name == t.service);
+        if !services.contains_key(t.service.as_str()) && !is_lb {
+            c.err(at("service"), format!("no service or load balancer named `{}`", t.service));
+        }
+        if let Some(lb) = fed.get(t.service.as_str()) {
+            c.err(
+                at("service"),
+                format!("`{}` gets its traffic from load balancer `{lb}`; give the curve to `{lb}`", t.service),
+            );
         }
         if !with_traffic.insert(t.service.as_str()) {
             c.err(at("service"), format!("service `{}` has two traffic curves", t.service));
@@ -382,6 +579,23 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                         at("node"),
                         format!("no node named `{}` (nodes are named <pool>-1 ... <pool>-<count>)", n.node),
                     );
+                }
+            }
+            FaultSpec::StockChange(s) => {
+                if cloud.is_none() {
+                    c.err(at("instanceType"), "a stock change needs a `cloud` section");
+                } else {
+                    if !types.contains(s.instance_type.as_str()) {
+                        c.err(at("instanceType"), format!("no instance type named `{}`", s.instance_type));
+                    }
+                    if !zones.contains(s.zone.as_str()) {
+                        c.err(at("zone"), format!("no zone named `{}`", s.zone));
+                    }
+                }
+            }
+            FaultSpec::DnsFailure(n) | FaultSpec::KubeletFailure(n) => {
+                if check_cluster(&mut c, &n.cluster, at("cluster")) == Some(ClusterKind::Swarm) {
+                    c.err(at("cluster"), "this fault is about Kubernetes nodes; the cluster runs swarm");
                 }
             }
         }

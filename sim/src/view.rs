@@ -1,7 +1,10 @@
 //! The engine's side of the policy interface: the world as `kubectl` and monitoring show it.
 
-use crate::policy::{AlertInfo, ClusterView, PodInfo, ServiceInfo, WorkloadInfo};
+use crate::policy::{
+    AlertInfo, ClusterView, FailedOperation, NodeInfo, NodeStatus, PodInfo, ServiceInfo, WorkloadInfo,
+};
 use crate::time::{SimTime, StartTime};
+use crate::world::InstanceState;
 use crate::world::{Phase, World};
 
 impl ClusterView for World {
@@ -24,6 +27,7 @@ impl ClusterView for World {
                 workload: &w.name,
                 labels: &w.labels,
                 node: p.node.map(|n| self.nodes[n].name.as_str()),
+                pool: p.node.map(|n| self.pools[self.nodes[n].pool as usize].name.as_str()),
                 status: p.status,
                 status_since: p.status_since,
                 ready: p.ready,
@@ -57,6 +61,41 @@ impl ClusterView for World {
         self.services
             .values()
             .map(|s| ServiceInfo { name: s.name.clone(), ready_endpoints: s.ready_endpoints })
+            .collect()
+    }
+
+    fn nodes(&self) -> Vec<NodeInfo> {
+        self.nodes
+            .values()
+            .map(|n| NodeInfo {
+                name: n.name.clone(),
+                pool: self.pools[n.pool as usize].name.clone(),
+                cluster: self.clusters[n.cluster as usize].name.clone(),
+                status: if n.gone {
+                    NodeStatus::Removed
+                } else if n.up {
+                    NodeStatus::Ready
+                } else if self.instances[n.instance].state == InstanceState::Stopped {
+                    NodeStatus::Stopped
+                } else {
+                    NodeStatus::NotReady
+                },
+            })
+            .collect()
+    }
+
+    fn failed_operations(&self) -> Vec<FailedOperation> {
+        self.history
+            .actions
+            .iter()
+            .filter_map(|a| {
+                a.outcome.as_ref().err().map(|e| FailedOperation {
+                    at: a.done,
+                    by: a.by.clone(),
+                    action: a.action.clone(),
+                    error: e.clone(),
+                })
+            })
             .collect()
     }
 

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
 use crate::history::History;
-use crate::ids::{Arena, ConfigMapId, NodeId, PodId, ServiceId, WorkloadId};
+use crate::ids::{Arena, ConfigMapId, InstanceId, NodeId, PodId, ServiceId, WorkloadId};
 use crate::queue::EventQueue;
 use crate::rng::Streams;
-use crate::spec::{Labels, RestartPolicy, Scenario};
+use crate::spec::{ClusterKind, Labels, NodeRole, PoolAction, Pricing, RestartPolicy, Scenario};
 use crate::time::SimTime;
 use crate::traffic::Topology;
 
@@ -42,6 +42,18 @@ pub(crate) enum Event {
     PolicyWake { epoch: u32 },
     /// An action the policy issued takes effect.
     Action { idx: usize },
+    /// A cloud instance finished booting (after a start, purchase, reboot or reimage).
+    InstanceBooted { inst: InstanceId, epoch: u32 },
+    /// A booted instance's node has joined its cluster and is Ready.
+    NodeJoined { inst: InstanceId, epoch: u32 },
+    /// A scheduled job (cron) of a pool runs.
+    Cron { pool: u32, action: PoolAction },
+    /// A swarm manager gives up on a node that stopped sending heartbeats.
+    SwarmNodeDown { node: NodeId, epoch: u32 },
+    /// A load balancer health-checks one backend (`epoch` is the backend's).
+    LbCheck { lb: u32, backend: u32, epoch: u32 },
+    /// A service's load crosses one of its saturation thresholds (`epoch` is the watch's).
+    Saturation { svc: ServiceId, watch: u32, epoch: u32 },
     /// The run is over.
     End,
 }
@@ -109,8 +121,10 @@ pub(crate) enum ExitReason {
     LivenessFailed,
     /// Killed after failing its startup probe.
     StartupFailed,
-    /// The node it ran on is gone.
+    /// The node it ran on is gone or went down.
     NodeLost,
+    /// The app could not resolve a name through cluster DNS at start, and exited.
+    DnsFailed,
     /// Stopped because the pod is being deleted.
     Deleted,
 }
@@ -124,6 +138,7 @@ impl ExitReason {
             ExitReason::LivenessFailed => "killed, liveness probe failed",
             ExitReason::StartupFailed => "killed, startup probe failed",
             ExitReason::NodeLost => "lost with its node",
+            ExitReason::DnsFailed => "exited, DNS resolution failed at start",
             ExitReason::Deleted => "stopped, pod deleted",
         }
     }
@@ -220,6 +235,23 @@ impl fmt::Display for PodStatus {
 pub(crate) struct Node {
     /// `<pool>-<n>`.
     pub name: String,
+    /// Index into `World::clusters`.
+    pub cluster: u32,
+    /// Index into `World::pools`.
+    pub pool: u32,
+    /// Worker, control plane or swarm manager.
+    pub role: NodeRole,
+    /// The machine under it.
+    pub instance: InstanceId,
+    /// Its agent (kubelet or swarm daemon) is running and the node is Ready: false while the
+    /// machine is stopped, booting or rebooting.
+    pub up: bool,
+    /// Cluster DNS does not answer from this node (a fault; a reboot clears it).
+    pub dns_broken: bool,
+    /// The kubelet here does not start containers (a fault).
+    pub kubelet_broken: bool,
+    /// Bumped when the node goes down or comes up; stale heartbeat events are ignored.
+    pub epoch: u32,
     /// Index into `World::zones`, for zone spreading.
     pub zone: u32,
     /// Allocatable CPU, millicores.
@@ -240,6 +272,146 @@ pub(crate) struct Node {
     pub by_workload: Counts,
     /// When PodGC will delete the pods of this node, once it is gone.
     pub podgc_due: Option<SimTime>,
+}
+
+impl Node {
+    /// Takes new pods: up, still a member, and not a control-plane node.
+    pub(crate) fn schedulable(&self) -> bool {
+        self.up && !self.gone && self.role != NodeRole::ControlPlane
+    }
+
+    /// Containers can run here now.
+    pub(crate) fn running(&self) -> bool {
+        self.up && !self.gone
+    }
+}
+
+/// One cluster of the scenario.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterRt {
+    /// Name.
+    pub name: String,
+    /// Kubernetes or swarm.
+    pub kind: ClusterKind,
+    /// Schedulable nodes (the scheduler's N).
+    pub live_nodes: u32,
+    /// Nodes joining from now on come up with broken DNS (a `dnsFailure` fault in force).
+    pub dns_broken_for_new: bool,
+    /// Nodes joining from now on come up with a broken kubelet.
+    pub kubelet_broken_for_new: bool,
+}
+
+/// A node pool: where bought and reimaged machines join, with the pool's shape.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolRt {
+    /// Name prefix of its nodes.
+    pub name: String,
+    /// Index into `World::clusters`.
+    pub cluster: u32,
+    /// Role of its nodes.
+    pub role: NodeRole,
+    /// Index into the cloud's instance types, if its machines are cloud instances.
+    pub instance_type: Option<u32>,
+    /// Zone index.
+    pub zone: u32,
+    /// How its machines are paid for.
+    pub pricing: Pricing,
+    /// Allocatable CPU (millicores) and memory (bytes) of a node.
+    pub cpu: u64,
+    /// See `cpu`.
+    pub mem: u64,
+    /// kubelet maxPods.
+    pub max_pods: u32,
+    /// Node labels.
+    pub labels: Labels,
+    /// Nodes named so far (the next is `<name>-<named + 1>`).
+    pub named: u32,
+}
+
+/// What a cloud instance is doing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum InstanceState {
+    /// Stopped: not billed, holds no stock.
+    Stopped,
+    /// Booting (after a start, purchase, reboot or reimage); billed.
+    Booting,
+    /// Running; billed.
+    Running,
+    /// Its system disk is being replaced; billed.
+    Reimaging,
+    /// Released (terminated): gone for good.
+    Released,
+}
+
+/// A machine from the cloud provider (or a plain machine when the scenario has no cloud).
+#[derive(Clone, Debug)]
+pub(crate) struct Instance {
+    /// The name of the node it was bought or created as (reports and billing use it).
+    pub name: String,
+    /// Instance type index, if from the cloud.
+    pub instance_type: Option<u32>,
+    /// Zone index.
+    pub zone: u32,
+    /// Pricing.
+    pub pricing: Pricing,
+    /// Price per hour.
+    pub price_per_hour: f64,
+    /// What it is doing.
+    pub state: InstanceState,
+    /// Billed since (while not stopped or released).
+    pub billed_since: Option<SimTime>,
+    /// Billed milliseconds before `billed_since`.
+    pub billed_ms: u64,
+    /// The node it currently is, if it is one.
+    pub node: Option<NodeId>,
+    /// The pool it joins when its boot completes without a node (bought or reimaged).
+    pub join_pool: u32,
+    /// The node name it will join as (reserved when it was bought or reimaged).
+    pub joins_as: Option<String>,
+    /// Bumped on every operation; boot and join events of an older epoch are stale.
+    pub epoch: u32,
+}
+
+/// One backend of a load balancer, as the load balancer sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct BackendRt {
+    /// The service.
+    pub service: ServiceId,
+    /// Configured to take traffic.
+    pub enabled: bool,
+    /// Marked up by the health checks.
+    pub marked_up: bool,
+    /// Consecutive checks that disagreed with the marking.
+    pub streak: u32,
+    /// The capacity (milli-rps) the last check saw; its weight while marked up.
+    pub seen_mrps: u64,
+    /// Generation of the one pending check event.
+    pub epoch: u32,
+    /// A check is scheduled.
+    pub check_pending: bool,
+}
+
+/// A load balancer.
+#[derive(Clone, Debug)]
+pub(crate) struct LbRt {
+    /// Backends in spec order.
+    pub backends: Vec<BackendRt>,
+    /// Phase of the check timer.
+    pub phase: u64,
+}
+
+/// A saturation threshold watched on a service: probes whose timeout makes them fail above this
+/// load (offered / serving capacity) are told when the load crosses it.
+#[derive(Clone, Debug)]
+pub(crate) struct SatWatch {
+    /// Load above which the probes time out.
+    pub threshold: f64,
+    /// The load is above it now.
+    pub above: bool,
+    /// Generation of the one pending crossing event.
+    pub epoch: u32,
+    /// When that event is due.
+    pub due: Option<SimTime>,
 }
 
 /// Small per-workload counters, kept sparse: a sorted `Vec`, so memory grows with the pods
@@ -281,6 +453,8 @@ pub(crate) struct Pod {
     pub workload: WorkloadId,
     /// Bound node, once scheduled.
     pub node: Option<NodeId>,
+    /// The only node it may run on (a DaemonSet pod).
+    pub pinned: Option<NodeId>,
     /// Creation time.
     pub created: SimTime,
     /// When the API object went away.
@@ -335,8 +509,16 @@ pub(crate) struct Workload {
     pub name: String,
     /// Pod labels.
     pub labels: Labels,
-    /// Deployment (replaced when deleted) or bare pods (not).
+    /// Deployment (replaced when deleted), bare pods (not), DaemonSet or swarm service.
     pub kind: crate::spec::WorkloadKind,
+    /// Index into `World::clusters`.
+    pub cluster: u32,
+    /// Node labels its pods need (`nodeSelector`).
+    pub node_selector: Labels,
+    /// The first name the app resolves at start, if it needs DNS to start.
+    pub resolves_at_start: Option<String>,
+    /// Per probe kind: the load above which the probe times out (`None`: no such probe).
+    pub saturation: [Option<f64>; 3],
     /// Desired pods.
     pub replicas: u32,
     /// CPU request per pod, millicores.
@@ -379,6 +561,16 @@ pub(crate) struct Workload {
 pub(crate) struct Service {
     /// Name.
     pub name: String,
+    /// Index into `World::clusters` (a load balancer's is that of its first backend).
+    pub cluster: u32,
+    /// Workloads it selects.
+    pub workloads: Vec<WorkloadId>,
+    /// Load balancers it is a backend of: `(lb, backend index)`.
+    pub backend_of: Vec<(u32, u32)>,
+    /// Share of its load balancer's traffic it gets now (backends only).
+    pub share: f64,
+    /// Saturation thresholds its pods' probes care about.
+    pub watches: Vec<SatWatch>,
     /// Ready endpoints.
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.
@@ -445,10 +637,21 @@ pub(crate) struct World {
     pub scenario: Scenario,
     /// Whether the subPath restart failure exists in this cluster.
     pub subpath_bug: bool,
+    /// The clusters.
+    pub clusters: Vec<ClusterRt>,
+    /// Node pools.
+    pub pools: Vec<PoolRt>,
     /// Machines.
     pub nodes: Arena<NodeId, Node>,
-    /// Nodes that are not gone (the scheduler's N).
-    pub live_nodes: u32,
+    /// Cloud instances.
+    pub instances: Arena<InstanceId, Instance>,
+    /// Stock the provider has left per (instance type, zone, pricing); keys not listed are
+    /// never short.
+    pub stock: BTreeMap<(u32, u32, Pricing), i64>,
+    /// Zone names.
+    pub zones: Vec<String>,
+    /// Load balancers.
+    pub lbs: Vec<LbRt>,
     /// Active bound pods per zone (by node zone index), per workload.
     pub zone_counts: Vec<Counts>,
     /// Pods, live and deleted.
@@ -488,6 +691,12 @@ impl World {
             let name = self.pods[pod].name.clone();
             self.history.note(self.now, &name, what);
         }
+    }
+
+    /// Whether workload `w`'s `nodeSelector` admits `node`.
+    pub(crate) fn selector_admits(&self, w: WorkloadId, node: NodeId) -> bool {
+        let sel = &self.workloads[w].node_selector;
+        sel.is_empty() || crate::validate::selects(sel, &self.pools[self.nodes[node].pool as usize].labels)
     }
 
     /// Schedules `event` at `at`.

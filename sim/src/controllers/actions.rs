@@ -30,12 +30,33 @@ impl World {
                         "The Deployment \"{workload}\" is invalid: spec.replicas: {replicas} is more than this \
                          cluster can hold"
                     )),
+                    Some(w) if self.workloads[w].kind == crate::spec::WorkloadKind::DaemonSet => Err(format!(
+                        "Error from server (NotFound): deployments.apps \"{workload}\" not found ({workload} is a DaemonSet)"
+                    )),
+                    Some(w) if self.workloads[w].kind == crate::spec::WorkloadKind::SwarmService => {
+                        if !self.swarm_has_leader(self.workloads[w].cluster) {
+                            Err(defaults::SWARM_NO_LEADER.to_string())
+                        } else {
+                            self.workloads[w].replicas = *replicas;
+                            self.reconcile(w);
+                            Ok(format!("{workload} scaled to {replicas}"))
+                        }
+                    }
                     Some(w) => {
                         self.workloads[w].replicas = *replicas;
                         self.reconcile(w);
                         Ok(format!("deployment.apps/{workload} scaled"))
                     }
                 }
+            }
+            Action::StartInstance { node } => self.op_start(node),
+            Action::StopInstance { node } => self.op_stop(node),
+            Action::RebootInstance { node } => self.op_reboot(node),
+            Action::ReleaseInstance { node } => self.op_release(node),
+            Action::RunInstances { pool, count, choices } => self.op_buy(pool, *count, choices),
+            Action::Reimage { node, into_pool } => self.op_reimage(node, into_pool),
+            Action::SetBackend { load_balancer, service, enabled } => {
+                self.set_backend(load_balancer, service, *enabled)
             }
         };
         let by = pending.request.by.clone();

@@ -13,7 +13,7 @@ impl World {
     /// Recomputes `pod`'s membership in its services' endpoints and applies the difference.
     pub(crate) fn refresh_endpoints(&mut self, pod: PodId) {
         let p = &self.pods[pod];
-        let node_up = p.node.is_some_and(|n| !self.nodes[n].gone);
+        let node_up = p.node.is_some_and(|n| self.nodes[n].running());
         let in_endpoints = p.ready && p.phase == Phase::Bound;
         let serving = in_endpoints && node_up && matches!(p.container, Container::Running);
         if in_endpoints == p.in_endpoints && serving == p.serving {
@@ -39,6 +39,12 @@ impl World {
             if was_up != is_up {
                 self.service_flipped(s, is_up);
             }
+            self.saturation_refresh(s);
+            self.lb_backend_changed(s);
+        }
+        if d_serving != 0 && matches!(self.pods[pod].container, Container::Running) {
+            // Taking traffic or not changes whether a saturated service slows its probes.
+            self.probes_inputs_changed(pod);
         }
     }
 

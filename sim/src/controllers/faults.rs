@@ -4,9 +4,9 @@
 use crate::history::FaultRecord;
 use crate::ids::{ConfigMapId, PodId};
 use crate::rng;
-use crate::spec::FaultSpec;
+use crate::spec::{FaultSpec, NodeScope};
 use crate::validate::selects;
-use crate::world::{Container, Event, ExitReason, Phase, World};
+use crate::world::{Container, Event, ExitReason, InstanceState, Phase, World};
 
 impl World {
     /// Fault number `i` fires.
@@ -60,29 +60,57 @@ impl World {
                 let found = self.nodes.iter().find(|(_, n)| n.name == r.node && !n.gone).map(|(id, _)| id);
                 match found {
                     Some(node) => {
-                        self.nodes[node].gone = true;
-                        self.live_nodes -= 1;
-                        self.history.note(now, &r.node, || "node removed".into());
-                        let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
-                        for pod in pods {
-                            match self.pods[pod].container {
-                                Container::Running | Container::Starting { .. } | Container::Stopping { .. } => {
-                                    self.container_exited(pod, ExitReason::NodeLost)
-                                }
-                                _ => {
-                                    let p = &mut self.pods[pod];
-                                    p.container = Container::Exited;
-                                    p.epoch += 1;
-                                    self.refresh_endpoints(pod);
-                                    self.refresh_status(pod);
-                                }
-                            }
+                        let inst = self.nodes[node].instance;
+                        let i = &mut self.instances[inst];
+                        if let Some(since) = i.billed_since.take() {
+                            i.billed_ms += now.0 - since.0;
                         }
-                        self.podgc_node_gone(node);
+                        i.state = InstanceState::Released;
+                        i.epoch += 1;
+                        self.node_remove(node);
                         (r.node.clone(), 1)
                     }
                     None => (r.node.clone(), 0),
                 }
+            }
+            FaultSpec::StockChange(c) => {
+                let cloud = self.scenario.spec.cluster.cloud.as_ref().expect("validated: stock needs a cloud");
+                let ty = cloud.instance_types.iter().position(|t| t.name == c.instance_type).expect("validated") as u32;
+                let zone = self.zones.iter().position(|z| *z == c.zone).expect("validated") as u32;
+                self.stock.insert((ty, zone, c.pricing), i64::from(c.available));
+                let target = format!("{} {} {}", c.instance_type, c.zone, c.pricing.name());
+                self.history.note(now, &target, || format!("stock set to {}", c.available));
+                (target, 1)
+            }
+            FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => {
+                let dns = matches!(fault, FaultSpec::DnsFailure(_));
+                let name = self.scenario.spec.cluster.cluster_of(f.cluster.as_deref()).to_string();
+                let c = self.clusters.iter().position(|x| x.name == name).expect("validated");
+                if dns {
+                    self.clusters[c].dns_broken_for_new = true;
+                } else {
+                    self.clusters[c].kubelet_broken_for_new = true;
+                }
+                let mut hit = 0;
+                if f.nodes == NodeScope::All {
+                    for n in self.nodes.values_mut() {
+                        if n.cluster == c as u32 && !n.gone {
+                            if dns {
+                                n.dns_broken = true;
+                            } else {
+                                n.kubelet_broken = true;
+                            }
+                            hit += 1;
+                        }
+                    }
+                } else {
+                    // Counted as one: the rule is in force for every node that joins from now.
+                    hit = 1;
+                }
+                let what = if dns { "cluster DNS broken" } else { "kubelet broken" };
+                let scope = if f.nodes == NodeScope::All { "all nodes" } else { "nodes joining from now" };
+                self.history.note(now, &name, || format!("{what} on {scope}"));
+                (format!("{name} ({scope})"), hit)
             }
         };
         self.history.faults.push(FaultRecord {

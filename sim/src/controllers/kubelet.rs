@@ -27,6 +27,15 @@ impl World {
         let p = &mut self.pods[pod];
         p.anchor = now;
         p.subpath_versions = versions;
+        let node = p.node.expect("admitted pods are bound");
+        if self.nodes[node].kubelet_broken {
+            // The kubelet accepted the binding and does nothing more: ContainerCreating for good.
+            p.container = Container::NotCreated;
+            p.epoch += 1;
+            self.note_pod(pod, || "kubelet not responding: container never created".into());
+            self.refresh_status(pod);
+            return;
+        }
         self.start_container(pod);
     }
 
@@ -100,6 +109,14 @@ impl World {
                 return;
             }
         }
+        let w = self.pods[pod].workload;
+        let node = self.pods[pod].node.expect("started pods are bound");
+        if self.workloads[w].resolves_at_start.is_some() && self.nodes[node].dns_broken {
+            // The app looks its dependencies up as it starts, gets no answer, and exits.
+            self.note_pod(pod, || "exited at start: DNS resolution failed".into());
+            self.container_exited(pod, ExitReason::DnsFailed);
+            return;
+        }
         let now = self.now;
         let p = &mut self.pods[pod];
         p.container = Container::Running;
@@ -118,7 +135,8 @@ impl World {
         let (initial, max, reset) = (kcfg.backoff_initial.ms(), kcfg.backoff_max.ms(), kcfg.backoff_reset.ms());
         let w = self.pods[pod].workload;
         let restart_policy = self.workloads[w].restart_policy;
-        let node_gone = self.pods[pod].node.is_some_and(|n| self.nodes[n].gone);
+        let node_gone = self.pods[pod].node.is_some_and(|n| !self.nodes[n].running());
+        let swarm = self.workloads[w].kind == crate::spec::WorkloadKind::SwarmService;
         let p = &mut self.pods[pod];
         let ran_long = p.last_started.take().is_some_and(|since| now.0 - since.0 >= reset);
         p.last_exit = Some(reason);
@@ -153,7 +171,8 @@ impl World {
         if ran_long {
             p.backoff = None;
         }
-        let delay = p.backoff.unwrap_or(0);
+        // Swarm restarts every failed task after its fixed restart delay.
+        let delay = if swarm { crate::defaults::SWARM_RESTART_DELAY_MS } else { p.backoff.unwrap_or(0) };
         p.backoff = Some(match p.backoff {
             None => initial,
             Some(b) => (b.saturating_mul(2)).min(max),
@@ -243,7 +262,7 @@ impl World {
                 Container::Waiting { backoff: true, .. } => PodStatus::CrashLoopBackOff,
                 Container::Waiting { backoff: false, .. } => PodStatus::ContainerCreating,
                 Container::Exited => {
-                    if p.node.is_some_and(|n| self.nodes[n].gone) {
+                    if p.node.is_some_and(|n| !self.nodes[n].running()) {
                         PodStatus::Unknown
                     } else {
                         PodStatus::Error
@@ -280,6 +299,18 @@ impl World {
     pub(crate) fn exit_message(&self, pod: PodId) -> Option<String> {
         let p = &self.pods[pod];
         let w = &self.workloads[p.workload];
+        if p.container == Container::NotCreated
+            && let Some(n) = p.node
+            && self.nodes[n].kubelet_broken
+        {
+            let node = &self.nodes[n].name;
+            return Some(format!(
+                "Error from server: Get https://{node}:10250/containerLogs/{pod}/{c}: dial tcp {node}:10250: connect: \
+                 connection refused",
+                pod = p.name,
+                c = w.name
+            ));
+        }
         let reason = p.last_exit?;
         Some(match reason {
             ExitReason::MountFailed { cm, volume } => {
@@ -302,7 +333,11 @@ impl World {
             ExitReason::StartupFailed => {
                 format!("Killing: Container {} failed startup probe, will be restarted", w.name)
             }
-            ExitReason::NodeLost => "NodeLost: the node this pod ran on is gone".to_string(),
+            ExitReason::NodeLost => "NodeLost: the node this pod ran on is gone or down".to_string(),
+            ExitReason::DnsFailed => format!(
+                "Error: the app exited at start: resolving {} through cluster DNS failed (lookup timed out)",
+                w.resolves_at_start.as_deref().unwrap_or("its dependencies")
+            ),
             ExitReason::Deleted => return None,
         })
     }

@@ -2,13 +2,20 @@
 //! none of them knows about policies or scoring.
 
 mod actions;
+mod cloud;
+mod daemonset;
 mod endpoints;
 mod faults;
 mod kubelet;
+mod loadbalancer;
 mod monitoring;
+mod nodes;
 mod podgc;
 mod prober;
 mod replicaset;
+mod saturation;
 mod scheduler;
+mod swarm;
 
+pub(crate) use saturation::saturation_threshold;
 pub(crate) use scheduler::Scratch;

@@ -28,7 +28,12 @@ impl World {
         let mut ratios = Vec::new();
         if let Some(at) = scraped {
             let history = &self.history;
-            self.topology.ratios(at, |s: ServiceId| history.capacity_at(usize::from(s), at), &mut ratios);
+            self.topology.ratios(
+                at,
+                |s: ServiceId| history.capacity_at(usize::from(s), at),
+                |s| history.share_at(s, at),
+                &mut ratios,
+            );
         }
         let window = defaults::CRASHLOOP_ALERT_WINDOW_MS;
         for r in 0..self.scenario.spec.monitoring.alerts.len() {

@@ -47,10 +47,18 @@ impl World {
         if !matches!(p.container, Container::Running) {
             return false;
         }
-        if p.node.is_some_and(|n| self.nodes[n].gone) {
+        if p.node.is_some_and(|n| !self.nodes[n].running()) {
             return false;
         }
-        let cfg = self.workloads[p.workload].probes[kind as usize].as_ref().expect("active probes have settings");
+        let w = &self.workloads[p.workload];
+        // A pod that takes traffic answers slowly once its service is saturated for this timeout.
+        if p.serving
+            && let Some(th) = w.saturation[kind as usize]
+            && w.services.iter().any(|&s| self.services[s].watches.iter().any(|x| x.threshold == th && x.above))
+        {
+            return false;
+        }
+        let cfg = w.probes[kind as usize].as_ref().expect("active probes have settings");
         cfg.calls.iter().all(|&s| self.services[s].capacity_mrps > 0)
     }
 

@@ -69,6 +69,7 @@ impl World {
             name: name.clone(),
             workload: w,
             node: None,
+            pinned: None,
             created: now,
             deleted_at: None,
             phase: Phase::Pending,
@@ -110,7 +111,7 @@ impl World {
     }
 
     /// Deletes a pod without reconciling its workload (the caller does, once).
-    fn start_deletion(&mut self, pod: PodId, force: bool) {
+    pub(crate) fn start_deletion(&mut self, pod: PodId, force: bool) {
         let phase = self.pods[pod].phase;
         if phase == Phase::Deleted || (phase == Phase::Terminating && !force) {
             return;

@@ -152,8 +152,31 @@ impl World {
     fn choose_node(&mut self, pod: PodId, sc: &mut Scratch) -> Result<NodeId, String> {
         let w = self.pods[pod].workload;
         let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
+        let c = self.workloads[w].cluster;
+        if self.clusters[c as usize].kind == crate::spec::ClusterKind::Swarm {
+            return self.swarm_pick(pod);
+        }
+        if let Some(n) = self.pods[pod].pinned {
+            // A DaemonSet pod: its node or nothing.
+            let node = &self.nodes[n];
+            let mut reasons = Vec::new();
+            if !node.schedulable() {
+                reasons.push("1 node(s) were unschedulable");
+            }
+            if node.req_cpu + pcpu > node.cpu {
+                reasons.push("1 Insufficient cpu");
+            }
+            if node.req_mem + pmem > node.mem {
+                reasons.push("1 Insufficient memory");
+            }
+            return if reasons.is_empty() {
+                Ok(n)
+            } else {
+                Err(format!("0/1 nodes are available: {}.", reasons.join(", ")))
+            };
+        }
         let total = self.nodes.len();
-        let live = self.live_nodes;
+        let live = self.clusters[c as usize].live_nodes;
         if live == 0 {
             return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
         }
@@ -168,7 +191,11 @@ impl World {
             let id = NodeId::from((start + k) % total);
             examined = k + 1;
             let n = &self.nodes[id];
-            if n.gone {
+            if n.cluster != c || !n.schedulable() {
+                continue;
+            }
+            if !self.selector_admits(w, id) {
+                *reasons.entry("node(s) didn't match Pod's node affinity/selector").or_default() += 1;
                 continue;
             }
             let mut fits = true;

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Labels;
 use super::oneof::one_key_enum;
+use super::{Labels, Pricing};
 use crate::time::At;
 
 one_key_enum! {
@@ -16,6 +16,12 @@ one_key_enum! {
         ContainerCrash(ContainerCrash) = "containerCrash",
         /// A node's machine is terminated and its Node object deleted.
         NodeRemoved(NodeRemoved) = "nodeRemoved",
+        /// The provider's stock of an instance type in a zone changes (a stockout is `available: 0`).
+        StockChange(StockChange) = "stockChange",
+        /// Cluster DNS stops answering on a set of nodes: containers that resolve names at start fail.
+        DnsFailure(NodeFault) = "dnsFailure",
+        /// The kubelet on a set of nodes stops working: pods bound there stay ContainerCreating.
+        KubeletFailure(NodeFault) = "kubeletFailure",
     }
 }
 
@@ -26,6 +32,8 @@ impl FaultSpec {
             FaultSpec::ConfigMapUpdate(f) => f.at,
             FaultSpec::ContainerCrash(f) => f.at,
             FaultSpec::NodeRemoved(f) => f.at,
+            FaultSpec::StockChange(f) => f.at,
+            FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.at,
         }
     }
 
@@ -35,6 +43,8 @@ impl FaultSpec {
             FaultSpec::ConfigMapUpdate(f) => f.note.as_deref(),
             FaultSpec::ContainerCrash(f) => f.note.as_deref(),
             FaultSpec::NodeRemoved(f) => f.note.as_deref(),
+            FaultSpec::StockChange(f) => f.note.as_deref(),
+            FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.note.as_deref(),
         }
     }
 }
@@ -79,4 +89,50 @@ pub struct NodeRemoved {
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// The provider's stock changes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct StockChange {
+    /// When.
+    pub at: At,
+    /// Instance type.
+    pub instance_type: String,
+    /// Zone.
+    pub zone: String,
+    /// Pricing.
+    #[serde(default)]
+    pub pricing: Pricing,
+    /// How many instances can be started from now on.
+    pub available: u32,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A fault on a set of nodes of one cluster.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeFault {
+    /// When.
+    pub at: At,
+    /// Which cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Which of its nodes.
+    pub nodes: NodeScope,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Which nodes a node fault hits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NodeScope {
+    /// Nodes that join the cluster from then on (the fault hits each as it joins).
+    New,
+    /// Every node of the cluster now, and every node that joins later.
+    All,
 }

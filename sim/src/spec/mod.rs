@@ -6,6 +6,9 @@
 //! module that does, so the engine never sees a file. Checks that need more than one field
 //! (dangling references, limits) live in [`crate::validate`].
 
+mod cloud;
+mod clusters;
+mod cron;
 mod fault;
 pub(crate) mod oneof;
 mod quantity;
@@ -15,7 +18,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use fault::{ConfigMapUpdate, ContainerCrash, FaultSpec, NodeRemoved};
+pub use cloud::{CloudSpec, InstanceTypeSpec, PoolAction, PoolSchedule, Pricing, Provider, Range, StockSpec};
+pub use clusters::{BackendSpec, ClusterDef, ClusterKind, HealthCheckSpec, LoadBalancerSpec, NodeRole};
+pub use cron::Cron;
+pub use fault::{ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFault, NodeRemoved, NodeScope, StockChange};
 pub use quantity::{Cpu, Memory};
 pub use workload::{MountSpec, ProbeSpec, Resources, RestartPolicy, StartTimeSpec, WorkloadKind, WorkloadSpec};
 
@@ -124,6 +130,12 @@ pub struct ClusterSpec {
     /// API server and controller-manager timing.
     #[serde(default)]
     pub control_plane: ControlPlaneConfig,
+    /// The clusters of the scenario; one Kubernetes cluster named `default` when omitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<ClusterDef>,
+    /// The cloud provider the machines come from, if they are cloud instances.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<CloudSpec>,
     /// Groups of identical nodes.
     pub nodes: Vec<NodePoolSpec>,
     /// ConfigMaps that workloads mount.
@@ -135,9 +147,39 @@ pub struct ClusterSpec {
     /// Services in front of the workloads.
     #[serde(default)]
     pub services: Vec<ServiceSpec>,
+    /// Load balancers in front of services, possibly in several clusters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<LoadBalancerSpec>,
 }
 
+/// The cluster every pool, workload and service belongs to when a scenario names none.
+pub const DEFAULT_CLUSTER: &str = "default";
+
 impl ClusterSpec {
+    /// The clusters, with the implicit `default` Kubernetes cluster when none are listed.
+    pub fn cluster_defs(&self) -> Vec<ClusterDef> {
+        if self.clusters.is_empty() {
+            vec![ClusterDef { name: DEFAULT_CLUSTER.to_string(), kind: ClusterKind::Kubernetes }]
+        } else {
+            self.clusters.clone()
+        }
+    }
+
+    /// The cluster a pool, workload or service belongs to: the one it names, else the first.
+    pub fn cluster_of<'a>(&'a self, named: Option<&'a str>) -> &'a str {
+        named.unwrap_or_else(|| self.clusters.first().map_or(DEFAULT_CLUSTER, |c| c.name.as_str()))
+    }
+
+    /// The cluster of a service: the one it names, else that of the first workload it selects,
+    /// else the first cluster.
+    pub fn service_cluster<'a>(&'a self, s: &'a ServiceSpec) -> &'a str {
+        if let Some(c) = &s.cluster {
+            return c;
+        }
+        let first = self.workloads.iter().find(|w| crate::validate::selects(&s.selector, &w.pod_labels()));
+        self.cluster_of(first.and_then(|w| w.cluster.as_deref()))
+    }
+
     /// Whether a container restart in a pod whose subPath ConfigMap changed fails (k8s 68211).
     pub fn subpath_bug_active(&self) -> bool {
         match (self.subpath_restart_bug, self.kubernetes_version) {
@@ -245,12 +287,33 @@ impl Default for SchedulerConfig {
 pub struct NodePoolSpec {
     /// Name prefix of the nodes.
     pub pool: String,
+    /// The cluster the nodes belong to; the first cluster when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// What the nodes do there.
+    #[serde(default)]
+    pub role: NodeRole,
     /// How many nodes.
     pub count: u32,
-    /// Allocatable CPU per node.
-    pub cpu: Cpu,
-    /// Allocatable memory per node.
-    pub memory: Memory,
+    /// Whether the machines are running when the run starts, or stopped (their nodes are
+    /// members of the cluster but down until started).
+    #[serde(default)]
+    pub state: PoolState,
+    /// The cloud instance type (from `cloud.instanceTypes`); gives CPU, memory and price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+    /// On demand or spot.
+    #[serde(default)]
+    pub pricing: Pricing,
+    /// Allocatable CPU per node (the instance type's when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Cpu>,
+    /// Allocatable memory per node (the instance type's when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
+    /// Scheduled start/stop of the pool's instances (cron jobs calling the provider's API).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<PoolSchedule>,
     /// `topology.kubernetes.io/zone`.
     #[serde(default = "default_zone")]
     pub zone: String,
@@ -260,6 +323,28 @@ pub struct NodePoolSpec {
     /// Extra node labels.
     #[serde(default)]
     pub labels: Labels,
+}
+
+/// Whether a pool's machines run at the start.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PoolState {
+    /// Running and in the cluster.
+    #[default]
+    Running,
+    /// Stopped (not billed, not serving) until started.
+    Stopped,
+}
+
+impl NodePoolSpec {
+    /// Allocatable CPU and memory of one node: the explicit values, else the instance type's.
+    pub fn size(&self, cloud: Option<&CloudSpec>) -> (Cpu, Memory) {
+        let ty = self
+            .instance_type
+            .as_ref()
+            .and_then(|t| cloud.and_then(|c| c.instance_types.iter().find(|x| &x.name == t)));
+        (self.cpu.or(ty.map(|t| t.cpu)).unwrap_or_default(), self.memory.or(ty.map(|t| t.memory)).unwrap_or_default())
+    }
 }
 
 fn default_zone() -> String {
@@ -278,12 +363,15 @@ pub struct ConfigMapSpec {
     pub name: String,
 }
 
-/// A Service: endpoints are the Ready pods its selector matches.
+/// A Service: endpoints are the Ready pods its selector matches in its cluster.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// Name probes, calls and traffic refer to.
     pub name: String,
+    /// The cluster; by default that of the first workload the selector matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// Pod labels it selects (all must match).
     pub selector: Labels,
     /// Services a share of this service's requests need.
@@ -366,10 +454,13 @@ pub enum AlertCondition {
 pub struct SloSpec {
     /// A service is in an outage while it serves less than this share of offered requests.
     pub outage_below: f64,
+    /// An outage ends only once the service has stayed above its threshold this long; shorter
+    /// recoveries (flapping) are part of the outage. Zero counts every recovery.
+    pub min_recovery: SimDuration,
 }
 
 impl Default for SloSpec {
     fn default() -> Self {
-        SloSpec { outage_below: defaults::OUTAGE_BELOW }
+        SloSpec { outage_below: defaults::OUTAGE_BELOW, min_recovery: SimDuration::ZERO }
     }
 }

@@ -12,14 +12,22 @@ use crate::time::SimDuration;
 pub struct WorkloadSpec {
     /// Name; pods are named `<name>-<hash>-<suffix>`.
     pub name: String,
-    /// `Deployment` (the default) or `Pod`.
+    /// `Deployment` (the default), `Pod`, `DaemonSet`, or `SwarmService` in a swarm cluster.
     #[serde(default)]
     pub kind: WorkloadKind,
-    /// Desired pod count (for `Pod`: how many bare pods).
-    pub replicas: u32,
+    /// The cluster it runs in; the first cluster when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Desired pod count (for `Pod`: how many bare pods; a DaemonSet has one per node and takes
+    /// none). 1 when omitted, as in Kubernetes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u32>,
     /// Pod labels; `{app: <name>}` when omitted.
     #[serde(default)]
     pub labels: Labels,
+    /// Only nodes whose pool has these labels.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub node_selector: Labels,
     /// Resource requests the scheduler places by.
     pub requests: Resources,
     /// Requests per second one Ready pod serves.
@@ -50,6 +58,10 @@ pub struct WorkloadSpec {
     /// Readiness probe: failing it takes the pod out of its Services' endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub readiness_probe: Option<ProbeSpec>,
+    /// Names the app resolves through cluster DNS when it starts and exits without: while DNS
+    /// is broken on its node, every start fails and the pod crash-loops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resolves_at_start: Vec<String>,
 }
 
 fn default_grace() -> u32 {
@@ -64,6 +76,11 @@ impl WorkloadSpec {
         } else {
             self.labels.clone()
         }
+    }
+
+    /// Desired replicas (1 when not given; a DaemonSet's count comes from its nodes).
+    pub fn replica_count(&self) -> u32 {
+        self.replicas.unwrap_or(1)
     }
 
     /// The container start latency range in ms.
@@ -83,6 +100,10 @@ pub enum WorkloadKind {
     Deployment,
     /// Bare pods: nothing replaces them, and any restartPolicy is allowed.
     Pod,
+    /// One pod on every schedulable node of its cluster, placed as nodes join; never evicted.
+    DaemonSet,
+    /// A replicated swarm-mode service: tasks placed by swarm's rule, restarted after its delay.
+    SwarmService,
 }
 
 /// Resource requests.
@@ -156,8 +177,9 @@ pub struct ProbeSpec {
     /// Seconds between probes.
     #[serde(default = "d_period")]
     pub period_seconds: u32,
-    /// Seconds before a probe attempt counts as failed. A check only gets slow with overload,
-    /// which this model does not have yet; a dependency that is down fails at once.
+    /// Seconds before a probe attempt counts as failed. A check waits behind the pod's queue of
+    /// requests, so it times out once the pod is loaded close to its capacity (see
+    /// `controllers/saturation.rs`); a dependency that is down fails it at once.
     #[serde(default = "d_timeout")]
     pub timeout_seconds: u32,
     /// Consecutive successes to count as passing.
