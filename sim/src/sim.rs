@@ -537,9 +537,8 @@ impl Sim {
                 InstanceState::Running => {}
             }
         }
-        for (_, c) in w.clusters.iter().enumerate() {
-            let live =
-                w.nodes.values().filter(|n| n.schedulable() && w.clusters[n.cluster as usize].name == c.name).count();
+        for (i, c) in w.clusters.iter().enumerate() {
+            let live = w.nodes.values().filter(|n| n.schedulable() && n.cluster as usize == i).count();
             if live as u32 != c.live_nodes {
                 return Err(format!("cluster {}: schedulable node count drifted", c.name));
             }

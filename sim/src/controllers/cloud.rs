@@ -156,7 +156,13 @@ impl World {
 
     /// The instance behind a node, by node name.
     fn instance_of(&self, node: &str) -> Result<(NodeId, InstanceId), String> {
-        let found = self.nodes.iter().rev().find(|(_, n)| n.name == node).map(|(id, n)| (id, n.instance));
+        // Only the node an instance currently is: a reimaged machine's old node is not it.
+        let found = self
+            .nodes
+            .iter()
+            .rev()
+            .find(|(id, n)| n.name == node && self.instances[n.instance].node == Some(*id))
+            .map(|(id, n)| (id, n.instance));
         found.ok_or_else(|| format!("InvalidInstanceId.NotFound: no instance for node \"{node}\""))
     }
 
