@@ -242,4 +242,16 @@ mod tests {
         assert_eq!(c.at(SimTime(9000)), 30.0);
         assert_eq!(c.at_f(1500.0), 15.0);
     }
+
+    #[test]
+    fn crossings_are_found_to_the_millisecond() {
+        let c = Curve { points: vec![(SimTime(0), 0.0), (SimTime(10_000), 100.0), (SimTime(20_000), 0.0)] };
+        // Rising through 50 at t = 5000: the first millisecond strictly above is 5001.
+        assert_eq!(c.next_crossing(SimTime(0), 50.0, false), Some(SimTime(5001)));
+        // Falling back to 50 at t = 15000 (no longer above from there).
+        assert_eq!(c.next_crossing(SimTime(6000), 50.0, true), Some(SimTime(15_000)));
+        // Never reaching 150; flat after the last point.
+        assert_eq!(c.next_crossing(SimTime(0), 150.0, false), None);
+        assert_eq!(c.next_crossing(SimTime(20_000), 10.0, false), None);
+    }
 }

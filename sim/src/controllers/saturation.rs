@@ -125,3 +125,18 @@ impl World {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_follow_the_queueing_wait() {
+        // 100 rps per pod, 1 s timeout: the mean wait exceeds 1 s above 100/101 of capacity.
+        assert!((saturation_threshold(100.0, 1) - 100.0 / 101.0).abs() < 1e-12);
+        // A slow pod (0.5 rps) with a 1 s timeout already fails at a third of its capacity.
+        assert!((saturation_threshold(0.5, 1) - 1.0 / 3.0).abs() < 1e-12);
+        // A longer timeout tolerates more load.
+        assert!(saturation_threshold(20.0, 5) > saturation_threshold(20.0, 1));
+    }
+}
