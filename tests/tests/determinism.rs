@@ -3,25 +3,31 @@
 use capsize_tests::{capsize, capsize_json};
 
 const SCENARIO: &str = "scenarios/subpath-configmap.yaml";
+/// Every shipped scenario.
+const ALL: [&str; 2] = [SCENARIO, "scenarios/spot-stockout-dns.yaml"];
 
 #[test]
 fn the_same_seed_twice_gives_identical_bytes() {
-    let a = capsize(&["compare", SCENARIO, "--format", "json"]);
-    let b = capsize(&["compare", SCENARIO, "--format", "json"]);
-    assert!(a.status.success());
-    assert_eq!(a.stdout, b.stdout);
-    let t1 = capsize(&["run", SCENARIO, "--policy", "as-happened", "--format", "json", "--timeline"]);
-    let t2 = capsize(&["run", SCENARIO, "--policy", "as-happened", "--format", "json", "--timeline"]);
-    assert_eq!(t1.stdout, t2.stdout);
+    for scenario in ALL {
+        let a = capsize(&["compare", scenario, "--format", "json"]);
+        let b = capsize(&["compare", scenario, "--format", "json"]);
+        assert!(a.status.success());
+        assert_eq!(a.stdout, b.stdout, "{scenario}");
+        let t1 = capsize(&["run", scenario, "--policy", "as-happened", "--format", "json", "--timeline"]);
+        let t2 = capsize(&["run", scenario, "--policy", "as-happened", "--format", "json", "--timeline"]);
+        assert_eq!(t1.stdout, t2.stdout, "{scenario}");
+    }
 }
 
 #[test]
 fn a_run_alone_equals_the_same_run_inside_a_parallel_compare() {
-    let all = capsize_json(&["compare", SCENARIO, "--format", "json"]);
-    for r in all["runs"].as_array().unwrap() {
-        let policy = r["policy"].as_str().unwrap();
-        let alone = capsize_json(&["run", SCENARIO, "--policy", policy, "--format", "json"]);
-        assert_eq!(&alone, r, "{policy}");
+    for scenario in ALL {
+        let all = capsize_json(&["compare", scenario, "--format", "json"]);
+        for r in all["runs"].as_array().unwrap() {
+            let policy = r["policy"].as_str().unwrap();
+            let alone = capsize_json(&["run", scenario, "--policy", policy, "--format", "json"]);
+            assert_eq!(&alone, r, "{scenario} {policy}");
+        }
     }
 }
 
