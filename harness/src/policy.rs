@@ -95,6 +95,69 @@ one_key_enum! {
         Pods(PodFilter) = "pods",
         /// Whenever an operation fails (a cloud API call, a scheduled job, a cluster command).
         OperationFailed(OperationFilter) = "operationFailed",
+        /// Whenever a node has been in a state for a while (NotReady, or its CPU above a level,
+        /// as a host monitor's alarm sees it).
+        Nodes(NodeFilter) = "nodes",
+    }
+}
+
+/// Which nodes, as `kubectl get nodes` / `docker node ls` and a host monitor show them.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeFilter {
+    /// Only nodes of this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Only nodes of this pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// `Ready` or `NotReady`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<NodeStatusName>,
+    /// CPU in use at or above this fraction of the node's CPU (1.0 = 100 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_above: Option<f32>,
+    /// How long the node must have matched.
+    #[serde(rename = "for", default)]
+    pub for_: SimDuration,
+}
+
+impl NodeFilter {
+    fn matches(&self, n: &capsize_sim::policy::NodeInfo) -> bool {
+        n.status != NodeStatus::Removed
+            && self.cluster.as_ref().is_none_or(|c| *c == n.cluster)
+            && self.pool.as_ref().is_none_or(|p| *p == n.pool)
+            && self.status.is_none_or(|s| s.0 == n.status)
+            && self.cpu_above.is_none_or(|x| n.cpu_used >= x)
+    }
+}
+
+/// A node status written the way operators do (`Ready`, `NotReady`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatusName(pub NodeStatus);
+
+impl<'de> Deserialize<'de> for NodeStatusName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "Ready" => Ok(NodeStatusName(NodeStatus::Ready)),
+            "NotReady" => Ok(NodeStatusName(NodeStatus::NotReady)),
+            "Stopped" => Ok(NodeStatusName(NodeStatus::Stopped)),
+            _ => {
+                Err(serde::de::Error::custom(format!("unknown node status `{s}`, expected Ready, NotReady or Stopped")))
+            }
+        }
+    }
+}
+
+impl Serialize for NodeStatusName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self.0 {
+            NodeStatus::Ready => "Ready",
+            NodeStatus::NotReady => "NotReady",
+            NodeStatus::Stopped => "Stopped",
+            NodeStatus::Removed => "Removed",
+        })
     }
 }
 
@@ -223,13 +286,110 @@ one_key_enum! {
         ReimageNodes(ReimageNodes) = "reimageNodes",
         /// Turn a load balancer backend on or off.
         SetBackend(SetBackend) = "setBackend",
+        /// Move every app's traffic from one cluster to another: each balancer with backends in
+        /// both turns the `to` backend on and the `from` one off.
+        SwitchBackends(SwitchBackends) = "switchBackends",
+        /// Remove nodes from their cluster (named, or the nodes a `nodes` trigger matched).
+        RemoveNodes(PoolTarget) = "removeNodes",
+        /// Drain nodes: move their containers off, each to a node with the CPU for it.
+        DrainNodes(PoolTarget) = "drainNodes",
+        /// Classic swarm: redeploy apps.
+        Redeploy(AppTarget) = "redeploy",
+        /// Classic swarm: delete apps and create them again.
+        RecreateApps(AppTarget) = "recreateApps",
+        /// Classic swarm: turn `reschedule:on-node-failure` on (or off) for apps.
+        SetReschedule(SetReschedule) = "setReschedule",
+        /// Replace a node's labels.
+        SetNodeLabels(SetNodeLabels) = "setNodeLabels",
+        /// Swarm mode: `docker swarm init --force-new-cluster` on a manager.
+        ForceNewCluster(NodeName) = "forceNewCluster",
+        /// Swarm mode: promote Ready workers of a pool to managers, `count` at once.
+        PromoteNodes(PromoteNodes) = "promoteNodes",
+        /// Swarm: nodes leave and join again into a pool.
+        RejoinNodes(RejoinNodes) = "rejoinNodes",
     }
 }
 
-/// Nodes by pool or cluster.
+/// Apps by name, or every app of a cluster.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AppTarget {
+    /// These apps (workloads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<String>,
+    /// Every app of this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+/// Reschedule on or off.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetReschedule {
+    /// Which apps.
+    #[serde(flatten)]
+    pub apps: AppTarget,
+    /// On (default) or off.
+    #[serde(default = "yes")]
+    pub on: bool,
+}
+
+/// New labels for a node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetNodeLabels {
+    /// Node name.
+    pub node: String,
+    /// The labels it has afterwards (`{}` removes them all).
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// One node by name.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeName {
+    /// Node name.
+    pub node: String,
+}
+
+/// Promote workers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromoteNodes {
+    /// Pool whose Ready nodes are promoted (first by name).
+    pub pool: String,
+    /// How many at once; the action waits until that many are Ready.
+    pub count: u32,
+}
+
+/// Leave and join again.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RejoinNodes {
+    /// Node names.
+    pub nodes: Vec<String>,
+    /// The pool they join (their role and cluster).
+    pub pool: String,
+}
+
+/// Move traffic between clusters.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SwitchBackends {
+    /// Cluster whose backends are turned off.
+    pub from: String,
+    /// Cluster whose backends are turned on.
+    pub to: String,
+}
+
+/// Nodes by name, pool or cluster (or, with none of them, the nodes a `nodes` trigger matched).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PoolTarget {
+    /// These nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
     /// Every node of this pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pool: Option<String>,
@@ -352,6 +512,8 @@ struct RuleRt {
     pending: Vec<(SimTime, Vec<String>)>,
     /// Actions issued so far.
     issued: u32,
+    /// For `nodes` triggers: since when each node has matched.
+    node_since: std::collections::BTreeMap<String, SimTime>,
 }
 
 /// The runtime of a policy file's rules.
@@ -376,6 +538,7 @@ impl RulePolicy {
                     handled: BTreeSet::new(),
                     pending: Vec::new(),
                     issued: 0,
+                    node_since: Default::default(),
                 })
                 .collect(),
         }
@@ -429,6 +592,28 @@ impl Policy for RulePolicy {
                             }
                         }
                     });
+                    if !matched.is_empty() {
+                        occurrences.push(matched);
+                    }
+                }
+                Trigger::Nodes(f) => {
+                    let nodes = view.nodes();
+                    let live: BTreeSet<&str> = nodes.iter().filter(|n| f.matches(n)).map(|n| n.name.as_str()).collect();
+                    // A node that stops matching can set the rule off again later.
+                    rule.node_since.retain(|k, _| live.contains(k.as_str()));
+                    rule.handled.retain(|k| live.contains(k.as_str()));
+                    let mut matched = Vec::new();
+                    for name in live {
+                        let since = *rule.node_since.entry(name.to_string()).or_insert(now);
+                        let due = since.after(f.for_);
+                        if due <= now {
+                            if rule.handled.insert(name.to_string()) {
+                                matched.push(name.to_string());
+                            }
+                        } else {
+                            wake = earliest(wake, due);
+                        }
+                    }
                     if !matched.is_empty() {
                         occurrences.push(matched);
                     }
@@ -501,14 +686,16 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             pods
         }
         ActionSpec::Scale(s) => vec![Action::Scale { workload: s.workload.clone(), replicas: s.replicas }],
-        ActionSpec::StartNodes(t) => nodes_of(view, t, |s| s == NodeStatus::Stopped)
+        ActionSpec::StartNodes(t) => nodes_of(view, t, matched, |s| s == NodeStatus::Stopped)
             .into_iter()
             .map(|node| Action::StartInstance { node })
             .collect(),
-        ActionSpec::RebootNodes(t) => nodes_of(view, t, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
-            .into_iter()
-            .map(|node| Action::RebootInstance { node })
-            .collect(),
+        ActionSpec::RebootNodes(t) => {
+            nodes_of(view, t, matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+                .into_iter()
+                .map(|node| Action::RebootInstance { node })
+                .collect()
+        }
         ActionSpec::BuyNodes(b) => vec![Action::RunInstances {
             pool: b.pool.clone(),
             count: b.count,
@@ -523,8 +710,8 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
                 .collect(),
         }],
         ActionSpec::ReimageNodes(r) => {
-            let target = PoolTarget { pool: Some(r.from.clone()), cluster: None };
-            nodes_of(view, &target, |s| s == NodeStatus::Ready)
+            let target = PoolTarget { nodes: Vec::new(), pool: Some(r.from.clone()), cluster: None };
+            nodes_of(view, &target, &[], |s| s == NodeStatus::Ready)
                 .into_iter()
                 .take(r.count as usize)
                 .map(|node| Action::Reimage { node, into_pool: r.into.clone() })
@@ -535,17 +722,97 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             service: b.service.clone(),
             enabled: b.enabled,
         }],
+        ActionSpec::SwitchBackends(sw) => {
+            // Turn every `to` backend on first, then the `from` ones off.
+            let backends = view.backends();
+            let mut on = Vec::new();
+            let mut off = Vec::new();
+            for b in &backends {
+                let pair = backends.iter().any(|o| o.load_balancer == b.load_balancer && o.cluster == sw.from);
+                if b.cluster == sw.to && pair {
+                    on.push(Action::SetBackend {
+                        load_balancer: b.load_balancer.clone(),
+                        service: b.service.clone(),
+                        enabled: true,
+                    });
+                }
+                let pair = backends.iter().any(|o| o.load_balancer == b.load_balancer && o.cluster == sw.to);
+                if b.cluster == sw.from && pair {
+                    off.push(Action::SetBackend {
+                        load_balancer: b.load_balancer.clone(),
+                        service: b.service.clone(),
+                        enabled: false,
+                    });
+                }
+            }
+            on.extend(off);
+            on
+        }
+        ActionSpec::RemoveNodes(t) => nodes_of(view, t, matched, |s| s != NodeStatus::Removed)
+            .into_iter()
+            .map(|node| Action::RemoveNode { node })
+            .collect(),
+        ActionSpec::DrainNodes(t) => nodes_of(view, t, matched, |s| s == NodeStatus::Ready)
+            .into_iter()
+            .map(|node| Action::DrainNode { node })
+            .collect(),
+        ActionSpec::Redeploy(a) => apps_of(view, a).into_iter().map(|workload| Action::Redeploy { workload }).collect(),
+        ActionSpec::RecreateApps(a) => {
+            apps_of(view, a).into_iter().map(|workload| Action::RecreateApp { workload }).collect()
+        }
+        ActionSpec::SetReschedule(r) => {
+            apps_of(view, &r.apps).into_iter().map(|workload| Action::SetReschedule { workload, on: r.on }).collect()
+        }
+        ActionSpec::SetNodeLabels(l) => vec![Action::SetNodeLabels { node: l.node.clone(), labels: l.labels.clone() }],
+        ActionSpec::ForceNewCluster(n) => vec![Action::ForceNewCluster { node: n.node.clone() }],
+        ActionSpec::PromoteNodes(p) => {
+            let ready: Vec<String> = view
+                .nodes()
+                .into_iter()
+                .filter(|n| n.pool == p.pool && n.status == NodeStatus::Ready && !n.manager)
+                .map(|n| n.name)
+                .take(p.count as usize)
+                .collect();
+            if ready.len() < p.count as usize {
+                return Vec::new();
+            }
+            ready.into_iter().map(|node| Action::PromoteNode { node }).collect()
+        }
+        ActionSpec::RejoinNodes(r) => {
+            r.nodes.iter().map(|node| Action::Rejoin { node: node.clone(), pool: r.pool.clone() }).collect()
+        }
     }
 }
 
-/// Names of the nodes of a pool or cluster whose status passes `keep`.
-fn nodes_of(view: &dyn ClusterView, t: &PoolTarget, keep: impl Fn(NodeStatus) -> bool) -> Vec<String> {
+/// The apps a target names: the listed ones, or every workload of a cluster.
+fn apps_of(view: &dyn ClusterView, a: &AppTarget) -> Vec<String> {
+    let mut out = a.workloads.clone();
+    if let Some(c) = &a.cluster {
+        out.extend(view.workloads().into_iter().filter(|w| &w.cluster == c).map(|w| w.name));
+    }
+    out
+}
+
+/// Names of the nodes a target names (by name, pool or cluster; with none, the nodes the
+/// trigger matched) whose status passes `keep`.
+fn nodes_of(
+    view: &dyn ClusterView,
+    t: &PoolTarget,
+    matched: &[String],
+    keep: impl Fn(NodeStatus) -> bool,
+) -> Vec<String> {
+    let by_trigger = t.nodes.is_empty() && t.pool.is_none() && t.cluster.is_none();
     view.nodes()
         .into_iter()
         .filter(|n| {
-            t.pool.as_ref().is_none_or(|p| *p == n.pool)
-                && t.cluster.as_ref().is_none_or(|c| *c == n.cluster)
-                && keep(n.status)
+            let named = if by_trigger {
+                matched.contains(&n.name)
+            } else {
+                (t.nodes.is_empty() || t.nodes.contains(&n.name))
+                    && t.pool.as_ref().is_none_or(|p| *p == n.pool)
+                    && t.cluster.as_ref().is_none_or(|c| *c == n.cluster)
+            };
+            named && keep(n.status)
         })
         .map(|n| n.name)
         .collect()
@@ -628,12 +895,17 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                     format!("spec.rules[{i}].do[{j}].scale.workload"),
                     format!("the scenario has no workload named `{}`", s.workload),
                 )),
-                ActionSpec::StartNodes(t) | ActionSpec::RebootNodes(t) => {
-                    let key = if matches!(a, ActionSpec::StartNodes(_)) { "startNodes" } else { "rebootNodes" };
+                ActionSpec::StartNodes(t)
+                | ActionSpec::RebootNodes(t)
+                | ActionSpec::RemoveNodes(t)
+                | ActionSpec::DrainNodes(t) => {
+                    let key = a.key();
                     match (&t.pool, &t.cluster) {
-                        (None, None) => errors.push((
+                        (None, None) if t.nodes.is_empty() && !matches!(r.when, Trigger::Nodes(_)) => errors.push((
                             format!("spec.rules[{i}].do[{j}].{key}"),
-                            "say which nodes: a `pool` or a `cluster`".into(),
+                            "say which nodes: `nodes`, a `pool` or a `cluster` (only a `nodes` trigger supplies \
+                             nodes of its own)"
+                                .into(),
                         )),
                         (Some(p), _) if !pools.contains(&p.as_str()) => errors.push((
                             format!("spec.rules[{i}].do[{j}].{key}.pool"),

@@ -176,6 +176,46 @@ pub const SWARM_NO_LEADER: &str = "Error response from daemon: rpc error: code =
                                    a leader. It's possible that too few managers are online. Make sure more than half \
                                    of the managers are online.";
 
+/// How long a manager that joins swarm mode takes before its Raft member answers: 2-10 s.
+/// *Assumption*: no authoritative figure; the join issues a TLS certificate, starts a Raft node
+/// and receives a snapshot, which for a small swarm takes seconds. Until then the new member
+/// counts toward the quorum's size but casts no vote.
+pub const SWARM_MANAGER_JOIN_MIN_MS: u64 = 2 * SECOND;
+/// See [`SWARM_MANAGER_JOIN_MIN_MS`].
+pub const SWARM_MANAGER_JOIN_MAX_MS: u64 = 10 * SECOND;
+
+/// Raft election timeout of swarm mode's managers: `ElectionTick` 10 ticks of 1 s
+/// (`HeartbeatTick` 1), randomised by etcd's raft library over `[election, 2 x election)` ticks,
+/// so a leader is elected 10-20 s after a quorum of managers is reachable again. Source:
+/// swarmkit `api.RaftConfig` defaults (docker swarm init `--election-tick`), etcd raft
+/// `randomizedElectionTimeout`.
+pub const SWARM_ELECTION_MIN_MS: u64 = 10 * SECOND;
+/// See [`SWARM_ELECTION_MIN_MS`] (exclusive upper end; the draw stops a millisecond short).
+pub const SWARM_ELECTION_MAX_MS: u64 = 20 * SECOND - 1;
+
+/// Classic swarm refreshes each engine every 30-60 s and marks it unhealthy after 3 failed
+/// refreshes, so a node that stops answering is given up 90-180 s later. Source: `swarm manage`
+/// flags `--engine-refresh-min-interval` (30s), `--engine-refresh-max-interval` (60s),
+/// `--engine-failure-retry` (3).
+pub const CLASSIC_FAILURE_DETECT_MIN_MS: u64 = 3 * 30 * SECOND;
+/// See [`CLASSIC_FAILURE_DETECT_MIN_MS`].
+pub const CLASSIC_FAILURE_DETECT_MAX_MS: u64 = 3 * 60 * SECOND;
+
+/// Docker's restart policy (`restart: always`) waits 100 ms before the first restart and doubles
+/// the wait each time, up to 1 minute; a container that ran 10 s starts over. Source: moby
+/// `restartmanager` (`defaultTimeout` 100ms, `maxRestartTimeout` 1m, reset after 10 s up) and the
+/// docker run reference ("Restart policies").
+pub const DOCKER_RESTART_DELAY_INITIAL_MS: u64 = 100;
+/// See [`DOCKER_RESTART_DELAY_INITIAL_MS`].
+pub const DOCKER_RESTART_DELAY_MAX_MS: u64 = 60 * SECOND;
+/// See [`DOCKER_RESTART_DELAY_INITIAL_MS`].
+pub const DOCKER_RESTART_RESET_MS: u64 = 10 * SECOND;
+
+/// Classic swarm's answer when no node passes the filters or has the reserved resources.
+/// Source: classic swarm scheduler (`ErrNoResourcesAvailable`, and the filters' "Unable to find a
+/// node that satisfies the following conditions").
+pub const CLASSIC_NO_NODE: &str = "no resources available to schedule container";
+
 /// Alibaba Cloud ECS's answer to a start or purchase when the zone has no stock of the type.
 /// Source: Alibaba Cloud ECS API error codes (`OperationDenied.NoStock`).
 pub const ALIBABA_NO_STOCK: &str = "OperationDenied.NoStock: The requested resource is sold out in the specified \

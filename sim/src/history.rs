@@ -16,6 +16,15 @@ pub struct History {
     /// Per service (by id): its share of its load balancer's traffic, as steps (backends only;
     /// a single step at zero for the rest).
     pub shares: Vec<Vec<(SimTime, f64)>>,
+    /// Per service (by id): capacity the router sends requests to that fail them (requests/s),
+    /// as steps.
+    pub dead: Vec<Vec<(SimTime, f64)>>,
+    /// Per cluster: swarm mode periods without a leader, `(cluster name, from, until)`.
+    pub leaderless: Vec<(String, SimTime, Option<SimTime>)>,
+    /// Containers a swarm manager moved to another node.
+    pub moves: Vec<MoveRecord>,
+    /// Nodes that went offline because their agent stalled under CPU saturation: `(node, when)`.
+    pub offline: Vec<(String, SimTime)>,
     /// Every cloud instance the run had, with what it cost.
     pub instances: Vec<InstanceRecord>,
     /// Every pod the run had, deleted ones included.
@@ -48,6 +57,21 @@ impl History {
         step_at(&self.capacity[service], t)
     }
 
+    /// Records a service's failing capacity from `t` on.
+    pub(crate) fn set_dead(&mut self, service: usize, t: SimTime, rps: f64) {
+        let steps = &mut self.dead[service];
+        match steps.last_mut() {
+            Some(last) if last.0 == t => last.1 = rps,
+            Some(last) if last.1 == rps => {}
+            _ => steps.push((t, rps)),
+        }
+    }
+
+    /// A service's failing capacity (requests/s) at `t`.
+    pub fn dead_at(&self, service: usize, t: SimTime) -> f64 {
+        step_at(&self.dead[service], t)
+    }
+
     /// Records a backend's share of its load balancer's traffic from `t` on.
     pub(crate) fn set_share(&mut self, service: usize, t: SimTime, share: f64) {
         let steps = &mut self.shares[service];
@@ -75,6 +99,25 @@ impl History {
 fn step_at(steps: &[(SimTime, f64)], t: SimTime) -> f64 {
     let i = steps.partition_point(|(s, _)| *s <= t);
     if i == 0 { 0.0 } else { steps[i - 1].1 }
+}
+
+/// A container a swarm manager replaced on another node.
+#[derive(Clone, Debug, Serialize)]
+pub struct MoveRecord {
+    /// When the replacement was created.
+    pub at: SimTime,
+    /// The app (workload).
+    pub workload: String,
+    /// The container that was lost or removed.
+    pub from_pod: String,
+    /// The node it was on.
+    pub from_node: Option<String>,
+    /// The replacement.
+    pub to_pod: String,
+    /// The node the replacement landed on, if one was found.
+    pub to_node: Option<String>,
+    /// Why it moved.
+    pub reason: String,
 }
 
 /// One cloud instance and what it cost.

@@ -30,6 +30,10 @@ pub trait ClusterView {
     fn workloads(&self) -> Vec<WorkloadInfo>;
     /// Nodes, as `kubectl get nodes` / `docker node ls` and the cloud console show them.
     fn nodes(&self) -> Vec<NodeInfo>;
+    /// Load balancer backends.
+    fn backends(&self) -> Vec<BackendInfo>;
+    /// Whether the swarm-mode cluster of that name has a leader (`None`: no such swarm).
+    fn swarm_leader(&self, cluster: &str) -> Option<bool>;
     /// Operations that failed so far (policy actions and scheduled jobs), oldest first.
     fn failed_operations(&self) -> Vec<FailedOperation>;
 }
@@ -45,6 +49,12 @@ pub struct NodeInfo {
     pub cluster: String,
     /// What it looks like.
     pub status: NodeStatus,
+    /// A swarm manager (a Raft member), as `docker node ls` shows in MANAGER STATUS.
+    pub manager: bool,
+    /// Containers on it, exited ones included (what `docker info` counts).
+    pub containers: u32,
+    /// CPU in use as a fraction of its CPU (what a host monitor shows; 0 when not modelled).
+    pub cpu_used: f32,
 }
 
 /// A node's state, as an operator sees it.
@@ -129,6 +139,23 @@ pub struct WorkloadInfo {
     pub replicas: u32,
     /// Ready pods.
     pub ready: u32,
+    /// Its cluster.
+    pub cluster: String,
+}
+
+/// One backend of a load balancer, as the balancer's console shows it.
+#[derive(Clone, Debug)]
+pub struct BackendInfo {
+    /// Load balancer.
+    pub load_balancer: String,
+    /// Backend service.
+    pub service: String,
+    /// The service's cluster.
+    pub cluster: String,
+    /// Configured to take traffic.
+    pub enabled: bool,
+    /// Marked up by the health checks.
+    pub healthy: bool,
 }
 
 /// What a policy asks for.
@@ -194,6 +221,58 @@ pub enum Action {
         /// On or off.
         enabled: bool,
     },
+    /// Remove a node from its cluster (the machine keeps running); may be refused.
+    RemoveNode {
+        /// Node name.
+        node: String,
+    },
+    /// Move every container off a node, each to a node with the CPU to carry it (classic swarm),
+    /// or set its availability to drain (swarm mode).
+    DrainNode {
+        /// Node name.
+        node: String,
+    },
+    /// Classic swarm: redeploy an app (create the containers the control plane finds missing).
+    Redeploy {
+        /// App (workload) name.
+        workload: String,
+    },
+    /// Classic swarm: delete an app and create it again.
+    RecreateApp {
+        /// App (workload) name.
+        workload: String,
+    },
+    /// Classic swarm: turn `reschedule:on-node-failure` on or off for an app.
+    SetReschedule {
+        /// App (workload) name.
+        workload: String,
+        /// On or off.
+        on: bool,
+    },
+    /// Replace a node's labels.
+    SetNodeLabels {
+        /// Node name.
+        node: String,
+        /// The new labels.
+        labels: Labels,
+    },
+    /// Swarm mode: `docker swarm init --force-new-cluster` on a manager.
+    ForceNewCluster {
+        /// The manager it runs on.
+        node: String,
+    },
+    /// Swarm mode: `docker node promote`.
+    PromoteNode {
+        /// Node name.
+        node: String,
+    },
+    /// Swarm: the node leaves (`docker swarm leave --force`) and joins again into a pool.
+    Rejoin {
+        /// Node name.
+        node: String,
+        /// The pool (and so the cluster and role) it joins.
+        pool: String,
+    },
 }
 
 /// One (instance type, zone, pricing) to try when buying; `None` keeps the pool's.
@@ -234,6 +313,22 @@ impl fmt::Display for Action {
             Action::Reimage { node, into_pool } => write!(f, "reimage {node} and join pool {into_pool}"),
             Action::SetBackend { load_balancer, service, enabled } => {
                 write!(f, "set backend {service} of {load_balancer} {}", if *enabled { "on" } else { "off" })
+            }
+            Action::RemoveNode { node } => write!(f, "remove node {node}"),
+            Action::DrainNode { node } => write!(f, "drain node {node}"),
+            Action::Redeploy { workload } => write!(f, "redeploy {workload}"),
+            Action::RecreateApp { workload } => write!(f, "delete and recreate {workload}"),
+            Action::SetReschedule { workload, on } => {
+                write!(f, "set reschedule:on-node-failure {} for {workload}", if *on { "on" } else { "off" })
+            }
+            Action::SetNodeLabels { node, labels } => {
+                let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "set labels of {node} to [{}]", l.join(", "))
+            }
+            Action::ForceNewCluster { node } => write!(f, "docker swarm init --force-new-cluster (on {node})"),
+            Action::PromoteNode { node } => write!(f, "docker node promote {node}"),
+            Action::Rejoin { node, pool } => {
+                write!(f, "docker swarm leave --force && docker swarm join (on {node}, into pool {pool})")
             }
         }
     }

@@ -36,6 +36,12 @@ pub struct RunResult {
     pub timeline: Option<Vec<TimelineResult>>,
     /// What the machines cost over the run.
     pub cost: CostResult,
+    /// Per swarm-mode cluster, the periods its managers had no leader.
+    pub leaderless: Vec<LeaderlessResult>,
+    /// Nodes that went offline because their CPU stayed saturated.
+    pub offline_nodes: Vec<OfflineResult>,
+    /// Containers a swarm manager replaced on another node: where from, where to, why.
+    pub moves: Vec<MoveResult>,
     /// Events the engine processed.
     pub events: u64,
 }
@@ -197,4 +203,55 @@ pub struct TimelineResult {
     pub object: String,
     /// What happened.
     pub what: String,
+}
+
+/// A period in which a swarm had no leader.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeaderlessResult {
+    /// Cluster.
+    pub cluster: String,
+    /// Start, scenario-local clock.
+    pub start: String,
+    /// End, scenario-local clock (the run's end if it never ended).
+    pub end: String,
+    /// Start, seconds from the scenario start.
+    pub start_s: f64,
+    /// End, seconds from the scenario start.
+    pub end_s: f64,
+    /// Still leaderless when the run ended.
+    pub ongoing: bool,
+}
+
+/// A node whose agent stalled under CPU saturation.
+#[derive(Clone, Debug, Serialize)]
+pub struct OfflineResult {
+    /// Node.
+    pub node: String,
+    /// Scenario-local clock.
+    pub at: String,
+    /// Seconds from the start.
+    pub at_s: f64,
+    /// Why (always CPU saturation today).
+    pub reason: String,
+}
+
+/// A container replaced on another node.
+#[derive(Clone, Debug, Serialize)]
+pub struct MoveResult {
+    /// Scenario-local clock.
+    pub at: String,
+    /// Seconds from the start.
+    pub at_s: f64,
+    /// App (workload).
+    pub workload: String,
+    /// The container that went.
+    pub from_pod: String,
+    /// Its node.
+    pub from_node: Option<String>,
+    /// The replacement.
+    pub to_pod: String,
+    /// The node the replacement landed on (none if it never found one).
+    pub to_node: Option<String>,
+    /// Why it moved.
+    pub reason: String,
 }

@@ -25,6 +25,8 @@ pub struct Streams {
     pub cloud: ChaCha8Rng,
     /// Load balancer health-check phases, swarm heartbeats and swarm placement ties.
     pub network: ChaCha8Rng,
+    /// Raft election timeouts, manager joins, classic swarm failure detection and placement ties.
+    pub swarm: ChaCha8Rng,
 }
 
 /// Fixed stream numbers. Never renumber: that would change every seeded result.
@@ -35,6 +37,7 @@ const NAMES: u64 = 4;
 const MONITORING: u64 = 5;
 const CLOUD: u64 = 6;
 const NETWORK: u64 = 7;
+const SWARM: u64 = 8;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -53,6 +56,7 @@ impl Streams {
             monitoring: stream(seed, MONITORING),
             cloud: stream(seed, CLOUD),
             network: stream(seed, NETWORK),
+            swarm: stream(seed, SWARM),
         }
     }
 }

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::result::{
-    ActionResult, AlertResult, CostResult, FaultResult, OutageResult, PodResult, RunResult, ServiceResult,
-    TimelineResult, WorkloadResult,
+    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, OfflineResult, OutageResult,
+    PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
@@ -104,11 +104,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             } else {
                 1.0 - downtime / history.end.secs_f64().max(1e-9)
             };
-            let restarts = if i < own_restarts.len() {
-                own_restarts[i]
-            } else {
-                topo.backends[i].iter().map(|&b| own_restarts[usize::from(b)]).sum()
-            };
+            let restarts = restarts_of(&topo, &own_restarts, i);
             let detected: Vec<f64> = outages.iter().filter_map(|o| o.detected_after_s).collect();
             ServiceResult {
                 name,
@@ -209,7 +205,51 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             instances: history.instances.clone(),
         },
         events: history.events,
+        leaderless: history
+            .leaderless
+            .iter()
+            .map(|(c, a, b)| {
+                let end = b.unwrap_or(history.end);
+                LeaderlessResult {
+                    cluster: c.clone(),
+                    start: clock(*a),
+                    end: clock(end),
+                    start_s: a.secs_f64(),
+                    end_s: end.secs_f64(),
+                    ongoing: b.is_none(),
+                }
+            })
+            .collect(),
+        offline_nodes: history
+            .offline
+            .iter()
+            .map(|(n, t)| OfflineResult {
+                node: n.clone(),
+                at: clock(*t),
+                at_s: t.secs_f64(),
+                reason: "CPU saturated past agentStallAfter; agent stopped reporting".into(),
+            })
+            .collect(),
+        moves: history
+            .moves
+            .iter()
+            .map(|m| MoveResult {
+                at: clock(m.at),
+                at_s: m.at.secs_f64(),
+                workload: m.workload.clone(),
+                from_pod: m.from_pod.clone(),
+                from_node: m.from_node.clone(),
+                to_pod: m.to_pod.clone(),
+                to_node: m.to_node.clone(),
+                reason: m.reason.clone(),
+            })
+            .collect(),
     }
+}
+
+/// Restarts of a service's workloads; a load balancer's are those of everything behind it.
+fn restarts_of(topo: &Topology, own: &[u32], i: usize) -> u32 {
+    if i < own.len() { own[i] } else { topo.backends[i].iter().map(|&b| restarts_of(topo, own, usize::from(b))).sum() }
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -232,9 +272,21 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
     let closure: Vec<usize> = topo.order.iter().map(|&id| usize::from(id)).filter(|&i| in_closure[i]).collect();
 
     let mut cuts: BTreeSet<u64> = BTreeSet::from([0, end.0]);
+    // Every service whose share shapes an offered load here: the closure and the balancers
+    // above its members.
+    let mut sharing = vec![false; topo.len()];
+    for &x in &closure {
+        for y in topo.chain(x) {
+            sharing[y] = true;
+        }
+    }
+    let sharing: Vec<usize> = (0..topo.len()).filter(|&i| sharing[i]).collect();
+    for &x in &sharing {
+        cuts.extend(history.shares[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
+    }
     for &x in &closure {
         cuts.extend(capacity[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
-        cuts.extend(history.shares[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
+        cuts.extend(history.dead[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
         let src = topo.source(x);
         cuts.extend(topo.curves[src].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
     }
@@ -246,14 +298,20 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
     let mut outages = Vec::new();
     let mut down_since: Option<u64> = None;
     let mut caps = vec![0.0; topo.len()];
+    let mut deads = vec![0.0; topo.len()];
     let mut shares = vec![0.0; topo.len()];
+    let mut chain = vec![0.0; topo.len()];
     let mut ratios = vec![0.0; topo.len()];
 
     for seg in cuts.windows(2) {
         let (a, b) = (seg[0], seg[1]);
+        for &x in &sharing {
+            shares[x] = history.share_at(x, SimTime(a));
+        }
         for &x in &closure {
             caps[x] = history.capacity_at(x, SimTime(a));
-            shares[x] = history.share_at(x, SimTime(a));
+            deads[x] = history.dead_at(x, SimTime(a));
+            chain[x] = topo.chain_share(x, |i| shares[i]);
         }
         // Split where an offered curve crosses its capacity (the kink of min(1, cap/offered)).
         let mut pieces = vec![a, b];
@@ -261,8 +319,9 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
             if !topo.backends[x].is_empty() {
                 continue;
             }
-            let (oa, ob) = (topo.offered_f(x, a as f64, shares[x]), topo.offered_f(x, b as f64, shares[x]));
-            let c = caps[x];
+            let (oa, ob) = (topo.offered_f(x, a as f64, chain[x]), topo.offered_f(x, b as f64, chain[x]));
+            // The kink is where the offered load crosses the capacity the router sends to.
+            let c = caps[x] + deads[x];
             if c > 0.0 && (oa - c) * (ob - c) < 0.0 {
                 let t = a as f64 + (c - oa) / (ob - oa) * (b - a) as f64;
                 let t = t.round() as u64;
@@ -276,12 +335,12 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
 
         let ratio_at = |t: f64, ratios: &mut Vec<f64>| -> f64 {
             for &x in &closure {
-                let offered = topo.offered_f(x, t, shares[x]);
-                ratios[x] = topo.ratio(x, caps[x], offered, |b| shares[b], ratios);
+                let offered = topo.offered_f(x, t, chain[x]);
+                ratios[x] = topo.ratio(x, caps[x], deads[x], offered, |b| shares[b], ratios);
             }
             ratios[s]
         };
-        let offered_at = |t: f64| topo.offered_f(s, t, shares[s]);
+        let offered_at = |t: f64| topo.offered_f(s, t, chain[s]);
 
         for w in pieces.windows(2) {
             let (u, v) = (w[0], w[1]);

@@ -75,6 +75,7 @@ impl Sim {
                 name: pool.pool.clone(),
                 cluster,
                 role: pool.role,
+                availability: pool.availability,
                 instance_type: instance_type.map(|i| i as u32),
                 zone,
                 pricing: pool.pricing,
@@ -100,27 +101,9 @@ impl Sim {
                     joins_as: None,
                     epoch: 0,
                 });
-                let node = nodes.push(Node {
-                    name: format!("{}-{n}", pool.pool),
-                    cluster,
-                    pool: pi as u32,
-                    role: pool.role,
-                    instance: inst,
-                    up: running,
-                    dns_broken: false,
-                    kubelet_broken: false,
-                    epoch: 0,
-                    zone,
-                    cpu: cpu.0,
-                    mem: mem.0,
-                    max_pods: pool.max_pods,
-                    req_cpu: 0,
-                    req_mem: 0,
-                    pods: Default::default(),
-                    gone: false,
-                    by_workload: Default::default(),
-                    podgc_due: None,
-                });
+                let mut node = Node::new(format!("{}-{n}", pool.pool), &pools[pi], pi as u32, inst, zone);
+                node.up = running;
+                let node = nodes.push(node);
                 instances[inst].node = Some(node);
             }
         }
@@ -141,6 +124,10 @@ impl Sim {
                 live_nodes: nodes.values().filter(|n| n.cluster == i as u32 && n.schedulable()).count() as u32,
                 dns_broken_for_new: false,
                 kubelet_broken_for_new: false,
+                leader: false,
+                election_epoch: 0,
+                electing: false,
+                manager_join: (d.manager_join_time.min.ms(), d.manager_join_time.max.ms()),
             })
             .collect();
 
@@ -165,6 +152,7 @@ impl Sim {
             watches: Vec::new(),
             ready_endpoints: 0,
             capacity_mrps: 0,
+            dead_mrps: 0,
             probe_dependents: Vec::new(),
         };
         for s in &cl.services {
@@ -231,6 +219,11 @@ impl Sim {
                 subpath_mounts,
                 volume_names,
                 services: w_services,
+                cpu_base: ws.cpu_demand.map_or(0, |d| d.base.0),
+                cpu_per_rps: ws.cpu_demand.map_or(0, |d| d.per_rps.0),
+                reschedule: ws.reschedule == crate::spec::Reschedule::OnNodeFailure,
+                anti_affinity: ws.anti_affinity,
+                ghosts: 0,
                 active: Default::default(),
                 all_pods: Vec::new(),
                 template_hash: template_hash(&ws.name),
@@ -266,6 +259,7 @@ impl Sim {
         let history = History {
             capacity: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
             shares: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
+            dead: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
             timeline: opts.timeline.then(Vec::new),
             ..History::default()
         };
@@ -296,7 +290,17 @@ impl Sim {
             wake_epoch: 0,
             scrape_phase: 0,
             history,
+            fail_on_join: Default::default(),
+            move_pods: Vec::new(),
+            leaderless_starts: 0,
+            cpu_model: cl.workloads.iter().any(|w| w.cpu_demand.is_some()),
         };
+        for c in 0..world.clusters.len() {
+            if world.clusters[c].kind == crate::spec::ClusterKind::Swarm {
+                // The swarm has been running: its leader is there (if a quorum is).
+                world.clusters[c].leader = world.swarm_has_quorum(c as u32);
+            }
+        }
 
         // The steady state at the start: every replica placed by its scheduler and running.
         world.at(world.end, Event::End);
@@ -385,6 +389,12 @@ impl Sim {
             Event::NodeJoined { inst, epoch } => w.on_node_joined(inst, epoch),
             Event::Cron { pool, action } => w.on_cron(pool, action),
             Event::SwarmNodeDown { node, epoch } => w.on_swarm_node_down(node, epoch),
+            Event::ClassicNodeFailed { node, epoch } => w.on_classic_node_failed(node, epoch),
+            Event::ManagerReachable { node, epoch } => w.on_manager_reachable(node, epoch),
+            Event::LeaderElected { cluster, epoch } => w.on_leader_elected(cluster, epoch),
+            Event::CpuCross { node, epoch } => w.on_cpu_cross(node, epoch),
+            Event::AgentStall { node, epoch } => w.on_agent_stall(node, epoch),
+            Event::StaleRecordExpired { svc, mrps } => w.on_stale_record_expired(svc, mrps),
             Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
             Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),
             Event::Monitor => {
@@ -430,6 +440,9 @@ impl Sim {
     pub fn finish(self) -> History {
         let w = self.world;
         let mut h = w.history;
+        for (m, &pod) in h.moves.iter_mut().zip(&w.move_pods) {
+            m.to_node = w.pods[pod].node.map(|n| w.nodes[n].name.clone());
+        }
         h.end = if self.done { w.end } else { w.now };
         h.events = w.queue.popped();
         let end = h.end;
@@ -516,6 +529,14 @@ impl Sim {
             }
         }
         w.lb_invariant()?;
+        if w.leaderless_starts > 0 {
+            return Err(format!("{} swarm task(s) started without a leader", w.leaderless_starts));
+        }
+        for (i, c) in w.clusters.iter().enumerate() {
+            if c.kind == crate::spec::ClusterKind::Swarm && c.leader && !w.swarm_has_quorum(i as u32) {
+                return Err(format!("cluster {} has a leader without a quorum", c.name));
+            }
+        }
         for (&(t, z, p), &left) in &w.stock {
             if left < 0 {
                 return Err(format!("stock of type {t} zone {z} {} went negative ({left})", p.name()));

@@ -23,6 +23,20 @@
 //! ```text
 //! ratio(lb) = sum over backends b of share(b) * ratio(b)      (0 when no backend is marked up)
 //! ```
+//!
+//! A balancer may route by host instead (`routes`): each target (another balancer, one per app,
+//! or a service) gets a fixed share, so a site of many apps serves the share-weighted sum of its
+//! apps' ratios. Shares multiply down the chain: a backend of an app's balancer is offered
+//! `offered(site) * share(app) * share(backend)`.
+//!
+//! Requests the router sends to endpoints that fail them (containers on a CPU-saturated node,
+//! addresses of removed containers that service discovery still hands out) are lost: with `H`
+//! the capacity that serves and `D` the capacity that fails, requests are split in proportion to
+//! capacity and
+//!
+//! ```text
+//! own(s) = H/(H+D) * min(1, (H+D)/offered)
+//! ```
 
 use crate::ids::ServiceId;
 use crate::spec::Scenario;
@@ -101,6 +115,8 @@ pub struct Topology {
     pub backends: Vec<Vec<ServiceId>>,
     /// For a backend: the load balancer whose traffic it gets.
     pub fed_by: Vec<Option<ServiceId>>,
+    /// Fixed shares of host-based routes: `(target, share)`.
+    pub route_shares: Vec<(ServiceId, f64)>,
 }
 
 impl Topology {
@@ -120,12 +136,19 @@ impl Topology {
         calls.resize(n, Vec::new());
         let mut backends = vec![Vec::new(); n];
         let mut fed_by = vec![None; n];
+        let mut route_shares = Vec::new();
         for (i, lb) in lbs.iter().enumerate() {
             let me = ServiceId::from(svcs.len() + i);
             for b in &lb.backends {
                 let bid = id(&b.service);
                 backends[svcs.len() + i].push(bid);
                 fed_by[usize::from(bid)] = Some(me);
+            }
+            for r in &lb.routes {
+                let rid = id(&r.to);
+                backends[svcs.len() + i].push(rid);
+                fed_by[usize::from(rid)] = Some(me);
+                route_shares.push((rid, r.share));
             }
         }
         let mut curves = vec![Curve::default(); n];
@@ -161,27 +184,52 @@ impl Topology {
         }
         let mut outage_below: Vec<f64> = svcs.iter().map(|s| s.outage_below.unwrap_or(spec.slo.outage_below)).collect();
         outage_below.extend(lbs.iter().map(|l| l.outage_below.unwrap_or(spec.slo.outage_below)));
-        Topology { names, order, calls, curves, outage_below, backends, fed_by }
+        Topology { names, order, calls, curves, outage_below, backends, fed_by, route_shares }
     }
 
-    /// The curve whose points shape `s`'s offered load: its own, or its load balancer's.
+    /// The curve whose points shape `s`'s offered load: its own, or that of the balancer at the
+    /// root of its chain.
     pub fn source(&self, s: usize) -> usize {
-        self.fed_by[s].map_or(s, usize::from)
+        let mut at = s;
+        while let Some(up) = self.fed_by[at] {
+            at = usize::from(up);
+        }
+        at
     }
 
-    /// Offered requests/s of `s` at a fractional millisecond, given its current share of its
-    /// load balancer's traffic (ignored for services with a curve of their own).
-    pub fn offered_f(&self, s: usize, t: f64, share: f64) -> f64 {
+    /// `s` and the balancers above it, nearest first.
+    pub fn chain(&self, s: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(Some(s), move |&x| self.fed_by[x].map(usize::from))
+    }
+
+    /// The product of the shares down `s`'s chain (1 for a service with its own curve), given
+    /// each service's share of its own balancer's traffic.
+    pub fn chain_share(&self, s: usize, share: impl Fn(usize) -> f64) -> f64 {
+        self.chain(s).filter(|&x| self.fed_by[x].is_some()).map(share).product()
+    }
+
+    /// Offered requests/s of `s` at a fractional millisecond, given the product of the shares
+    /// down its chain ([`Topology::chain_share`]; ignored for services with a curve of their own).
+    pub fn offered_f(&self, s: usize, t: f64, chain_share: f64) -> f64 {
         match self.fed_by[s] {
-            Some(lb) => self.curves[usize::from(lb)].at_f(t) * share,
+            Some(_) => self.curves[self.source(s)].at_f(t) * chain_share,
             None => self.curves[s].at_f(t),
         }
     }
 
-    /// One service's ratio, from its capacity and the ratios of what it depends on.
-    pub fn ratio(&self, s: usize, capacity: f64, offered: f64, shares: impl Fn(usize) -> f64, ratios: &[f64]) -> f64 {
+    /// One service's ratio, from its serving and failing capacity and the ratios of what it
+    /// depends on; `shares` are each service's share of its own balancer's traffic.
+    pub fn ratio(
+        &self,
+        s: usize,
+        capacity: f64,
+        dead: f64,
+        offered: f64,
+        shares: impl Fn(usize) -> f64,
+        ratios: &[f64],
+    ) -> f64 {
         if self.backends[s].is_empty() {
-            ratio_of(capacity, offered, &self.calls[s], ratios)
+            ratio_of(capacity, dead, offered, &self.calls[s], ratios)
         } else {
             self.backends[s].iter().map(|&b| shares(usize::from(b)) * ratios[usize::from(b)]).sum::<f64>().min(1.0)
         }
@@ -197,12 +245,12 @@ impl Topology {
         self.names.is_empty()
     }
 
-    /// Every service's ratio at `t`, given each service's serving capacity (rps) and share of
-    /// its load balancer's traffic then.
+    /// Every service's ratio at `t`, given each service's serving and failing capacity (rps)
+    /// and share of its load balancer's traffic then.
     pub fn ratios(
         &self,
         t: SimTime,
-        capacity: impl Fn(ServiceId) -> f64,
+        capacity: impl Fn(ServiceId) -> (f64, f64),
         share: impl Fn(usize) -> f64,
         out: &mut Vec<f64>,
     ) {
@@ -210,22 +258,24 @@ impl Topology {
         out.resize(self.len(), 0.0);
         for &s in &self.order {
             let i = usize::from(s);
-            let offered = self.offered_f(i, t.0 as f64, share(i));
-            out[i] = self.ratio(i, capacity(s), offered, &share, out);
+            let offered = self.offered_f(i, t.0 as f64, self.chain_share(i, &share));
+            let (cap, dead) = capacity(s);
+            out[i] = self.ratio(i, cap, dead, offered, &share, out);
         }
     }
 }
 
-/// One service's served share of offered requests, from its serving capacity and offered load
-/// (both requests/s) and the ratios already computed for the services it calls. The formula of
-/// the module docs; the monitoring and the scorer both use it.
-pub fn ratio_of(capacity: f64, offered: f64, calls: &[(ServiceId, f64)], ratios: &[f64]) -> f64 {
+/// One service's served share of offered requests, from its serving and failing capacity and
+/// offered load (all requests/s) and the ratios already computed for the services it calls. The
+/// formula of the module docs; the monitoring and the scorer both use it.
+pub fn ratio_of(capacity: f64, dead: f64, offered: f64, calls: &[(ServiceId, f64)], ratios: &[f64]) -> f64 {
+    let routed = capacity + dead.max(0.0);
     let own = if capacity <= 0.0 {
         0.0
     } else if offered <= 0.0 {
-        1.0
+        capacity / routed
     } else {
-        (capacity / offered).min(1.0)
+        capacity / routed * (routed / offered).min(1.0)
     };
     own * calls.iter().map(|&(d, share)| 1.0 - share * (1.0 - ratios[usize::from(d)])).product::<f64>()
 }

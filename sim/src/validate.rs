@@ -132,6 +132,23 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
             c.err(path!["spec", "cluster", "clusters", i, "name"], format!("cluster `{}` is defined twice", d.name));
         }
     }
+    for (i, d) in cl.clusters.iter().enumerate() {
+        let at = |k: &str| path!["spec", "cluster", "clusters", i, k];
+        if let Some(t) = d.agent_stall_after
+            && (t < SimDuration::secs(1) || t > SimDuration::hours(24))
+        {
+            c.err(at("agentStallAfter"), format!("{t} is outside 1s to 24h"));
+        }
+        let j = &d.manager_join_time;
+        if j.min > j.max || j.max > SimDuration::hours(1) {
+            c.err(at("managerJoinTime"), "expected min <= max <= 1h");
+        }
+        if d.kind != ClusterKind::ClassicSwarm
+            && (d.strategy != crate::spec::PlacementStrategy::Spread || d.hosted != Default::default())
+        {
+            c.err(at("kind"), "`strategy` and `hosted` are settings of a classic swarm (`kind: classicSwarm`)");
+        }
+    }
     if cl.clusters.is_empty() {
         cluster_names.insert(crate::spec::DEFAULT_CLUSTER, ClusterKind::Kubernetes);
     }
@@ -326,8 +343,20 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if w.kind == WorkloadKind::DaemonSet && w.replicas.is_some() {
             c.err(at("replicas"), "a DaemonSet runs one pod per node and takes no `replicas`");
         }
-        match check_cluster(&mut c, &w.cluster, at("cluster")) {
-            Some(ClusterKind::Swarm) if w.kind != WorkloadKind::SwarmService => {
+        let kind = check_cluster(&mut c, &w.cluster, at("cluster"));
+        if w.reschedule != crate::spec::Reschedule::No && kind != Some(ClusterKind::ClassicSwarm) {
+            c.err(
+                at("reschedule"),
+                "`reschedule` is classic swarm's; swarm mode and Kubernetes always replace lost work",
+            );
+        }
+        if let Some(d) = &w.cpu_demand
+            && (d.base.0 > LIMIT_CPU_MILLI || d.per_rps.0 > LIMIT_CPU_MILLI)
+        {
+            c.err(at("cpuDemand"), "more than a million cores is not plausible");
+        }
+        match kind {
+            Some(k) if k.is_swarm() && w.kind != WorkloadKind::SwarmService => {
                 c.err(at("kind"), format!("`{}` runs in a swarm cluster, so its kind must be `SwarmService`", w.name))
             }
             Some(ClusterKind::Kubernetes) if w.kind == WorkloadKind::SwarmService => {
@@ -456,8 +485,30 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if services.contains_key(lb.name.as_str()) || !seen.insert(lb.name.as_str()) {
             c.err(at("name"), format!("`{}` is already the name of a service or load balancer", lb.name));
         }
-        if lb.backends.is_empty() {
-            c.err(at("backends"), "a load balancer needs at least one backend");
+        match (lb.backends.is_empty(), lb.routes.is_empty()) {
+            (true, true) => c.err(at("backends"), "a load balancer needs at least one backend (or routes)"),
+            (false, false) => c.err(at("routes"), "a load balancer has either backends or routes, not both"),
+            _ => {}
+        }
+        let mut total_share = 0.0;
+        for (j, r) in lb.routes.iter().enumerate() {
+            let here = |k: &str| path!["spec", "cluster", "loadBalancers", i, "routes", j, k];
+            let target_lb = cl.load_balancers.iter().find(|l| l.name == r.to);
+            if target_lb.is_none() && !services.contains_key(r.to.as_str()) {
+                c.err(here("to"), format!("no service or load balancer named `{}`", r.to));
+            } else if target_lb.is_some_and(|t| !t.routes.is_empty()) {
+                c.err(here("to"), format!("`{}` routes on itself; routes go one level deep", r.to));
+            } else if let Some(other) = fed.insert(r.to.as_str(), lb.name.as_str()) {
+                c.err(here("to"), format!("`{}` already gets its traffic from `{other}`", r.to));
+            }
+            if !(r.share.is_finite() && (0.0..=1.0).contains(&r.share)) {
+                c.err(here("share"), format!("expected a share between 0 and 1, found {}", r.share));
+            } else {
+                total_share += r.share;
+            }
+        }
+        if !lb.routes.is_empty() && (total_share - 1.0).abs() > 1e-6 {
+            c.err(at("routes"), format!("the routes' shares add up to {total_share}, not 1"));
         }
         if let Some(o) = lb.outage_below {
             check_slo(&mut c, o, at("outageBelow"));
@@ -594,8 +645,25 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 }
             }
             FaultSpec::DnsFailure(n) | FaultSpec::KubeletFailure(n) => {
-                if check_cluster(&mut c, &n.cluster, at("cluster")) == Some(ClusterKind::Swarm) {
+                if check_cluster(&mut c, &n.cluster, at("cluster")).is_some_and(ClusterKind::is_swarm) {
                     c.err(at("cluster"), "this fault is about Kubernetes nodes; the cluster runs swarm");
+                }
+            }
+            FaultSpec::NodeFailure(f) => {
+                if f.nodes.is_empty() {
+                    c.err(at("nodes"), "name at least one node");
+                }
+                for (j, n) in f.nodes.iter().enumerate() {
+                    // Nodes are `<pool>-<n>`; one that does not exist yet is hit when it joins.
+                    let pool_ok = n
+                        .rsplit_once('-')
+                        .is_some_and(|(pool, k)| k.parse::<u32>().is_ok() && cl.nodes.iter().any(|p| p.pool == pool));
+                    if !pool_ok {
+                        c.err(
+                            path!["spec", "faults", i, "nodeFailure", "nodes", j],
+                            format!("`{n}` is not a node name of any pool (`<pool>-<number>`)"),
+                        );
+                    }
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The engine's side of the policy interface: the world as `kubectl` and monitoring show it.
 
 use crate::policy::{
-    AlertInfo, ClusterView, FailedOperation, NodeInfo, NodeStatus, PodInfo, ServiceInfo, WorkloadInfo,
+    AlertInfo, BackendInfo, ClusterView, FailedOperation, NodeInfo, NodeStatus, PodInfo, ServiceInfo, WorkloadInfo,
 };
 use crate::time::{SimTime, StartTime};
 use crate::world::InstanceState;
@@ -66,8 +66,8 @@ impl ClusterView for World {
 
     fn nodes(&self) -> Vec<NodeInfo> {
         self.nodes
-            .values()
-            .map(|n| NodeInfo {
+            .iter()
+            .map(|(id, n)| NodeInfo {
                 name: n.name.clone(),
                 pool: self.pools[n.pool as usize].name.clone(),
                 cluster: self.clusters[n.cluster as usize].name.clone(),
@@ -80,8 +80,15 @@ impl ClusterView for World {
                 } else {
                     NodeStatus::NotReady
                 },
+                manager: n.role == crate::spec::NodeRole::Manager && !n.gone,
+                containers: n.pods.len() as u32,
+                cpu_used: if n.running() { (self.cpu_demand_now(id) / n.cpu.max(1) as f64) as f32 } else { 0.0 },
             })
             .collect()
+    }
+
+    fn swarm_leader(&self, cluster: &str) -> Option<bool> {
+        self.clusters.iter().find(|c| c.name == cluster && c.kind == crate::spec::ClusterKind::Swarm).map(|c| c.leader)
     }
 
     fn failed_operations(&self) -> Vec<FailedOperation> {
@@ -106,7 +113,25 @@ impl ClusterView for World {
                 name: w.name.clone(),
                 replicas: w.replicas,
                 ready: w.active.iter().filter(|&&p| self.pods[p].ready).count() as u32,
+                cluster: self.clusters[w.cluster as usize].name.clone(),
             })
             .collect()
+    }
+
+    fn backends(&self) -> Vec<BackendInfo> {
+        let mut out = Vec::new();
+        for (i, lb) in self.lbs.iter().enumerate() {
+            for b in &lb.backends {
+                let svc = &self.services[b.service];
+                out.push(BackendInfo {
+                    load_balancer: self.scenario.spec.cluster.load_balancers[i].name.clone(),
+                    service: svc.name.clone(),
+                    cluster: self.clusters[svc.cluster as usize].name.clone(),
+                    enabled: b.enabled,
+                    healthy: b.marked_up,
+                });
+            }
+        }
+        out
     }
 }

@@ -50,6 +50,18 @@ pub(crate) enum Event {
     Cron { pool: u32, action: PoolAction },
     /// A swarm manager gives up on a node that stopped sending heartbeats.
     SwarmNodeDown { node: NodeId, epoch: u32 },
+    /// A classic swarm manager gives up on an engine that stopped answering its refreshes.
+    ClassicNodeFailed { node: NodeId, epoch: u32 },
+    /// A manager that joined swarm mode now answers as a Raft member.
+    ManagerReachable { node: NodeId, epoch: u32 },
+    /// A swarm cluster's managers elect a leader (`epoch` is the cluster's election generation).
+    LeaderElected { cluster: u32, epoch: u32 },
+    /// A node's CPU demand crosses its capacity (`epoch` is the node's CPU watch generation).
+    CpuCross { node: NodeId, epoch: u32 },
+    /// A node has been over 100 % CPU for its cluster's `agentStallAfter`: its agent stops.
+    AgentStall { node: NodeId, epoch: u32 },
+    /// Service discovery drops a stale record (a removed container's address) of a service.
+    StaleRecordExpired { svc: ServiceId, mrps: u64 },
     /// A load balancer health-checks one backend (`epoch` is the backend's).
     LbCheck { lb: u32, backend: u32, epoch: u32 },
     /// A service's load crosses one of its saturation thresholds (`epoch` is the watch's).
@@ -123,6 +135,8 @@ pub(crate) enum ExitReason {
     StartupFailed,
     /// The node it ran on is gone or went down.
     NodeLost,
+    /// Its classic swarm manager recreated it on another node (`reschedule:on-node-failure`).
+    Rescheduled,
     /// The app could not resolve a name through cluster DNS at start, and exited.
     DnsFailed,
     /// Stopped because the pod is being deleted.
@@ -138,6 +152,7 @@ impl ExitReason {
             ExitReason::LivenessFailed => "killed, liveness probe failed",
             ExitReason::StartupFailed => "killed, startup probe failed",
             ExitReason::NodeLost => "lost with its node",
+            ExitReason::Rescheduled => "removed, rescheduled to another node",
             ExitReason::DnsFailed => "exited, DNS resolution failed at start",
             ExitReason::Deleted => "stopped, pod deleted",
         }
@@ -250,6 +265,21 @@ pub(crate) struct Node {
     pub dns_broken: bool,
     /// The kubelet here does not start containers (a fault).
     pub kubelet_broken: bool,
+    /// The machine or its agent hangs (a `nodeFailure`): it stays down until rebooted, or until
+    /// it leaves its swarm and joins again.
+    pub failed: bool,
+    /// Swarm availability is `active`: takes tasks (`drain` does not).
+    pub available: bool,
+    /// Labels set on this node since the start, replacing its pool's (a label change).
+    pub labels: Option<Labels>,
+    /// Its CPU demand is over its capacity now (see `controllers/cpu.rs`).
+    pub saturated: bool,
+    /// Generation of the node's one pending CPU crossing or agent stall event.
+    pub cpu_epoch: u32,
+    /// When the pending CPU crossing is due.
+    pub cpu_due: Option<SimTime>,
+    /// Generation of the pending agent stall (bumped whenever saturation starts or ends).
+    pub stall_epoch: u32,
     /// Bumped when the node goes down or comes up; stale heartbeat events are ignored.
     pub epoch: u32,
     /// Index into `World::zones`, for zone spreading.
@@ -275,6 +305,38 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// A node of `pool` (index `pool_idx`) on `instance`, down until its agent reports.
+    pub(crate) fn new(name: String, pool: &PoolRt, pool_idx: u32, instance: InstanceId, zone: u32) -> Node {
+        Node {
+            name,
+            cluster: pool.cluster,
+            pool: pool_idx,
+            role: pool.role,
+            instance,
+            up: false,
+            dns_broken: false,
+            kubelet_broken: false,
+            failed: false,
+            available: pool.availability == crate::spec::Availability::Active,
+            labels: None,
+            saturated: false,
+            cpu_epoch: 0,
+            cpu_due: None,
+            stall_epoch: 0,
+            epoch: 0,
+            zone,
+            cpu: pool.cpu,
+            mem: pool.mem,
+            max_pods: pool.max_pods,
+            req_cpu: 0,
+            req_mem: 0,
+            pods: Default::default(),
+            gone: false,
+            by_workload: Default::default(),
+            podgc_due: None,
+        }
+    }
+
     /// Takes new pods: up, still a member, and not a control-plane node.
     pub(crate) fn schedulable(&self) -> bool {
         self.up && !self.gone && self.role != NodeRole::ControlPlane
@@ -299,6 +361,14 @@ pub(crate) struct ClusterRt {
     pub dns_broken_for_new: bool,
     /// Nodes joining from now on come up with a broken kubelet.
     pub kubelet_broken_for_new: bool,
+    /// Swarm mode: the managers have elected a leader.
+    pub leader: bool,
+    /// Generation of the pending election; an election event of another generation is stale.
+    pub election_epoch: u32,
+    /// An election is under way (a quorum is reachable, no leader yet).
+    pub electing: bool,
+    /// Swarm mode: range of a manager's join time, ms.
+    pub manager_join: (u64, u64),
 }
 
 /// A node pool: where bought and reimaged machines join, with the pool's shape.
@@ -310,6 +380,8 @@ pub(crate) struct PoolRt {
     pub cluster: u32,
     /// Role of its nodes.
     pub role: NodeRole,
+    /// Swarm availability of its nodes.
+    pub availability: crate::spec::Availability,
     /// Index into the cloud's instance types, if its machines are cloud instances.
     pub instance_type: Option<u32>,
     /// Zone index.
@@ -494,6 +566,9 @@ pub(crate) struct Pod {
     pub in_endpoints: bool,
     /// Counted in its services' serving capacity (endpoint and actually running).
     pub serving: bool,
+    /// Counted in its services' failing capacity: the router still sends it requests, but its
+    /// node's CPU is saturated and they time out.
+    pub dead: bool,
     /// Scheduling attempts that found no node, for the scheduler's backoff.
     pub sched_failures: u32,
     /// Earliest time the scheduler may try again.
@@ -544,6 +619,17 @@ pub(crate) struct Workload {
     pub volume_names: Vec<String>,
     /// Services selecting these pods.
     pub services: Vec<ServiceId>,
+    /// CPU with no traffic, millicores per container.
+    pub cpu_base: u64,
+    /// CPU per request per second served, millicores.
+    pub cpu_per_rps: u64,
+    /// Classic swarm `reschedule:on-node-failure`.
+    pub reschedule: bool,
+    /// One container per node at most.
+    pub anti_affinity: bool,
+    /// Containers the hosted control plane still lists although they were lost with their
+    /// node (`hosted.ghostContainers`): a redeploy counts them as present.
+    pub ghosts: u32,
     /// Pods that count against `replicas` (not terminating, not deleted).
     pub active: BTreeSet<PodId>,
     /// Every pod it ever had.
@@ -575,6 +661,9 @@ pub(crate) struct Service {
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.
     pub capacity_mrps: u64,
+    /// Capacity of the endpoints the router sends requests to that fail them (containers on a
+    /// saturated node, stale discovery records), milli-requests per second.
+    pub dead_mrps: u64,
     /// Workloads with a probe that calls this service; told when it goes down or comes back.
     pub probe_dependents: Vec<WorkloadId>,
 }
@@ -678,6 +767,15 @@ pub(crate) struct World {
     pub wake_epoch: u32,
     /// What the run recorded so far.
     pub history: History,
+    /// Nodes a `nodeFailure` named before they existed: they come up failed when they join.
+    pub fail_on_join: std::collections::BTreeSet<String>,
+    /// Some workload has a CPU demand: node CPU is tracked.
+    pub cpu_model: bool,
+    /// The replacement pod of each recorded move (`history.moves`), to name where it landed.
+    pub move_pods: Vec<PodId>,
+    /// Swarm-mode tasks started while their cluster had no leader: always 0 (an invariant the
+    /// property tests check after every event).
+    pub leaderless_starts: u32,
 }
 
 /// k8s' alphabet for generated name suffixes (no vowels, no look-alikes).
@@ -696,7 +794,25 @@ impl World {
     /// Whether workload `w`'s `nodeSelector` admits `node`.
     pub(crate) fn selector_admits(&self, w: WorkloadId, node: NodeId) -> bool {
         let sel = &self.workloads[w].node_selector;
-        sel.is_empty() || crate::validate::selects(sel, &self.pools[self.nodes[node].pool as usize].labels)
+        sel.is_empty() || crate::validate::selects(sel, self.node_labels(node))
+    }
+
+    /// A node's labels: its own if they were changed, else its pool's.
+    pub(crate) fn node_labels(&self, node: NodeId) -> &Labels {
+        let n = &self.nodes[node];
+        n.labels.as_ref().unwrap_or(&self.pools[n.pool as usize].labels)
+    }
+
+    /// A service's share of the traffic at the root of its load-balancer chain (1 for a service
+    /// with a curve of its own): its own share times that of the balancer feeding it, and so on.
+    pub(crate) fn chain_share(&self, s: ServiceId) -> f64 {
+        let mut share = 1.0;
+        let mut at = s;
+        while let Some(up) = self.topology.fed_by[usize::from(at)] {
+            share *= self.services[at].share;
+            at = up;
+        }
+        share
     }
 
     /// Schedules `event` at `at`.

@@ -34,7 +34,10 @@ impl World {
                         "Error from server (NotFound): deployments.apps \"{workload}\" not found ({workload} is a DaemonSet)"
                     )),
                     Some(w) if self.workloads[w].kind == crate::spec::WorkloadKind::SwarmService => {
-                        if !self.swarm_has_leader(self.workloads[w].cluster) {
+                        let c = self.workloads[w].cluster;
+                        if self.clusters[c as usize].kind == crate::spec::ClusterKind::Swarm
+                            && !self.swarm_has_leader(c)
+                        {
                             Err(defaults::SWARM_NO_LEADER.to_string())
                         } else {
                             self.workloads[w].replicas = *replicas;
@@ -58,6 +61,15 @@ impl World {
             Action::SetBackend { load_balancer, service, enabled } => {
                 self.set_backend(load_balancer, service, *enabled)
             }
+            Action::RemoveNode { node } => self.op_remove_node(node),
+            Action::DrainNode { node } => self.op_drain(node),
+            Action::Redeploy { workload } => self.op_redeploy(workload),
+            Action::RecreateApp { workload } => self.op_recreate(workload),
+            Action::SetReschedule { workload, on } => self.op_set_reschedule(workload, *on),
+            Action::SetNodeLabels { node, labels } => self.op_set_labels(node, labels),
+            Action::ForceNewCluster { node } => self.op_force_new_cluster(node),
+            Action::PromoteNode { node } => self.op_promote(node),
+            Action::Rejoin { node, pool } => self.op_rejoin(node, pool),
         };
         let by = pending.request.by.clone();
         let action = pending.request.action.to_string();

@@ -85,6 +85,11 @@ impl World {
             return;
         }
         self.instances[inst].state = InstanceState::Running;
+        self.join_later(inst, epoch);
+    }
+
+    /// The running machine's agent joins its cluster after the join time.
+    pub(crate) fn join_later(&mut self, inst: InstanceId, epoch: u32) {
         let r = self.scenario.spec.cluster.cloud.as_ref().map(|c| c.join_time);
         let (lo, hi) = r.map_or((defaults::NODE_JOIN_MIN_MS, defaults::NODE_JOIN_MAX_MS), |r| (r.min.ms(), r.max.ms()));
         let join = rng::uniform_ms(&mut self.rng.cloud, lo, hi);
@@ -99,6 +104,10 @@ impl World {
             return;
         }
         if let Some(node) = i.node {
+            if self.nodes[node].failed {
+                // Booted, but a hung daemon stays hung (a reboot clears it: see op_reboot).
+                return;
+            }
             self.node_up(node);
             return;
         }
@@ -112,7 +121,21 @@ impl World {
         }
         let node = self.new_node(inst, pool);
         self.apply_new_node_faults(node);
-        self.node_up(node);
+        if self.clusters[cluster].kind == ClusterKind::Swarm && self.nodes[node].role == crate::spec::NodeRole::Manager
+        {
+            // A Raft member from now on; it votes once its join completes.
+            let name = self.nodes[node].name.clone();
+            self.history.note(self.now, &name, || "joined the swarm as a manager; catching up".into());
+            self.swarm_quorum_changed(cluster as u32);
+            let r = self.clusters[cluster].manager_join;
+            let wait = rng::uniform_ms(&mut self.rng.swarm, r.0, r.1);
+            let epoch = self.nodes[node].epoch;
+            self.at(SimTime(self.now.0 + wait), Event::ManagerReachable { node, epoch });
+            return;
+        }
+        if !self.nodes[node].failed {
+            self.node_up(node);
+        }
     }
 
     /// A fresh Node object for `inst` in `pool` (down until `node_up`).
@@ -121,41 +144,21 @@ impl World {
             Some(name) => name,
             None => self.reserve_name(pool),
         };
-        let p = &self.pools[pool];
-        let node = self.nodes.push(Node {
-            name,
-            cluster: p.cluster,
-            pool: pool as u32,
-            role: p.role,
-            instance: inst,
-            up: false,
-            dns_broken: false,
-            kubelet_broken: false,
-            epoch: 0,
-            zone: self.instances[inst].zone,
-            cpu: p.cpu,
-            mem: p.mem,
-            max_pods: p.max_pods,
-            req_cpu: 0,
-            req_mem: 0,
-            pods: Default::default(),
-            gone: false,
-            by_workload: Default::default(),
-            podgc_due: None,
-        });
+        let zone = self.instances[inst].zone;
+        let node = self.nodes.push(Node::new(name, &self.pools[pool], pool as u32, inst, zone));
         self.instances[inst].node = Some(node);
         node
     }
 
     /// The next node name of `pool`.
-    fn reserve_name(&mut self, pool: usize) -> String {
+    pub(crate) fn reserve_name(&mut self, pool: usize) -> String {
         let p = &mut self.pools[pool];
         p.named += 1;
         format!("{}-{}", p.name, p.named)
     }
 
     /// The instance behind a node, by node name.
-    fn instance_of(&self, node: &str) -> Result<(NodeId, InstanceId), String> {
+    pub(crate) fn instance_of(&self, node: &str) -> Result<(NodeId, InstanceId), String> {
         // Only the node an instance currently is: a reimaged machine's old node is not it.
         let found = self
             .nodes
@@ -204,6 +207,7 @@ impl World {
         }
         self.node_down(id);
         self.nodes[id].dns_broken = false;
+        self.nodes[id].failed = false;
         self.boot(inst, 0);
         Ok(format!("{node} rebooting"))
     }

@@ -13,19 +13,25 @@ impl World {
     /// Recomputes `pod`'s membership in its services' endpoints and applies the difference.
     pub(crate) fn refresh_endpoints(&mut self, pod: PodId) {
         let p = &self.pods[pod];
-        let node_up = p.node.is_some_and(|n| self.nodes[n].running());
+        let node = p.node.map(|n| &self.nodes[n]);
+        let node_up = node.is_some_and(|n| n.running());
+        let saturated = node.is_some_and(|n| n.saturated);
         let in_endpoints = p.ready && p.phase == Phase::Bound;
-        let serving = in_endpoints && node_up && matches!(p.container, Container::Running);
-        if in_endpoints == p.in_endpoints && serving == p.serving {
+        let routed = in_endpoints && node_up && matches!(p.container, Container::Running);
+        let serving = routed && !saturated;
+        let dead = routed && saturated;
+        if in_endpoints == p.in_endpoints && serving == p.serving && dead == p.dead {
             return;
         }
         let d_ep = i64::from(in_endpoints) - i64::from(p.in_endpoints);
         let d_serving = i64::from(serving) - i64::from(p.serving);
+        let d_dead = i64::from(dead) - i64::from(p.dead);
         let w = p.workload;
         let cap = self.workloads[w].capacity_mrps as i64;
         let p = &mut self.pods[pod];
         p.in_endpoints = in_endpoints;
         p.serving = serving;
+        p.dead = dead;
         let now = self.now;
         for i in 0..self.workloads[w].services.len() {
             let s = self.workloads[w].services[i];
@@ -33,19 +39,38 @@ impl World {
             let was_up = svc.capacity_mrps > 0;
             svc.ready_endpoints = (i64::from(svc.ready_endpoints) + d_ep) as u32;
             svc.capacity_mrps = (svc.capacity_mrps as i64 + d_serving * cap) as u64;
+            svc.dead_mrps = (svc.dead_mrps as i64 + d_dead * cap) as u64;
             let is_up = svc.capacity_mrps > 0;
-            let rps = svc.capacity_mrps as f64 / 1000.0;
+            let (rps, dead_rps) = (svc.capacity_mrps as f64 / 1000.0, svc.dead_mrps as f64 / 1000.0);
             self.history.set_capacity(usize::from(s), now, rps);
+            self.history.set_dead(usize::from(s), now, dead_rps);
             if was_up != is_up {
                 self.service_flipped(s, is_up);
             }
             self.saturation_refresh(s);
             self.lb_backend_changed(s);
+            if d_serving + d_dead != 0 {
+                // The requests are split over a different set of endpoints.
+                self.cpu_service_changed(s);
+            }
+        }
+        if let Some(n) = self.pods[pod].node {
+            self.cpu_refresh(n);
         }
         if d_serving != 0 && matches!(self.pods[pod].container, Container::Running) {
             // Taking traffic or not changes whether a saturated service slows its probes.
             self.probes_inputs_changed(pod);
         }
+    }
+
+    /// Adds (or, with a negative `mrps`, takes away) failing capacity of a service: addresses of
+    /// removed containers that service discovery still returns.
+    pub(crate) fn add_dead_capacity(&mut self, s: ServiceId, mrps: i64) {
+        let svc = &mut self.services[s];
+        svc.dead_mrps = (svc.dead_mrps as i64 + mrps).max(0) as u64;
+        let dead_rps = svc.dead_mrps as f64 / 1000.0;
+        self.history.set_dead(usize::from(s), self.now, dead_rps);
+        self.cpu_service_changed(s);
     }
 
     /// A service lost its last serving endpoint or got its first one back.

@@ -112,6 +112,25 @@ impl World {
                 self.history.note(now, &name, || format!("{what} on {scope}"));
                 (format!("{name} ({scope})"), hit)
             }
+            FaultSpec::NodeFailure(f) => {
+                let mut hit = 0;
+                for name in &f.nodes {
+                    let found = self.nodes.iter().rev().find(|(_, n)| &n.name == name && !n.gone).map(|(id, _)| id);
+                    match found {
+                        Some(node) => {
+                            self.nodes[node].failed = true;
+                            self.history.note(now, name, || "hangs: stops reporting until rebooted".into());
+                            self.node_down(node);
+                        }
+                        None => {
+                            // Armed: the node of that name comes up failed when it joins.
+                            self.fail_on_join.insert(name.clone());
+                        }
+                    }
+                    hit += 1;
+                }
+                (f.nodes.join(","), hit)
+            }
         };
         self.history.faults.push(FaultRecord {
             at: now,

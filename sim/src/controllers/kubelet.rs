@@ -71,6 +71,10 @@ impl World {
 
     /// Begins a container start attempt; it completes after the start latency.
     pub(crate) fn start_container(&mut self, pod: PodId) {
+        if !self.swarm_may_start(pod) {
+            // Only a swarm leader starts tasks; counted so that the property tests catch it.
+            self.leaderless_starts += 1;
+        }
         let w = self.pods[pod].workload;
         let (lo, hi) = self.workloads[w].start_range;
         let latency = rng::uniform_ms(&mut self.rng.kubelet, lo, hi);
@@ -131,12 +135,21 @@ impl World {
     /// The container stopped. Decides the restart under the pod's restartPolicy and backoff.
     pub(crate) fn container_exited(&mut self, pod: PodId, reason: ExitReason) {
         let now = self.now;
-        let kcfg = &self.scenario.spec.cluster.kubelet;
-        let (initial, max, reset) = (kcfg.backoff_initial.ms(), kcfg.backoff_max.ms(), kcfg.backoff_reset.ms());
         let w = self.pods[pod].workload;
+        let kind = self.clusters[self.workloads[w].cluster as usize].kind;
+        let kcfg = &self.scenario.spec.cluster.kubelet;
+        let (initial, max, reset) = match kind {
+            // Docker's own restart policy restarts a classic swarm app's containers.
+            crate::spec::ClusterKind::ClassicSwarm => (
+                crate::defaults::DOCKER_RESTART_DELAY_INITIAL_MS,
+                crate::defaults::DOCKER_RESTART_DELAY_MAX_MS,
+                crate::defaults::DOCKER_RESTART_RESET_MS,
+            ),
+            _ => (kcfg.backoff_initial.ms(), kcfg.backoff_max.ms(), kcfg.backoff_reset.ms()),
+        };
         let restart_policy = self.workloads[w].restart_policy;
         let node_gone = self.pods[pod].node.is_some_and(|n| !self.nodes[n].running());
-        let swarm = self.workloads[w].kind == crate::spec::WorkloadKind::SwarmService;
+        let swarm = kind == crate::spec::ClusterKind::Swarm;
         let p = &mut self.pods[pod];
         let ran_long = p.last_started.take().is_some_and(|since| now.0 - since.0 >= reset);
         p.last_exit = Some(reason);
@@ -171,8 +184,22 @@ impl World {
         if ran_long {
             p.backoff = None;
         }
-        // Swarm restarts every failed task after its fixed restart delay.
-        let delay = if swarm { crate::defaults::SWARM_RESTART_DELAY_MS } else { p.backoff.unwrap_or(0) };
+        if swarm {
+            // Swarm mode: the leader's orchestrator replaces the task after the restart delay;
+            // without a leader it stays down until one is elected.
+            if self.swarm_may_start(pod) {
+                self.refresh_endpoints(pod);
+                self.swarm_restart_later(pod);
+                self.pods[pod].status_since = now;
+            } else {
+                self.pods[pod].container = Container::Exited;
+                self.refresh_endpoints(pod);
+                self.refresh_status(pod);
+            }
+            return;
+        }
+        let p = &mut self.pods[pod];
+        let delay = p.backoff.unwrap_or(0);
         p.backoff = Some(match p.backoff {
             None => initial,
             Some(b) => (b.saturating_mul(2)).min(max),
@@ -197,8 +224,17 @@ impl World {
     /// CrashLoopBackOff is over: start again.
     pub(crate) fn on_restart_due(&mut self, pod: PodId, epoch: u32) {
         let p = &self.pods[pod];
-        if p.epoch == epoch && p.phase == Phase::Bound {
+        if p.epoch != epoch || p.phase != Phase::Bound {
+            return;
+        }
+        if self.swarm_may_start(pod) {
             self.start_container(pod);
+        } else {
+            // The leader was lost during the delay: the task waits for the next one.
+            let p = &mut self.pods[pod];
+            p.container = Container::Exited;
+            p.epoch += 1;
+            self.refresh_status(pod);
         }
     }
 
@@ -334,6 +370,9 @@ impl World {
                 format!("Killing: Container {} failed startup probe, will be restarted", w.name)
             }
             ExitReason::NodeLost => "NodeLost: the node this pod ran on is gone or down".to_string(),
+            ExitReason::Rescheduled => {
+                "rescheduled: its node failed and the manager recreated it elsewhere".to_string()
+            }
             ExitReason::DnsFailed => format!(
                 "Error: the app exited at start: resolving {} through cluster DNS failed (lookup timed out)",
                 w.resolves_at_start.as_deref().unwrap_or("its dependencies")

@@ -21,6 +21,12 @@ use super::prober::tick_at_or_after;
 impl World {
     /// Builds the load balancers with every backend marked as it stands at the start.
     pub(crate) fn init_load_balancers(&mut self) {
+        // Host-based routes have fixed shares.
+        for k in 0..self.topology.route_shares.len() {
+            let (s, share) = self.topology.route_shares[k];
+            self.services[s].share = share;
+            self.history.set_share(usize::from(s), SimTime::ZERO, share);
+        }
         let specs = self.scenario.spec.cluster.load_balancers.clone();
         for (i, lb) in specs.iter().enumerate() {
             let mut backends = Vec::new();
@@ -118,6 +124,7 @@ impl World {
                 self.services[s].share = share;
                 self.history.set_share(usize::from(s), self.now, share);
                 self.saturation_refresh(s);
+                self.cpu_service_changed(s);
             }
         }
     }

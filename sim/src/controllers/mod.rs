@@ -2,7 +2,9 @@
 //! none of them knows about policies or scoring.
 
 mod actions;
+mod classic;
 mod cloud;
+mod cpu;
 mod daemonset;
 mod endpoints;
 mod faults;
@@ -15,7 +17,7 @@ mod prober;
 mod replicaset;
 mod saturation;
 mod scheduler;
-mod swarm;
+pub(crate) mod swarm;
 
 pub(crate) use saturation::saturation_threshold;
 pub(crate) use scheduler::Scratch;

@@ -30,7 +30,7 @@ impl World {
             let history = &self.history;
             self.topology.ratios(
                 at,
-                |s: ServiceId| history.capacity_at(usize::from(s), at),
+                |s: ServiceId| (history.capacity_at(usize::from(s), at), history.dead_at(usize::from(s), at)),
                 |s| history.share_at(s, at),
                 &mut ratios,
             );

@@ -9,7 +9,11 @@
 //! there until it returns. A swarm manager gives up on a silent node after the heartbeat grace
 //! period and replaces its tasks elsewhere (`controllers/swarm.rs`).
 //!
-//! A node that *leaves* (released, reimaged, removed) is gone for good: PodGC deletes its pods.
+//! A node that *leaves* (released, reimaged, removed) is gone for good: PodGC deletes its pods
+//! (Kubernetes); swarm managers replace them (`swarm.rs`, `classic.rs`).
+//!
+//! A node that *fails* (`nodeFailure`, or an agent stalled by CPU saturation) goes down and
+//! stays down through boots until it is rebooted, or leaves its swarm and joins again.
 
 use crate::ids::{NodeId, PodId};
 use crate::spec::ClusterKind;
@@ -32,9 +36,15 @@ impl World {
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node down".into());
         self.stop_containers_on(node);
-        if self.clusters[c].kind == ClusterKind::Swarm {
-            self.swarm_node_silent(node);
+        match self.clusters[c].kind {
+            ClusterKind::Swarm => {
+                self.swarm_node_silent(node);
+                self.swarm_quorum_changed(c as u32);
+            }
+            ClusterKind::ClassicSwarm => self.classic_node_silent(node),
+            ClusterKind::Kubernetes => {}
         }
+        self.cpu_refresh(node);
     }
 
     /// The node is back (after a start or a reboot): the kubelet starts its pods' containers.
@@ -51,16 +61,22 @@ impl World {
         }
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node Ready".into());
+        if self.clusters[c].kind == ClusterKind::Swarm {
+            self.swarm_quorum_changed(c as u32);
+        }
         let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
         for pod in pods {
             let p = &mut self.pods[pod];
             if p.phase == Phase::Bound && p.container == Container::Exited {
                 // A restarted kubelet has no backoff memory.
                 p.backoff = None;
-                self.kubelet_admit(pod);
+                if self.swarm_may_start(pod) {
+                    self.kubelet_admit(pod);
+                }
             }
         }
         self.node_joined_cluster(node);
+        self.cpu_refresh(node);
     }
 
     /// A node is (again) a member that takes pods: DaemonSets cover it, pending pods retry.
@@ -95,11 +111,15 @@ impl World {
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node removed from the cluster".into());
         self.stop_containers_on(node);
-        if self.clusters[c].kind == ClusterKind::Swarm {
-            self.swarm_node_silent(node);
-        } else {
-            self.podgc_node_gone(node);
+        match self.clusters[c].kind {
+            ClusterKind::Swarm => {
+                self.swarm_node_silent(node);
+                self.swarm_quorum_changed(c as u32);
+            }
+            ClusterKind::ClassicSwarm => self.classic_node_removed(node),
+            ClusterKind::Kubernetes => self.podgc_node_gone(node),
         }
+        self.cpu_refresh(node);
     }
 
     /// Every container on `node` dies with it.
@@ -126,8 +146,14 @@ impl World {
     pub(crate) fn apply_new_node_faults(&mut self, node: NodeId) {
         let c = self.nodes[node].cluster as usize;
         let (dns, kubelet) = (self.clusters[c].dns_broken_for_new, self.clusters[c].kubelet_broken_for_new);
+        let failed = self.fail_on_join.remove(&self.nodes[node].name);
         let n = &mut self.nodes[node];
         n.dns_broken |= dns;
         n.kubelet_broken |= kubelet;
+        if failed {
+            n.failed = true;
+            let name = n.name.clone();
+            self.history.note(self.now, &name, || "joined with a hung daemon (nodeFailure): it never reports".into());
+        }
     }
 }

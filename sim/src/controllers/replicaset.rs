@@ -21,7 +21,8 @@ impl World {
         if self.workloads[w].kind == WorkloadKind::Pod {
             return;
         }
-        let want = self.workloads[w].replicas as usize;
+        // Ghost containers (a hosted control plane's stale records) count as present.
+        let want = self.workloads[w].replicas.saturating_sub(self.workloads[w].ghosts) as usize;
         let have = self.workloads[w].active.len();
         if have < want {
             for _ in have..want {
@@ -89,6 +90,7 @@ impl World {
             status_since: now,
             in_endpoints: false,
             serving: false,
+            dead: false,
             sched_failures: 0,
             sched_eligible: now,
             unschedulable: None,

@@ -53,7 +53,7 @@ impl World {
         if svc.capacity_mrps == 0 {
             return false;
         }
-        let offered = self.topology.offered_f(usize::from(s), self.now.0 as f64, svc.share);
+        let offered = self.topology.offered_f(usize::from(s), self.now.0 as f64, self.chain_share(s));
         offered > threshold * (svc.capacity_mrps as f64 / 1000.0)
     }
 
@@ -82,7 +82,7 @@ impl World {
         // The next crossing of the threshold by the (piecewise-linear) offered load.
         let svc = &self.services[s];
         let src = self.topology.source(usize::from(s));
-        let scale = if self.topology.fed_by[usize::from(s)].is_some() { svc.share } else { 1.0 };
+        let scale = self.chain_share(s);
         let next = if svc.capacity_mrps == 0 || scale <= 0.0 {
             None
         } else {

@@ -22,6 +22,9 @@ one_key_enum! {
         DnsFailure(NodeFault) = "dnsFailure",
         /// The kubelet on a set of nodes stops working: pods bound there stay ContainerCreating.
         KubeletFailure(NodeFault) = "kubeletFailure",
+        /// A node hangs (machine or agent): it stops reporting until rebooted, or until it leaves
+        /// its swarm and joins again.
+        NodeFailure(NodeFailure) = "nodeFailure",
     }
 }
 
@@ -34,6 +37,7 @@ impl FaultSpec {
             FaultSpec::NodeRemoved(f) => f.at,
             FaultSpec::StockChange(f) => f.at,
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.at,
+            FaultSpec::NodeFailure(f) => f.at,
         }
     }
 
@@ -45,6 +49,7 @@ impl FaultSpec {
             FaultSpec::NodeRemoved(f) => f.note.as_deref(),
             FaultSpec::StockChange(f) => f.note.as_deref(),
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.note.as_deref(),
+            FaultSpec::NodeFailure(f) => f.note.as_deref(),
         }
     }
 }
@@ -86,6 +91,19 @@ pub struct NodeRemoved {
     pub at: At,
     /// Node name, e.g. `worker-3`.
     pub node: String,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A node hangs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeFailure {
+    /// When.
+    pub at: At,
+    /// Node names; a name no node has yet hits the node of that name when it joins.
+    pub nodes: Vec<String>,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

@@ -19,11 +19,18 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use cloud::{CloudSpec, InstanceTypeSpec, PoolAction, PoolSchedule, Pricing, Provider, Range, StockSpec};
-pub use clusters::{BackendSpec, ClusterDef, ClusterKind, HealthCheckSpec, LoadBalancerSpec, NodeRole};
+pub use clusters::{
+    Availability, BackendSpec, ClusterDef, ClusterKind, HealthCheckSpec, HostedQuirks, LoadBalancerSpec, NodeRole,
+    PlacementStrategy, RouteSpec,
+};
 pub use cron::Cron;
-pub use fault::{ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFault, NodeRemoved, NodeScope, StockChange};
+pub use fault::{
+    ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFailure, NodeFault, NodeRemoved, NodeScope, StockChange,
+};
 pub use quantity::{Cpu, Memory};
-pub use workload::{MountSpec, ProbeSpec, Resources, RestartPolicy, StartTimeSpec, WorkloadKind, WorkloadSpec};
+pub use workload::{
+    CpuDemand, MountSpec, ProbeSpec, Reschedule, Resources, RestartPolicy, StartTimeSpec, WorkloadKind, WorkloadSpec,
+};
 
 use crate::defaults;
 use crate::time::{At, SimDuration, StartTime};
@@ -159,7 +166,7 @@ impl ClusterSpec {
     /// The clusters, with the implicit `default` Kubernetes cluster when none are listed.
     pub fn cluster_defs(&self) -> Vec<ClusterDef> {
         if self.clusters.is_empty() {
-            vec![ClusterDef { name: DEFAULT_CLUSTER.to_string(), kind: ClusterKind::Kubernetes }]
+            vec![ClusterDef::new(DEFAULT_CLUSTER, ClusterKind::Kubernetes)]
         } else {
             self.clusters.clone()
         }
@@ -293,6 +300,9 @@ pub struct NodePoolSpec {
     /// What the nodes do there.
     #[serde(default)]
     pub role: NodeRole,
+    /// Swarm: whether the nodes take tasks (`drain` keeps a manager free of them).
+    #[serde(default, skip_serializing_if = "is_active")]
+    pub availability: Availability,
     /// How many nodes.
     pub count: u32,
     /// Whether the machines are running when the run starts, or stopped (their nodes are
@@ -345,6 +355,10 @@ impl NodePoolSpec {
             .and_then(|t| cloud.and_then(|c| c.instance_types.iter().find(|x| &x.name == t)));
         (self.cpu.or(ty.map(|t| t.cpu)).unwrap_or_default(), self.memory.or(ty.map(|t| t.memory)).unwrap_or_default())
     }
+}
+
+fn is_active(a: &Availability) -> bool {
+    *a == Availability::Active
 }
 
 fn default_zone() -> String {

@@ -32,6 +32,18 @@ pub struct WorkloadSpec {
     pub requests: Resources,
     /// Requests per second one Ready pod serves.
     pub capacity_rps: f64,
+    /// CPU the container burns: a base plus a cost per request it serves. Its node's CPU is the
+    /// sum over its containers; past 100 % the node serves slowly (see `controllers/cpu.rs`).
+    /// Not modelled when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_demand: Option<CpuDemand>,
+    /// Classic swarm: `reschedule:on-node-failure` (off by default, as in classic swarm).
+    #[serde(default, skip_serializing_if = "is_no")]
+    pub reschedule: Reschedule,
+    /// At most one container of this workload per node (classic swarm
+    /// `affinity:container!=<app>*`; Kubernetes required pod anti-affinity on the hostname).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anti_affinity: bool,
     /// How long a container takes to start; drawn uniformly per start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<StartTimeSpec>,
@@ -62,6 +74,32 @@ pub struct WorkloadSpec {
     /// is broken on its node, every start fails and the pod crash-loops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_at_start: Vec<String>,
+}
+
+fn is_no(r: &Reschedule) -> bool {
+    *r == Reschedule::No
+}
+
+/// CPU a container uses as a function of its traffic.
+#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CpuDemand {
+    /// Used with no traffic.
+    #[serde(default)]
+    pub base: Cpu,
+    /// Used per request per second it serves.
+    pub per_rps: Cpu,
+}
+
+/// Classic swarm's rescheduling policy for a container.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reschedule {
+    /// A container on a failed node is lost to the cluster (it restarts if the node returns).
+    #[default]
+    No,
+    /// `reschedule:on-node-failure`: the manager recreates it on another node.
+    OnNodeFailure,
 }
 
 fn default_grace() -> u32 {
@@ -102,7 +140,9 @@ pub enum WorkloadKind {
     Pod,
     /// One pod on every schedulable node of its cluster, placed as nodes join; never evicted.
     DaemonSet,
-    /// A replicated swarm-mode service: tasks placed by swarm's rule, restarted after its delay.
+    /// A replicated swarm service: in swarm mode, tasks placed by swarmkit's rule and restarted
+    /// after its delay by the leader; in classic swarm, an app's containers placed by the
+    /// manager's strategy and filters and restarted by their engine (`restart: always`).
     SwarmService,
 }
 
