@@ -287,7 +287,8 @@ one_key_enum! {
         /// Turn a load balancer backend on or off.
         SetBackend(SetBackend) = "setBackend",
         /// Move every app's traffic from one cluster to another: each balancer with backends in
-        /// both turns the `to` backend on and the `from` one off.
+        /// both turns the `to` backend on, and the `from` one off once the `to` one is healthy
+        /// (repeat the action a little later to finish the move).
         SwitchBackends(SwitchBackends) = "switchBackends",
         /// Remove nodes from their cluster (named, or the nodes a `nodes` trigger matched).
         RemoveNodes(PoolTarget) = "removeNodes",
@@ -320,6 +321,9 @@ pub struct AppTarget {
     /// Every app of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// Only apps with fewer Ready containers than they should have.
+    #[serde(default)]
+    pub degraded_only: bool,
 }
 
 /// Reschedule on or off.
@@ -729,15 +733,18 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             let mut off = Vec::new();
             for b in &backends {
                 let pair = backends.iter().any(|o| o.load_balancer == b.load_balancer && o.cluster == sw.from);
-                if b.cluster == sw.to && pair {
+                if b.cluster == sw.to && !b.enabled && pair {
                     on.push(Action::SetBackend {
                         load_balancer: b.load_balancer.clone(),
                         service: b.service.clone(),
                         enabled: true,
                     });
                 }
-                let pair = backends.iter().any(|o| o.load_balancer == b.load_balancer && o.cluster == sw.to);
-                if b.cluster == sw.from && pair {
+                // The old backend goes off only once the new one passes its health checks, so no
+                // app is left without a serving backend in between.
+                let ready =
+                    backends.iter().any(|o| o.load_balancer == b.load_balancer && o.cluster == sw.to && o.healthy);
+                if b.cluster == sw.from && b.enabled && ready {
                     off.push(Action::SetBackend {
                         load_balancer: b.load_balancer.clone(),
                         service: b.service.clone(),
@@ -786,10 +793,13 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
 
 /// The apps a target names: the listed ones, or every workload of a cluster.
 fn apps_of(view: &dyn ClusterView, a: &AppTarget) -> Vec<String> {
+    let all = view.workloads();
+    let degraded = |name: &str| all.iter().any(|w| w.name == name && w.ready < w.replicas);
     let mut out = a.workloads.clone();
     if let Some(c) = &a.cluster {
-        out.extend(view.workloads().into_iter().filter(|w| &w.cluster == c).map(|w| w.name));
+        out.extend(all.iter().filter(|w| &w.cluster == c).map(|w| w.name.clone()));
     }
+    out.retain(|w| !a.degraded_only || degraded(w));
     out
 }
 

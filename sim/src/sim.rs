@@ -128,6 +128,7 @@ impl Sim {
                 election_epoch: 0,
                 electing: false,
                 manager_join: (d.manager_join_time.min.ms(), d.manager_join_time.max.ms()),
+                fail_next_joins: 0,
             })
             .collect();
 
@@ -293,6 +294,8 @@ impl Sim {
             fail_on_join: Default::default(),
             move_pods: Vec::new(),
             leaderless_starts: 0,
+            initial_placement: false,
+            drain_planned: Vec::new(),
             cpu_model: cl.workloads.iter().any(|w| w.cpu_demand.is_some()),
         };
         for c in 0..world.clusters.len() {
@@ -314,6 +317,7 @@ impl Sim {
             }
         }
         let queued: Vec<_> = std::mem::take(&mut world.sched.queue).into();
+        world.initial_placement = true;
         for pod in &queued {
             match world.pick_node(*pod) {
                 Ok(node) => {
@@ -323,6 +327,7 @@ impl Sim {
                 Err(reason) => world.unschedulable(*pod, reason),
             }
         }
+        world.initial_placement = false;
         for pod in &queued {
             world.refresh_endpoints(*pod);
             world.refresh_status(*pod);

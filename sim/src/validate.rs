@@ -238,7 +238,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
             (Some(ClusterKind::Kubernetes), NodeRole::Manager) => {
                 c.err(at("role"), "`manager` is a swarm role; a Kubernetes node is a `worker` or `controlPlane`")
             }
-            (Some(ClusterKind::Swarm), NodeRole::ControlPlane) => {
+            (Some(k), NodeRole::ControlPlane) if k.is_swarm() => {
                 c.err(at("role"), "`controlPlane` is a Kubernetes role; a swarm node is a `manager` or `worker`")
             }
             _ => {}
@@ -650,8 +650,14 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 }
             }
             FaultSpec::NodeFailure(f) => {
-                if f.nodes.is_empty() {
-                    c.err(at("nodes"), "name at least one node");
+                if f.nodes.is_empty() && f.next_to_join.is_none() {
+                    c.err(at("nodes"), "name at least one node, or say `nextToJoin`");
+                }
+                if f.next_to_join.is_some() {
+                    check_cluster(&mut c, &f.cluster, at("cluster"));
+                }
+                if f.next_to_join.is_some_and(|n| n > 1000) {
+                    c.err(at("nextToJoin"), "more than 1000 nodes");
                 }
                 for (j, n) in f.nodes.iter().enumerate() {
                     // Nodes are `<pool>-<n>`; one that does not exist yet is hit when it joins.

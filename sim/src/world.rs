@@ -369,6 +369,8 @@ pub(crate) struct ClusterRt {
     pub electing: bool,
     /// Swarm mode: range of a manager's join time, ms.
     pub manager_join: (u64, u64),
+    /// The next this-many nodes to join come up failed (a `nodeFailure` with `nextToJoin`).
+    pub fail_next_joins: u32,
 }
 
 /// A node pool: where bought and reimaged machines join, with the pool's shape.
@@ -776,6 +778,11 @@ pub(crate) struct World {
     /// Swarm-mode tasks started while their cluster had no leader: always 0 (an invariant the
     /// property tests check after every event).
     pub leaderless_starts: u32,
+    /// Placing the pods of the starting steady state (classic swarm places them spread: they
+    /// were deployed over days, not rescheduled in one go).
+    pub initial_placement: bool,
+    /// CPU a drain in progress has already planned onto each target node, millicores.
+    pub drain_planned: Vec<(NodeId, f64)>,
 }
 
 /// k8s' alphabet for generated name suffixes (no vowels, no look-alikes).

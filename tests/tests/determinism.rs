@@ -4,7 +4,7 @@ use capsize_tests::{capsize, capsize_json};
 
 const SCENARIO: &str = "scenarios/subpath-configmap.yaml";
 /// Every shipped scenario.
-const ALL: [&str; 2] = [SCENARIO, "scenarios/spot-stockout-dns.yaml"];
+const ALL: [&str; 3] = [SCENARIO, "scenarios/spot-stockout-dns.yaml", "scenarios/swarm-cascade-quorum.yaml"];
 
 #[test]
 fn the_same_seed_twice_gives_identical_bytes() {

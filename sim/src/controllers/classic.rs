@@ -42,7 +42,11 @@ impl World {
     fn classic_pick_with(&mut self, pod: PodId, headroom_for: Option<NodeId>, extra: f64) -> Result<NodeId, String> {
         let w = self.pods[pod].workload;
         let c = self.workloads[w].cluster;
-        let strategy = self.scenario.spec.cluster.clusters.get(c as usize).map(|d| d.strategy).unwrap_or_default();
+        let strategy = if self.initial_placement {
+            PlacementStrategy::Spread
+        } else {
+            self.scenario.spec.cluster.clusters.get(c as usize).map(|d| d.strategy).unwrap_or_default()
+        };
         let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let anti = self.workloads[w].anti_affinity;
         let mut ranked: Vec<(i64, i64, NodeId)> = Vec::new();
@@ -69,7 +73,8 @@ impl World {
                 reasons.push("resources");
                 continue;
             }
-            let free_cpu = n.cpu as f64 - self.cpu_demand_now(id);
+            let planned: f64 = self.drain_planned.iter().filter(|(t, _)| *t == id).map(|(_, d)| d).sum();
+            let free_cpu = n.cpu as f64 - self.cpu_demand_now(id) - planned;
             if headroom_for.is_some() && free_cpu < extra {
                 reasons.push("cpu headroom");
                 continue;
@@ -146,6 +151,11 @@ impl World {
             let cap = self.workloads[w].capacity_mrps;
             for k in 0..self.workloads[w].services.len() {
                 let s = self.workloads[w].services[k];
+                // Only callers resolve a service through discovery; the load balancer routes to
+                // the containers the manager lists.
+                if !self.topology.calls.iter().any(|c| c.iter().any(|(d, _)| *d == s)) {
+                    continue;
+                }
                 self.add_dead_capacity(s, cap as i64);
                 self.at(self.now.after(for_), Event::StaleRecordExpired { svc: s, mrps: cap });
             }
@@ -311,7 +321,11 @@ impl World {
         let mut plan = Vec::new();
         for &pod in &pods {
             let demand = self.pod_cpu_now(pod);
-            match self.classic_pick_with(pod, Some(id), demand) {
+            // What earlier containers of this drain will add to each target counts too.
+            self.drain_planned = plan.iter().map(|&(p, t)| (t, self.pod_cpu_now(p))).collect();
+            let picked = self.classic_pick_with(pod, Some(id), demand);
+            self.drain_planned.clear();
+            match picked {
                 Ok(target) => plan.push((pod, target)),
                 Err(e) => return Err(format!("cannot drain {node}: {} has nowhere to go ({e})", self.pods[pod].name)),
             }

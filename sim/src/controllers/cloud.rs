@@ -127,6 +127,18 @@ impl World {
             let name = self.nodes[node].name.clone();
             self.history.note(self.now, &name, || "joined the swarm as a manager; catching up".into());
             self.swarm_quorum_changed(cluster as u32);
+            if !self.swarm_has_leader(cluster as u32) {
+                // `docker swarm join` waits for the new member and reports what it finds.
+                let now = self.now;
+                self.history.note(now, &name, || format!("docker swarm join: {}", defaults::SWARM_NO_LEADER));
+                self.history.actions.push(ActionRecord {
+                    issued: now,
+                    done: now,
+                    by: format!("swarm join ({name})"),
+                    action: format!("docker swarm join --token <manager token> (on {name})"),
+                    outcome: Err(defaults::SWARM_NO_LEADER.to_string()),
+                });
+            }
             let r = self.clusters[cluster].manager_join;
             let wait = rng::uniform_ms(&mut self.rng.swarm, r.0, r.1);
             let epoch = self.nodes[node].epoch;

@@ -129,7 +129,18 @@ impl World {
                     }
                     hit += 1;
                 }
-                (f.nodes.join(","), hit)
+                let mut target = f.nodes.join(",");
+                if let Some(k) = f.next_to_join {
+                    let name = self.scenario.spec.cluster.cluster_of(f.cluster.as_deref()).to_string();
+                    let c = self.clusters.iter().position(|x| x.name == name).expect("validated");
+                    self.clusters[c].fail_next_joins += k;
+                    hit += k;
+                    if !target.is_empty() {
+                        target.push_str(", ");
+                    }
+                    target.push_str(&format!("next {k} node(s) to join {name}"));
+                }
+                (target, hit)
             }
         };
         self.history.faults.push(FaultRecord {

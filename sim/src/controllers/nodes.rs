@@ -146,7 +146,11 @@ impl World {
     pub(crate) fn apply_new_node_faults(&mut self, node: NodeId) {
         let c = self.nodes[node].cluster as usize;
         let (dns, kubelet) = (self.clusters[c].dns_broken_for_new, self.clusters[c].kubelet_broken_for_new);
-        let failed = self.fail_on_join.remove(&self.nodes[node].name);
+        let mut failed = self.fail_on_join.remove(&self.nodes[node].name);
+        if !failed && self.clusters[c].fail_next_joins > 0 {
+            self.clusters[c].fail_next_joins -= 1;
+            failed = true;
+        }
         let n = &mut self.nodes[node];
         n.dns_broken |= dns;
         n.kubelet_broken |= kubelet;

@@ -153,7 +153,7 @@ impl World {
         let w = self.pods[pod].workload;
         let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let c = self.workloads[w].cluster;
-        if self.clusters[c as usize].kind == crate::spec::ClusterKind::Swarm {
+        if self.clusters[c as usize].kind.is_swarm() {
             return self.swarm_pick(pod);
         }
         if let Some(n) = self.pods[pod].pinned {

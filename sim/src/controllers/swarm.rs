@@ -233,7 +233,9 @@ impl World {
     /// A manager that joined is now reachable (unless its daemon hangs).
     pub(crate) fn on_manager_reachable(&mut self, node: NodeId, epoch: u32) {
         let n = &self.nodes[node];
-        if n.epoch != epoch || n.gone || n.failed {
+        let running = self.instances[n.instance].state == crate::world::InstanceState::Running;
+        if n.epoch != epoch || n.gone || n.failed || !running {
+            // A reboot in the meantime brings it up through its own boot and join.
             return;
         }
         self.node_up(node);

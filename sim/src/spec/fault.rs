@@ -103,7 +103,14 @@ pub struct NodeFailure {
     /// When.
     pub at: At,
     /// Node names; a name no node has yet hits the node of that name when it joins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
+    /// Also the next this-many nodes to join `cluster` from then on (whatever their names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_to_join: Option<u32>,
+    /// The cluster for `nextToJoin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
