@@ -883,6 +883,30 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
             )),
             _ => {}
         }
+        if let Trigger::Nodes(f) = &r.when {
+            if let Some(p) = &f.pool
+                && !pools.contains(&p.as_str())
+            {
+                errors.push((
+                    format!("spec.rules[{i}].when.nodes.pool"),
+                    format!("the scenario has no node pool named `{p}`"),
+                ));
+            }
+            if let Some(c) = &f.cluster
+                && !clusters.contains(c)
+            {
+                errors.push((
+                    format!("spec.rules[{i}].when.nodes.cluster"),
+                    format!("the scenario has no cluster named `{c}`"),
+                ));
+            }
+            if f.cpu_above.is_some_and(|x| !(x.is_finite() && x > 0.0)) {
+                errors.push((
+                    format!("spec.rules[{i}].when.nodes.cpuAbove"),
+                    "expected a fraction above 0 (1.0 = 100 %)".into(),
+                ));
+            }
+        }
         if r.actor == Actor::Automation && r.response_time != SimDuration::ZERO {
             errors.push((
                 format!("spec.rules[{i}].responseTime"),
@@ -940,6 +964,51 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                                 format!("the scenario has no node pool named `{p}`"),
                             ));
                         }
+                    }
+                }
+                ActionSpec::PromoteNodes(p) if !pools.contains(&p.pool.as_str()) => errors.push((
+                    format!("spec.rules[{i}].do[{j}].promoteNodes.pool"),
+                    format!("the scenario has no node pool named `{}`", p.pool),
+                )),
+                ActionSpec::RejoinNodes(p) if !pools.contains(&p.pool.as_str()) => errors.push((
+                    format!("spec.rules[{i}].do[{j}].rejoinNodes.pool"),
+                    format!("the scenario has no node pool named `{}`", p.pool),
+                )),
+                ActionSpec::SwitchBackends(sw) => {
+                    for (k, c) in [("from", &sw.from), ("to", &sw.to)] {
+                        if !clusters.contains(c) {
+                            errors.push((
+                                format!("spec.rules[{i}].do[{j}].switchBackends.{k}"),
+                                format!("the scenario has no cluster named `{c}`"),
+                            ));
+                        }
+                    }
+                }
+                ActionSpec::Redeploy(t)
+                | ActionSpec::RecreateApps(t)
+                | ActionSpec::SetReschedule(SetReschedule { apps: t, .. }) => {
+                    let key = a.key();
+                    if t.workloads.is_empty() && t.cluster.is_none() {
+                        errors.push((
+                            format!("spec.rules[{i}].do[{j}].{key}"),
+                            "say which apps: `workloads` or a `cluster`".into(),
+                        ));
+                    }
+                    for w in &t.workloads {
+                        if !workloads.contains(&w.as_str()) {
+                            errors.push((
+                                format!("spec.rules[{i}].do[{j}].{key}.workloads"),
+                                format!("the scenario has no workload named `{w}`"),
+                            ));
+                        }
+                    }
+                    if let Some(c) = &t.cluster
+                        && !clusters.contains(c)
+                    {
+                        errors.push((
+                            format!("spec.rules[{i}].do[{j}].{key}.cluster"),
+                            format!("the scenario has no cluster named `{c}`"),
+                        ));
                     }
                 }
                 ActionSpec::SetBackend(b) => {
