@@ -201,6 +201,12 @@ pub const CLASSIC_FAILURE_DETECT_MIN_MS: u64 = 3 * 30 * SECOND;
 /// See [`CLASSIC_FAILURE_DETECT_MIN_MS`].
 pub const CLASSIC_FAILURE_DETECT_MAX_MS: u64 = 3 * 60 * SECOND;
 
+/// How long the router in front of a service waits for an answer before it gives up on a request:
+/// 60 s. Source: nginx `proxy_read_timeout` (default 60s); Alibaba Cloud SLB's default request
+/// timeout is 60 s as well. A node over 100 % CPU builds a backlog; requests start failing once it
+/// holds more than this much work.
+pub const GATEWAY_TIMEOUT_MS: u64 = 60 * SECOND;
+
 /// Docker's restart policy (`restart: always`) waits 100 ms before the first restart and doubles
 /// the wait each time, up to 1 minute; a container that ran 10 s starts over. Source: moby
 /// `restartmanager` (`defaultTimeout` 100ms, `maxRestartTimeout` 1m, reset after 10 s up) and the

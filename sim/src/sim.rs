@@ -399,6 +399,7 @@ impl Sim {
             Event::LeaderElected { cluster, epoch } => w.on_leader_elected(cluster, epoch),
             Event::CpuCross { node, epoch } => w.on_cpu_cross(node, epoch),
             Event::AgentStall { node, epoch } => w.on_agent_stall(node, epoch),
+            Event::CpuBacklog { node, epoch } => w.on_cpu_backlog(node, epoch),
             Event::StaleRecordExpired { svc, mrps } => w.on_stale_record_expired(svc, mrps),
             Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
             Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),

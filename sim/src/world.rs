@@ -60,6 +60,8 @@ pub(crate) enum Event {
     CpuCross { node: NodeId, epoch: u32 },
     /// A node has been over 100 % CPU for its cluster's `agentStallAfter`: its agent stops.
     AgentStall { node: NodeId, epoch: u32 },
+    /// A saturated node's backlog passes the router's timeout: its requests start failing.
+    CpuBacklog { node: NodeId, epoch: u32 },
     /// Service discovery drops a stale record (a removed container's address) of a service.
     StaleRecordExpired { svc: ServiceId, mrps: u64 },
     /// A load balancer health-checks one backend (`epoch` is the backend's).
@@ -274,6 +276,8 @@ pub(crate) struct Node {
     pub labels: Option<Labels>,
     /// Its CPU demand is over its capacity now (see `controllers/cpu.rs`).
     pub saturated: bool,
+    /// Its backlog has grown past the router's timeout: requests to its containers fail.
+    pub timing_out: bool,
     /// Generation of the node's one pending CPU crossing or agent stall event.
     pub cpu_epoch: u32,
     /// When the pending CPU crossing is due.
@@ -320,6 +324,7 @@ impl Node {
             available: pool.availability == crate::spec::Availability::Active,
             labels: None,
             saturated: false,
+            timing_out: false,
             cpu_epoch: 0,
             cpu_due: None,
             stall_epoch: 0,

@@ -74,13 +74,15 @@ fn as_happened_has_full_site_outages_at_22_35_and_23_15() {
 }
 
 #[test]
-fn as_happened_has_a_partial_outage_until_about_19_30() {
+fn as_happened_has_a_partial_outage_from_about_17_20_to_about_19_30() {
     for seed in SEEDS {
         let runs = compare(seed);
         let r = run(&runs, "as-happened");
         let afternoon: Vec<(f64, f64)> =
             APPS.iter().flat_map(|a| outages(r, a)).filter(|(s, _)| *s > at("17:00") && *s < at("21:00")).collect();
         assert!(!afternoon.is_empty(), "seed {seed}: some apps are below their threshold in the afternoon");
+        let first = afternoon.iter().map(|o| o.0).fold(f64::MAX, f64::min);
+        assert!((first - at("17:20")).abs() <= 15.0 * MIN, "seed {seed}: the first app fails at {first} s");
         let last = afternoon.iter().map(|o| o.1).fold(0.0, f64::max);
         assert!((last - at("19:30")).abs() <= 30.0 * MIN, "seed {seed}: the last app recovers at {last} s");
         // Partial: at no point in the afternoon is every app down at once for long.

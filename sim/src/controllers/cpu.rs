@@ -7,10 +7,12 @@
 //! of the traffic curves, piecewise linear, so the instant it crosses the node's CPU is found
 //! exactly and one event is scheduled for it (nothing is sampled per period).
 //!
-//! Above 100 % the node cannot keep up: its queues grow without bound (the same M/M/1 reasoning
-//! as `saturation.rs` at a load of 1), so every request routed to its containers times out. They
-//! stay in the routing (nothing health-checks them here) and their requests are lost; their
-//! demand does not fall, because the requests keep coming. A node whose cluster sets
+//! Above 100 % the node cannot keep up and serves slowly: at utilisation `u` its backlog grows by
+//! `u - 1` seconds of work per second, so once it holds more than the router's timeout `T`
+//! (60 s) of work, `T / (u - 1)` after saturation began, requests wait longer than the router
+//! will and fail; the node keeps burning CPU on requests nobody waits for any more, so from then
+//! on everything routed to its containers times out. They stay in the routing (nothing
+//! health-checks them here), and their demand does not fall, because the requests keep coming. A node whose cluster sets
 //! `agentStallAfter` and stays saturated that long loses its agent: it stops reporting and goes
 //! offline until it is rebooted, and its containers are lost to the cluster (rescheduled where
 //! the orchestrator does that). That is the whole cascade of a rescheduler that piles work on a
@@ -154,10 +156,22 @@ impl World {
         let n = &mut self.nodes[node];
         n.saturated = on;
         n.stall_epoch += 1;
+        let was_timing_out = n.timing_out;
+        n.timing_out = false;
+        let cpu = n.cpu;
+        if on {
+            // Seconds of backlog per second at this utilisation; the first request times out
+            // once the backlog reaches the router's timeout.
+            let excess = (demand / cpu.max(1) as f64 - 1.0).max(1e-6);
+            let delay = ((crate::defaults::GATEWAY_TIMEOUT_MS as f64 / excess) as u64).min(crate::time::HOUR);
+            let epoch = self.nodes[node].stall_epoch;
+            self.at(SimTime(now.0 + delay.max(1)), Event::CpuBacklog { node, epoch });
+        }
+        let n = &self.nodes[node];
         let (name, cpu, stall_epoch, c) = (n.name.clone(), n.cpu, n.stall_epoch, n.cluster as usize);
         self.history.note(now, &name, || {
             if on {
-                format!("CPU over 100%: demand {:.0}m of {cpu}m; requests to its containers time out", demand)
+                format!("CPU over 100%: demand {:.0}m of {cpu}m; it serves slowly", demand)
             } else {
                 "CPU back under 100%".into()
             }
@@ -166,6 +180,24 @@ impl World {
         if on && let Some(after) = stall {
             self.at(now.after(after), Event::AgentStall { node, epoch: stall_epoch });
         }
+        if was_timing_out {
+            let pods: Vec<_> = self.nodes[node].pods.iter().copied().collect();
+            for pod in pods {
+                self.refresh_endpoints(pod);
+            }
+        }
+    }
+
+    /// The backlog of a saturated node passed the router's timeout: its requests fail.
+    pub(crate) fn on_cpu_backlog(&mut self, node: NodeId, epoch: u32) {
+        let n = &mut self.nodes[node];
+        if n.stall_epoch != epoch || !n.saturated || n.timing_out {
+            return;
+        }
+        n.timing_out = true;
+        let name = n.name.clone();
+        self.history
+            .note(self.now, &name, || "backlog past the 60 s router timeout: requests to its containers fail".into());
         let pods: Vec<_> = self.nodes[node].pods.iter().copied().collect();
         for pod in pods {
             self.refresh_endpoints(pod);

@@ -15,7 +15,7 @@ impl World {
         let p = &self.pods[pod];
         let node = p.node.map(|n| &self.nodes[n]);
         let node_up = node.is_some_and(|n| n.running());
-        let saturated = node.is_some_and(|n| n.saturated);
+        let saturated = node.is_some_and(|n| n.timing_out);
         let in_endpoints = p.ready && p.phase == Phase::Bound;
         let routed = in_endpoints && node_up && matches!(p.container, Container::Running);
         let serving = routed && !saturated;
