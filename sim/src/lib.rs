@@ -3,7 +3,8 @@
 //! A discrete-event simulation of a Kubernetes cluster, detailed enough to replay real outages:
 //! the scheduler, the kubelet (start latency, restarts, CrashLoopBackOff, probes, the subPath
 //! ConfigMap failure), ReplicaSets, endpoints, PodGC, monitoring, and the traffic each service
-//! serves. A [`policy::Policy`] watches through a read-only [`policy::ClusterView`] and acts;
+//! serves; a cloud provider, load balancers, classic swarm and swarm mode (Raft quorum), and node
+//! CPU that follows traffic. A [`policy::Policy`] watches through a read-only [`policy::ClusterView`] and acts;
 //! [`score::evaluate`] turns the run's [`history::History`] into a [`result::RunResult`].
 //!
 //! ```text
