@@ -127,7 +127,7 @@ impl Sim {
                 leader: false,
                 election_epoch: 0,
                 electing: false,
-                manager_join: (d.manager_join_time.min.ms(), d.manager_join_time.max.ms()),
+                def: d.clone(),
                 fail_next_joins: 0,
             })
             .collect();

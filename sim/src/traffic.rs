@@ -117,6 +117,8 @@ pub struct Topology {
     pub fed_by: Vec<Option<ServiceId>>,
     /// Fixed shares of host-based routes: `(target, share)`.
     pub route_shares: Vec<(ServiceId, f64)>,
+    /// Whether another service calls this one (callers find it through service discovery).
+    pub called: Vec<bool>,
 }
 
 impl Topology {
@@ -184,7 +186,11 @@ impl Topology {
         }
         let mut outage_below: Vec<f64> = svcs.iter().map(|s| s.outage_below.unwrap_or(spec.slo.outage_below)).collect();
         outage_below.extend(lbs.iter().map(|l| l.outage_below.unwrap_or(spec.slo.outage_below)));
-        Topology { names, order, calls, curves, outage_below, backends, fed_by, route_shares }
+        let mut called = vec![false; n];
+        for c in calls.iter().flatten() {
+            called[usize::from(c.0)] = true;
+        }
+        Topology { names, order, calls, curves, outage_below, backends, fed_by, route_shares, called }
     }
 
     /// The curve whose points shape `s`'s offered load: its own, or that of the balancer at the

@@ -372,8 +372,9 @@ pub(crate) struct ClusterRt {
     pub election_epoch: u32,
     /// An election is under way (a quorum is reachable, no leader yet).
     pub electing: bool,
-    /// Swarm mode: range of a manager's join time, ms.
-    pub manager_join: (u64, u64),
+    /// The cluster's settings as the scenario gives them (strategy, hosted quirks, agent stall,
+    /// manager join time), read by the controllers that need them.
+    pub def: crate::spec::ClusterDef,
     /// The next this-many nodes to join come up failed (a `nodeFailure` with `nextToJoin`).
     pub fail_next_joins: u32,
 }
@@ -813,6 +814,24 @@ impl World {
     pub(crate) fn node_labels(&self, node: NodeId) -> &Labels {
         let n = &self.nodes[node];
         n.labels.as_ref().unwrap_or(&self.pools[n.pool as usize].labels)
+    }
+
+    /// The live (not gone) node of that name: the newest, when a machine rejoined under its old
+    /// name.
+    pub(crate) fn live_node(&self, name: &str) -> Result<NodeId, String> {
+        self.nodes
+            .iter()
+            .rev()
+            .find(|(_, n)| n.name == name && !n.gone)
+            .map(|(id, _)| id)
+            .ok_or_else(|| format!("Error from server (NotFound): node {name} not found"))
+    }
+
+    /// Cluster `c` runs swarm mode and has no leader: nothing can be scheduled, restarted,
+    /// scaled, joined, promoted or removed there. Never true of other kinds of cluster.
+    pub(crate) fn leaderless(&self, c: u32) -> bool {
+        let cl = &self.clusters[c as usize];
+        cl.kind == ClusterKind::Swarm && !cl.leader
     }
 
     /// A service's share of the traffic at the root of its load-balancer chain (1 for a service

@@ -46,3 +46,28 @@ pub fn at(hhmm: &str) -> f64 {
     let (h, m) = hhmm.split_once(':').expect("HH:MM");
     h.parse::<f64>().unwrap() * 3600.0 + m.parse::<f64>().unwrap() * 60.0
 }
+
+/// `capsize compare SCENARIO --format json --seed SEED`: the runs, in policy order.
+pub fn compare(scenario: &str, seed: &str) -> Vec<serde_json::Value> {
+    capsize_json(&["compare", scenario, "--format", "json", "--seed", seed])["runs"].as_array().unwrap().clone()
+}
+
+/// The run of `policy` among a compare's runs.
+pub fn run_of<'a>(runs: &'a [serde_json::Value], policy: &str) -> &'a serde_json::Value {
+    runs.iter().find(|r| r["policy"] == policy).unwrap_or_else(|| panic!("no run for {policy}"))
+}
+
+/// The scored service (or load balancer) `name` of a run.
+pub fn service<'a>(run: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    run["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} is scored"))
+}
+
+/// `name`'s outages in a run, as `(start_s, end_s)`.
+pub fn outages(run: &serde_json::Value, name: &str) -> Vec<(f64, f64)> {
+    service(run, name)["outages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["start_s"].as_f64().unwrap(), o["end_s"].as_f64().unwrap()))
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! acceptance criteria, on `capsize compare --format json` for several seeds so that no result
 //! hangs on one lucky draw.
 
-use capsize_tests::{at, capsize, capsize_json};
+use capsize_tests::{at, capsize, capsize_json, outages, run_of as run, service};
 use serde_json::Value;
 
 const SCENARIO: &str = "scenarios/spot-stockout-dns.yaml";
@@ -18,21 +18,12 @@ const POLICIES: [&str; 7] = [
     "warm-standby",
 ];
 
-fn run<'a>(runs: &'a [Value], policy: &str) -> &'a Value {
-    runs.iter().find(|r| r["policy"] == policy).unwrap_or_else(|| panic!("no run for {policy}"))
-}
-
 fn site(run: &Value) -> &Value {
-    run["services"].as_array().unwrap().iter().find(|s| s["name"] == "site").expect("the site is scored")
+    service(run, "site")
 }
 
-fn outages(run: &Value) -> Vec<(f64, f64)> {
-    site(run)["outages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| (o["start_s"].as_f64().unwrap(), o["end_s"].as_f64().unwrap()))
-        .collect()
+fn site_outages(run: &Value) -> Vec<(f64, f64)> {
+    outages(run, "site")
 }
 
 fn downtime(run: &Value) -> f64 {
@@ -40,8 +31,7 @@ fn downtime(run: &Value) -> f64 {
 }
 
 fn compare(seed: &str) -> Vec<Value> {
-    let out = capsize_json(&["compare", SCENARIO, "--format", "json", "--seed", seed]);
-    out["runs"].as_array().unwrap().clone()
+    capsize_tests::compare(SCENARIO, seed)
 }
 
 #[test]
@@ -62,7 +52,7 @@ fn compare_runs_all_seven_policies_and_scores_the_site() {
 fn as_happened_has_one_outage_from_the_peak_to_about_noon() {
     for seed in SEEDS {
         let runs = compare(seed);
-        let o = outages(run(&runs, "as-happened"));
+        let o = site_outages(run(&runs, "as-happened"));
         assert_eq!(o.len(), 1, "seed {seed}: one site outage, found {o:?}");
         let (start, end) = o[0];
         assert!((start - at("10:15")).abs() <= 15.0 * MIN, "seed {seed}: starts at {start}");
@@ -100,7 +90,7 @@ fn remedies_bound_the_downtime_and_doing_nothing_never_recovers() {
             assert!(d < 5.0 * MIN, "seed {seed}: {p} down {d}s");
         }
         let nothing = run(&runs, "do-nothing");
-        let o = outages(nothing);
+        let o = site_outages(nothing);
         let last = site(nothing)["outages"].as_array().unwrap().last().unwrap().clone();
         assert_eq!(last["ongoing"], true, "seed {seed}: do-nothing never recovers");
         assert!((o[0].0 - at("10:15")).abs() <= 15.0 * MIN, "seed {seed}: do-nothing goes down at the peak");
@@ -139,7 +129,7 @@ fn the_outage_comes_from_the_mechanics() {
     )
     .unwrap();
     let out = capsize_json(&["run", path.to_str().unwrap(), "--policy", "do-nothing", "--format", "json"]);
-    let o = outages(&out);
+    let o = site_outages(&out);
     assert_eq!(o.len(), 1, "{o:?}");
     assert!(o[0].0 < at("10:30") && o[0].1 < at("23:00"), "saturated at the peak, back in the evening: {o:?}");
     assert!(site(&out)["availability"].as_f64().unwrap() > with_dns);

@@ -2,33 +2,15 @@
 //! on `capsize compare --format json` for the scenario's own seed and for other seeds, so that
 //! no result hangs on one lucky draw.
 
-use capsize_tests::{at, capsize_json};
+use capsize_tests::{at, outages, run_of as run, service};
 use serde_json::Value;
 
 const SCENARIO: &str = "scenarios/subpath-configmap.yaml";
 const SEEDS: [&str; 6] = ["7", "1", "2", "3", "11", "42"];
 const MIN: f64 = 60.0;
 
-fn run<'a>(runs: &'a [Value], policy: &str) -> &'a Value {
-    runs.iter().find(|r| r["policy"] == policy).unwrap_or_else(|| panic!("no run for {policy}"))
-}
-
-fn service<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()
-}
-
-fn outages(run: &Value, name: &str) -> Vec<(f64, f64)> {
-    service(run, name)["outages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| (o["start_s"].as_f64().unwrap(), o["end_s"].as_f64().unwrap()))
-        .collect()
-}
-
 fn compare(seed: &str) -> Vec<Value> {
-    let out = capsize_json(&["compare", SCENARIO, "--format", "json", "--seed", seed]);
-    out["runs"].as_array().unwrap().clone()
+    capsize_tests::compare(SCENARIO, seed)
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! acceptance criteria that the model meets, on `capsize compare --format json` for several
 //! seeds. The run starts at 16:00, so clock times are offsets from there.
 
-use capsize_tests::capsize_json;
+use capsize_tests::{outages, run_of as run, service};
 use serde_json::Value;
 
 const SCENARIO: &str = "scenarios/swarm-cascade-quorum.yaml";
@@ -25,24 +25,7 @@ fn at(hhmm: &str) -> f64 {
 }
 
 fn compare(seed: &str) -> Vec<Value> {
-    capsize_json(&["compare", SCENARIO, "--format", "json", "--seed", seed])["runs"].as_array().unwrap().clone()
-}
-
-fn run<'a>(runs: &'a [Value], policy: &str) -> &'a Value {
-    runs.iter().find(|r| r["policy"] == policy).unwrap_or_else(|| panic!("no run for {policy}"))
-}
-
-fn service<'a>(run: &'a Value, name: &str) -> &'a Value {
-    run["services"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("{name} scored"))
-}
-
-fn outages(run: &Value, name: &str) -> Vec<(f64, f64)> {
-    service(run, name)["outages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| (o["start_s"].as_f64().unwrap(), o["end_s"].as_f64().unwrap()))
-        .collect()
+    capsize_tests::compare(SCENARIO, seed)
 }
 
 #[test]

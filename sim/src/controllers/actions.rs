@@ -34,10 +34,7 @@ impl World {
                         "Error from server (NotFound): deployments.apps \"{workload}\" not found ({workload} is a DaemonSet)"
                     )),
                     Some(w) if self.workloads[w].kind == crate::spec::WorkloadKind::SwarmService => {
-                        let c = self.workloads[w].cluster;
-                        if self.clusters[c as usize].kind == crate::spec::ClusterKind::Swarm
-                            && !self.swarm_has_leader(c)
-                        {
+                        if self.leaderless(self.workloads[w].cluster) {
                             Err(defaults::SWARM_NO_LEADER.to_string())
                         } else {
                             self.workloads[w].replicas = *replicas;

@@ -27,11 +27,6 @@ use crate::time::SimTime;
 use crate::world::{Event, ExitReason, Phase, World};
 
 impl World {
-    /// The hosted quirks of cluster `c`.
-    fn quirks(&self, c: u32) -> crate::spec::HostedQuirks {
-        self.scenario.spec.cluster.clusters.get(c as usize).map(|d| d.hosted.clone()).unwrap_or_default()
-    }
-
     /// Classic swarm placement of one container: filters, then the cluster's strategy.
     pub(crate) fn classic_pick(&mut self, pod: PodId) -> Result<NodeId, String> {
         self.classic_pick_with(pod, None, 0.0)
@@ -42,11 +37,8 @@ impl World {
     fn classic_pick_with(&mut self, pod: PodId, headroom_for: Option<NodeId>, extra: f64) -> Result<NodeId, String> {
         let w = self.pods[pod].workload;
         let c = self.workloads[w].cluster;
-        let strategy = if self.initial_placement {
-            PlacementStrategy::Spread
-        } else {
-            self.scenario.spec.cluster.clusters.get(c as usize).map(|d| d.strategy).unwrap_or_default()
-        };
+        let strategy =
+            if self.initial_placement { PlacementStrategy::Spread } else { self.clusters[c as usize].def.strategy };
         let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let anti = self.workloads[w].anti_affinity;
         let mut ranked: Vec<(i64, i64, NodeId)> = Vec::new();
@@ -142,7 +134,7 @@ impl World {
     /// keep its address for a while.
     fn remove_container(&mut self, pod: PodId) {
         let w = self.pods[pod].workload;
-        let stale = self.quirks(self.workloads[w].cluster).stale_records_for;
+        let stale = self.clusters[self.workloads[w].cluster as usize].def.hosted.stale_records_for;
         let was_routed = self.pods[pod].serving || self.pods[pod].dead || self.pods[pod].in_endpoints;
         self.start_deletion(pod, true);
         if let Some(for_) = stale
@@ -153,7 +145,7 @@ impl World {
                 let s = self.workloads[w].services[k];
                 // Only callers resolve a service through discovery; the load balancer routes to
                 // the containers the manager lists.
-                if !self.topology.calls.iter().any(|c| c.iter().any(|(d, _)| *d == s)) {
+                if !self.topology.called[usize::from(s)] {
                     continue;
                 }
                 self.add_dead_capacity(s, cap as i64);
@@ -189,7 +181,7 @@ impl World {
     /// A container is lost without a replacement; the hosted control plane may keep counting it.
     fn classic_lose(&mut self, pod: PodId) {
         let w = self.pods[pod].workload;
-        if self.quirks(self.workloads[w].cluster).ghost_containers {
+        if self.clusters[self.workloads[w].cluster as usize].def.hosted.ghost_containers {
             self.workloads[w].ghosts += 1;
             let name = self.pods[pod].name.clone();
             self.history.note(self.now, &name, || "lost; the control plane still lists it (ghost)".into());
@@ -210,7 +202,7 @@ impl World {
         let w = self.classic_workload(workload)?;
         let c = self.workloads[w].cluster;
         let mut moved = 0;
-        if !self.quirks(c).ignore_constraint_changes {
+        if !self.clusters[c as usize].def.hosted.ignore_constraint_changes {
             let misplaced: Vec<PodId> = self.workloads[w]
                 .active
                 .iter()
@@ -259,9 +251,7 @@ impl World {
 
     /// Replaces a node's labels.
     pub(crate) fn op_set_labels(&mut self, node: &str, labels: &crate::spec::Labels) -> Result<String, String> {
-        let Some(id) = self.nodes.iter().rev().find(|(_, n)| n.name == node && !n.gone).map(|(id, _)| id) else {
-            return Err(format!("node {node} not found"));
-        };
+        let id = self.live_node(node)?;
         self.nodes[id].labels = Some(labels.clone());
         let text: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         Ok(format!("{node} labels set to [{}]", text.join(", ")))
@@ -269,20 +259,18 @@ impl World {
 
     /// Removes a node from its cluster (the machine keeps running, out of the cluster).
     pub(crate) fn op_remove_node(&mut self, node: &str) -> Result<String, String> {
-        let Some(id) = self.nodes.iter().rev().find(|(_, n)| n.name == node && !n.gone).map(|(id, _)| id) else {
-            return Err(format!("node {node} not found"));
-        };
+        let id = self.live_node(node)?;
         let c = self.nodes[id].cluster;
+        if self.leaderless(c) {
+            return Err(defaults::SWARM_NO_LEADER.to_string());
+        }
         match self.clusters[c as usize].kind {
             ClusterKind::ClassicSwarm => {
-                if !self.nodes[id].up && self.quirks(c).refuse_removing_offline_nodes {
+                if !self.nodes[id].up && self.clusters[c as usize].def.hosted.refuse_removing_offline_nodes {
                     return Err(format!("{node} is offline: the console does not allow removing it"));
                 }
             }
             ClusterKind::Swarm => {
-                if !self.swarm_has_leader(c) {
-                    return Err(defaults::SWARM_NO_LEADER.to_string());
-                }
                 if self.nodes[id].role == crate::spec::NodeRole::Manager {
                     return Err(format!(
                         "Error response from daemon: rpc error: code = FailedPrecondition desc = node {node} is a \
@@ -300,14 +288,12 @@ impl World {
     /// Moves every container off `node` while the cluster is healthy, each to a node with the
     /// CPU to carry it; refused (nothing moved) if one of them has nowhere to go.
     pub(crate) fn op_drain(&mut self, node: &str) -> Result<String, String> {
-        let Some(id) = self.nodes.iter().rev().find(|(_, n)| n.name == node && !n.gone).map(|(id, _)| id) else {
-            return Err(format!("node {node} not found"));
-        };
+        let id = self.live_node(node)?;
         let c = self.nodes[id].cluster;
+        if self.leaderless(c) {
+            return Err(defaults::SWARM_NO_LEADER.to_string());
+        }
         if self.clusters[c as usize].kind == ClusterKind::Swarm {
-            if !self.swarm_has_leader(c) {
-                return Err(defaults::SWARM_NO_LEADER.to_string());
-            }
             self.nodes[id].available = false;
             let tasks: Vec<PodId> = self.nodes[id].pods.iter().copied().collect();
             for pod in tasks {
@@ -320,9 +306,9 @@ impl World {
         // Plan first: each container's current demand must fit the headroom left on a target.
         let mut plan = Vec::new();
         for &pod in &pods {
-            let demand = self.pod_cpu_now(pod);
+            let demand = self.container_cpu_now(pod);
             // What earlier containers of this drain will add to each target counts too.
-            self.drain_planned = plan.iter().map(|&(p, t)| (t, self.pod_cpu_now(p))).collect();
+            self.drain_planned = plan.iter().map(|&(p, t)| (t, self.container_cpu_now(p))).collect();
             let picked = self.classic_pick_with(pod, Some(id), demand);
             self.drain_planned.clear();
             match picked {
@@ -342,17 +328,6 @@ impl World {
             self.record_move(pod, Some(id), new, "drained");
         }
         Ok(format!("{node} drained: {} container(s) moved", plan.len()))
-    }
-
-    /// The CPU one container burns now, millicores.
-    fn pod_cpu_now(&self, pod: PodId) -> f64 {
-        let p = &self.pods[pod];
-        let w = &self.workloads[p.workload];
-        let Some(&s) = w.services.first() else { return w.cpu_base as f64 };
-        let svc = &self.services[s];
-        let routed = (svc.capacity_mrps + svc.dead_mrps).max(1) as f64;
-        let offered = self.topology.offered_f(usize::from(s), self.now.0 as f64, self.chain_share(s));
-        w.cpu_base as f64 + w.cpu_per_rps as f64 * offered * w.capacity_mrps as f64 / routed
     }
 
     fn classic_workload(&self, name: &str) -> Result<WorkloadId, String> {

@@ -113,7 +113,7 @@ impl World {
         }
         let pool = i.join_pool as usize;
         let cluster = self.pools[pool].cluster as usize;
-        if self.clusters[cluster].kind == ClusterKind::Swarm && !self.swarm_has_leader(cluster as u32) {
+        if self.leaderless(cluster as u32) {
             // `docker swarm join` needs a leader to admit the node.
             let name = self.instances[inst].name.clone();
             self.history.note(self.now, &name, || format!("swarm join failed: {}", defaults::SWARM_NO_LEADER));
@@ -123,29 +123,8 @@ impl World {
         self.apply_new_node_faults(node);
         if self.clusters[cluster].kind == ClusterKind::Swarm && self.nodes[node].role == crate::spec::NodeRole::Manager
         {
-            // A Raft member from now on; it votes once its join completes.
-            let name = self.nodes[node].name.clone();
-            self.history.note(self.now, &name, || "joined the swarm as a manager; catching up".into());
-            self.swarm_quorum_changed(cluster as u32);
-            if !self.swarm_has_leader(cluster as u32) {
-                // `docker swarm join` waits for the new member and reports what it finds.
-                let now = self.now;
-                self.history.note(now, &name, || format!("docker swarm join: {}", defaults::SWARM_NO_LEADER));
-                self.history.actions.push(ActionRecord {
-                    issued: now,
-                    done: now,
-                    by: format!("swarm join ({name})"),
-                    action: format!("docker swarm join --token <manager token> (on {name})"),
-                    outcome: Err(defaults::SWARM_NO_LEADER.to_string()),
-                });
-            }
-            let r = self.clusters[cluster].manager_join;
-            let wait = rng::uniform_ms(&mut self.rng.swarm, r.0, r.1);
-            let epoch = self.nodes[node].epoch;
-            self.at(SimTime(self.now.0 + wait), Event::ManagerReachable { node, epoch });
-            return;
-        }
-        if !self.nodes[node].failed {
+            self.swarm_manager_joined(node);
+        } else if !self.nodes[node].failed {
             self.node_up(node);
         }
     }

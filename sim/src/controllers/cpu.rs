@@ -1,6 +1,7 @@
 //! Node CPU: demand that follows traffic, saturation, and the agent that stalls under it.
 //!
-//! A container of a workload with a `cpuDemand` burns `base + perRps x (requests/s it receives)`.
+//! A container of a workload with a `cpuDemand` burns `base + perRps x (requests/s it receives)`
+//! while the router sends it requests (a container out of the routing is counted as idle).
 //! A service's requests are split among the endpoints the router sends to in proportion to
 //! their capacity, so a container receives `offered(s) x capacity(c) / routed capacity(s)`. A
 //! node's demand is the sum over its running containers; between changes it is a weighted sum
@@ -18,9 +19,9 @@
 //! the orchestrator does that). That is the whole cascade of a rescheduler that piles work on a
 //! small node: nothing in it is scripted.
 
-use crate::ids::{NodeId, ServiceId};
+use crate::ids::{NodeId, PodId, ServiceId};
 use crate::time::{SimDuration, SimTime};
-use crate::world::{Container, Event, World};
+use crate::world::{Event, World};
 
 impl World {
     /// `node`'s CPU demand as `base + sum of weight x curve(t)`, in millicores, with the curves
@@ -29,29 +30,41 @@ impl World {
         let mut base = 0.0;
         let mut terms: Vec<(usize, f64)> = Vec::new();
         for &pod in &self.nodes[node].pods {
+            // Only containers the router sends requests to count: a container's demand changes
+            // exactly when it enters or leaves the routing (which is when this is refreshed).
             let p = &self.pods[pod];
-            if !matches!(p.container, Container::Running | Container::Stopping { .. }) {
+            if !(p.serving || p.dead) {
                 continue;
             }
-            let w = &self.workloads[p.workload];
-            if w.cpu_base == 0 && w.cpu_per_rps == 0 {
-                continue;
-            }
-            base += w.cpu_base as f64;
-            let Some(&s) = w.services.first() else { continue };
-            let svc = &self.services[s];
-            let routed = svc.capacity_mrps + svc.dead_mrps;
-            if !(p.serving || p.dead) || routed == 0 {
-                continue;
-            }
-            let weight = w.cpu_per_rps as f64 * (w.capacity_mrps as f64 / routed as f64) * self.chain_share(s);
-            let src = self.topology.source(usize::from(s));
-            match terms.iter_mut().find(|t| t.0 == src) {
-                Some(t) => t.1 += weight,
-                None => terms.push((src, weight)),
+            let (b, term) = self.container_cpu(pod);
+            base += b;
+            if let Some((src, weight)) = term {
+                match terms.iter_mut().find(|t| t.0 == src) {
+                    Some(t) => t.1 += weight,
+                    None => terms.push((src, weight)),
+                }
             }
         }
         (base, terms)
+    }
+
+    /// One container's CPU as `base + weight x curve(t)`: its base, and the curve with the
+    /// weight its share of its service's requests gives it (as if it were routed to).
+    fn container_cpu(&self, pod: PodId) -> (f64, Option<(usize, f64)>) {
+        let w = &self.workloads[self.pods[pod].workload];
+        let base = w.cpu_base as f64;
+        let Some(&s) = w.services.first().filter(|_| w.cpu_per_rps > 0) else { return (base, None) };
+        let svc = &self.services[s];
+        // A container about to be routed to counts its own capacity in the split.
+        let routed = (svc.capacity_mrps + svc.dead_mrps).max(w.capacity_mrps);
+        let weight = w.cpu_per_rps as f64 * (w.capacity_mrps as f64 / routed as f64) * self.chain_share(s);
+        (base, Some((self.topology.source(usize::from(s)), weight)))
+    }
+
+    /// The CPU one container burns now, millicores.
+    pub(crate) fn container_cpu_now(&self, pod: PodId) -> f64 {
+        let (base, term) = self.container_cpu(pod);
+        self.cpu_at(base, term.as_slice(), self.now.0 as f64)
     }
 
     /// Demand at fractional millisecond `t` from [`World::cpu_terms`].
@@ -176,7 +189,7 @@ impl World {
                 "CPU back under 100%".into()
             }
         });
-        let stall = self.scenario.spec.cluster.clusters.get(c).and_then(|d| d.agent_stall_after);
+        let stall = self.clusters[c].def.agent_stall_after;
         if on && let Some(after) = stall {
             self.at(now.after(after), Event::AgentStall { node, epoch: stall_epoch });
         }
@@ -221,7 +234,7 @@ impl World {
             return;
         }
         let c = n.cluster as usize;
-        let after = self.scenario.spec.cluster.clusters[c].agent_stall_after.unwrap_or(SimDuration::ZERO);
+        let after = self.clusters[c].def.agent_stall_after.unwrap_or(SimDuration::ZERO);
         let name = n.name.clone();
         let now = self.now;
         self.history.note(now, &name, || {

@@ -54,7 +54,10 @@ impl World {
                 self.cpu_service_changed(s);
             }
         }
-        if let Some(n) = self.pods[pod].node {
+        if d_serving + d_dead != 0
+            && let Some(n) = self.pods[pod].node
+        {
+            // Its node's demand changed (a pod no longer active is not among its workload's).
             self.cpu_refresh(n);
         }
         if d_serving != 0 && matches!(self.pods[pod].container, Container::Running) {

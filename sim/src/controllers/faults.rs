@@ -115,8 +115,7 @@ impl World {
             FaultSpec::NodeFailure(f) => {
                 let mut hit = 0;
                 for name in &f.nodes {
-                    let found = self.nodes.iter().rev().find(|(_, n)| &n.name == name && !n.gone).map(|(id, _)| id);
-                    match found {
+                    match self.live_node(name).ok() {
                         Some(node) => {
                             self.nodes[node].failed = true;
                             self.history.note(now, name, || "hangs: stops reporting until rebooted".into());

@@ -49,11 +49,6 @@ impl World {
         has_quorum(members, up)
     }
 
-    /// Whether swarm cluster `c` has a leader now.
-    pub(crate) fn swarm_has_leader(&self, c: u32) -> bool {
-        self.clusters[c as usize].leader
-    }
-
     /// A manager came, went, or changed reachability: the leader is lost at once without a
     /// quorum; with one regained, an election starts.
     pub(crate) fn swarm_quorum_changed(&mut self, c: u32) {
@@ -62,19 +57,18 @@ impl World {
         }
         let quorum = self.swarm_has_quorum(c);
         let now = self.now;
-        let name = self.clusters[c as usize].name.clone();
-        let cl = &mut self.clusters[c as usize];
-        if cl.leader && !quorum {
-            cl.leader = false;
-            self.history.leaderless.push((name.clone(), now, None));
+        if self.clusters[c as usize].leader && !quorum {
             let (members, up) = self.swarm_managers(c);
-            self.history.note(now, &name, || {
+            self.lose_leader(c, || {
                 format!(
                     "swarm lost its leader: {up} of {members} managers reachable, a quorum needs {}",
                     members / 2 + 1
                 )
             });
-        } else if !cl.leader && quorum && !cl.electing {
+            return;
+        }
+        let cl = &mut self.clusters[c as usize];
+        if !cl.leader && quorum && !cl.electing {
             cl.electing = true;
             cl.election_epoch += 1;
             let epoch = cl.election_epoch;
@@ -85,6 +79,43 @@ impl World {
             cl.electing = false;
             cl.election_epoch += 1;
         }
+    }
+
+    /// The leader is gone: a leaderless period starts (recorded in the history).
+    fn lose_leader(&mut self, c: u32, why: impl FnOnce() -> String) {
+        let cl = &mut self.clusters[c as usize];
+        if !cl.leader {
+            return;
+        }
+        cl.leader = false;
+        let name = cl.name.clone();
+        self.history.leaderless.push((name.clone(), self.now, None));
+        self.history.note(self.now, &name, why);
+    }
+
+    /// A machine joined swarm cluster `c` as a manager: a Raft member from now on, voting once
+    /// its join completes. `docker swarm join` waits for the new member and reports what it
+    /// finds, so a join that leaves the swarm without a quorum fails with swarmkit's text.
+    pub(crate) fn swarm_manager_joined(&mut self, node: NodeId) {
+        let c = self.nodes[node].cluster;
+        let name = self.nodes[node].name.clone();
+        let now = self.now;
+        self.history.note(now, &name, || "joined the swarm as a manager; catching up".into());
+        self.swarm_quorum_changed(c);
+        if self.leaderless(c) {
+            self.history.note(now, &name, || format!("docker swarm join: {}", defaults::SWARM_NO_LEADER));
+            self.history.actions.push(crate::history::ActionRecord {
+                issued: now,
+                done: now,
+                by: format!("swarm join ({name})"),
+                action: format!("docker swarm join --token <manager token> (on {name})"),
+                outcome: Err(defaults::SWARM_NO_LEADER.to_string()),
+            });
+        }
+        let r = self.clusters[c as usize].def.manager_join_time;
+        let wait = rng::uniform_ms(&mut self.rng.swarm, r.min.ms(), r.max.ms());
+        let epoch = self.nodes[node].epoch;
+        self.at(SimTime(now.0 + wait), Event::ManagerReachable { node, epoch });
     }
 
     /// The election timeout has passed with a quorum reachable: a leader takes over, and its
@@ -170,7 +201,7 @@ impl World {
         if self.clusters[c as usize].kind == ClusterKind::ClassicSwarm {
             return self.classic_pick(pod);
         }
-        if !self.swarm_has_leader(c) {
+        if self.leaderless(c) {
             return Err(defaults::SWARM_NO_LEADER.to_string());
         }
         let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
@@ -218,7 +249,7 @@ impl World {
             return;
         }
         let name = n.name.clone();
-        if !self.swarm_has_leader(n.cluster) {
+        if self.leaderless(n.cluster) {
             self.history.note(self.now, &name, || "node down; no leader to reschedule its tasks".into());
             return;
         }
@@ -241,20 +272,10 @@ impl World {
         self.node_up(node);
     }
 
-    /// The node named `node` in swarm cluster `kind`, if it is a live member.
-    fn swarm_node(&self, node: &str) -> Result<NodeId, String> {
-        self.nodes
-            .iter()
-            .rev()
-            .find(|(_, n)| n.name == node && !n.gone)
-            .map(|(id, _)| id)
-            .ok_or_else(|| format!("Error response from daemon: node {node} not found"))
-    }
-
     /// `docker swarm init --force-new-cluster` on a manager: it becomes the only Raft member
     /// and, after an election, the leader; the other managers are out of the swarm.
     pub(crate) fn op_force_new_cluster(&mut self, node: &str) -> Result<String, String> {
-        let id = self.swarm_node(node)?;
+        let id = self.live_node(node)?;
         let (c, n) = (self.nodes[id].cluster, &self.nodes[id]);
         if self.clusters[c as usize].kind != ClusterKind::Swarm || n.role != NodeRole::Manager {
             return Err(format!("Error response from daemon: {node} is not a swarm manager"));
@@ -272,12 +293,7 @@ impl World {
             self.node_remove(*o);
         }
         // The old Raft state is discarded: whatever leader there was is gone until re-elected.
-        let cl = &mut self.clusters[c as usize];
-        if cl.leader {
-            cl.leader = false;
-            let name = cl.name.clone();
-            self.history.leaderless.push((name, self.now, None));
-        }
+        self.lose_leader(c, || "swarm re-initialised with --force-new-cluster: electing a leader".into());
         self.clusters[c as usize].electing = false;
         self.swarm_quorum_changed(c);
         Ok(format!("Swarm initialized on {node} with a new cluster; {} other manager(s) dropped", others.len()))
@@ -285,12 +301,12 @@ impl World {
 
     /// `docker node promote`: a live worker becomes a manager (a reachable Raft member).
     pub(crate) fn op_promote(&mut self, node: &str) -> Result<String, String> {
-        let id = self.swarm_node(node)?;
+        let id = self.live_node(node)?;
         let c = self.nodes[id].cluster;
         if self.clusters[c as usize].kind != ClusterKind::Swarm {
             return Err(format!("{node} is not in a swarm-mode cluster"));
         }
-        if !self.swarm_has_leader(c) {
+        if self.leaderless(c) {
             return Err(defaults::SWARM_NO_LEADER.to_string());
         }
         if self.nodes[id].role == NodeRole::Manager {
@@ -330,8 +346,7 @@ impl World {
 
     /// Whether a swarm-mode task may be started now: only the leader's orchestrator starts one.
     pub(crate) fn swarm_may_start(&self, pod: PodId) -> bool {
-        let c = self.workloads[self.pods[pod].workload].cluster;
-        self.clusters[c as usize].kind != ClusterKind::Swarm || self.swarm_has_leader(c)
+        !self.leaderless(self.workloads[self.pods[pod].workload].cluster)
     }
 }
 
