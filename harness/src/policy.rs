@@ -68,17 +68,66 @@ pub struct RuleSpec {
     /// For a human: time from the trigger to acting (being paged, waking up, logging in).
     #[serde(default)]
     pub response_time: SimDuration,
-    /// What to do, in order.
-    #[serde(rename = "do")]
+    /// A human's response time by hour of day (nights, weekends' on-call): the first entry
+    /// whose window holds the clock time at the trigger wins; `responseTime` otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub response_time_at: Vec<ResponseWindow>,
+    /// What to do, in order (or a `ladder`).
+    #[serde(rename = "do", default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSpec>,
+    /// A runbook's escalation ladder: the first step's actions, then, after its `wait`, the next
+    /// step's if the trigger's condition still holds for the same target, and so on. Each
+    /// occurrence (each node, for a `nodes` trigger) climbs its own ladder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ladder: Vec<LadderStep>,
+    /// At most this many ladders climbed at once (`1`: one node at a time); later occurrences
+    /// wait their turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
     /// At most this many actions from this rule over the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_actions: Option<u32>,
+    /// At most this many actions from this rule in any hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_actions_per_hour: Option<u32>,
     /// Act on the first occurrence of the trigger only (a one-off response such as rebooting
     /// every worker).
     #[serde(default)]
     pub once: bool,
     /// Where the rule comes from (the document, the runbook step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A response time that holds between two clock times (`from` 22:00 `to` 07:00 spans midnight).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResponseWindow {
+    /// Start of the window, local clock.
+    pub from: capsize_sim::time::ClockTime,
+    /// End of the window (exclusive).
+    pub to: capsize_sim::time::ClockTime,
+    /// The response time in it.
+    pub response_time: SimDuration,
+}
+
+impl ResponseWindow {
+    fn holds(&self, clock: capsize_sim::time::ClockTime) -> bool {
+        if self.from <= self.to { self.from <= clock && clock < self.to } else { clock >= self.from || clock < self.to }
+    }
+}
+
+/// One step of a ladder.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LadderStep {
+    /// What this step does.
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionSpec>,
+    /// How long to watch before the next step (ignored on the last step).
+    #[serde(default)]
+    pub wait: SimDuration,
+    /// The runbook's words for this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -114,6 +163,13 @@ pub struct NodeFilter {
     /// `Ready` or `NotReady`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<NodeStatusName>,
+    /// Kubernetes: a node condition that holds (`NotReady`, `Unknown`, `DiskPressure`,
+    /// `SchedulingDisabled`, `Ready`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<ConditionName>,
+    /// Kubernetes: any of these conditions holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_condition: Vec<ConditionName>,
     /// CPU in use at or above this fraction of the node's CPU (1.0 = 100 %).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_above: Option<f32>,
@@ -128,7 +184,32 @@ impl NodeFilter {
             && self.cluster.as_ref().is_none_or(|c| *c == n.cluster)
             && self.pool.as_ref().is_none_or(|p| *p == n.pool)
             && self.status.is_none_or(|s| s.0 == n.status)
+            && self.condition.as_ref().is_none_or(|c| n.conditions.contains(&c.0))
+            && (self.any_condition.is_empty() || self.any_condition.iter().any(|c| n.conditions.contains(&c.0)))
             && self.cpu_above.is_none_or(|x| n.cpu_used >= x)
+    }
+}
+
+/// A node condition name, one of [`capsize_sim::policy::NODE_CONDITIONS`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConditionName(pub &'static str);
+
+impl<'de> Deserialize<'de> for ConditionName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match capsize_sim::policy::NODE_CONDITIONS.iter().find(|c| **c == s) {
+            Some(c) => Ok(ConditionName(c)),
+            None => Err(serde::de::Error::custom(format!(
+                "unknown node condition `{s}`, expected one of {}",
+                capsize_sim::policy::NODE_CONDITIONS.join(", ")
+            ))),
+        }
+    }
+}
+
+impl Serialize for ConditionName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
     }
 }
 
@@ -292,8 +373,9 @@ one_key_enum! {
         SwitchBackends(SwitchBackends) = "switchBackends",
         /// Remove nodes from their cluster (named, or the nodes a `nodes` trigger matched).
         RemoveNodes(PoolTarget) = "removeNodes",
-        /// Drain nodes: move their containers off, each to a node with the CPU for it.
-        DrainNodes(PoolTarget) = "drainNodes",
+        /// Drain nodes: move their containers off, each to a node with the CPU for it (swarm);
+        /// on Kubernetes `kubectl drain --ignore-daemonsets` through the disruption budgets.
+        DrainNodes(DrainTarget) = "drainNodes",
         /// Classic swarm: redeploy apps.
         Redeploy(AppTarget) = "redeploy",
         /// Classic swarm: delete apps and create them again.
@@ -308,6 +390,16 @@ one_key_enum! {
         PromoteNodes(PromoteNodes) = "promoteNodes",
         /// Swarm: nodes leave and join again into a pool.
         RejoinNodes(RejoinNodes) = "rejoinNodes",
+        /// Kubernetes: `kubectl cordon` nodes.
+        CordonNodes(PoolTarget) = "cordonNodes",
+        /// Kubernetes: `kubectl uncordon` nodes.
+        UncordonNodes(PoolTarget) = "uncordonNodes",
+        /// Kubernetes: `systemctl restart kubelet` on nodes (running containers go on).
+        RestartKubelet(PoolTarget) = "restartKubelet",
+        /// Kubernetes: `systemctl restart docker` on nodes (containers stop unless live-restore).
+        RestartDocker(PoolTarget) = "restartDocker",
+        /// Kubernetes: delete what filled the nodes' disks.
+        CleanDisk(PoolTarget) = "cleanDisk",
     }
 }
 
@@ -400,6 +492,30 @@ pub struct PoolTarget {
     /// Every node of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+}
+
+/// Nodes to drain, and for how long to try.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DrainTarget {
+    /// These nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Every node of this pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Every node of this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Kubernetes `--timeout`: give up after this long (never, when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<SimDuration>,
+}
+
+impl DrainTarget {
+    fn target(&self) -> PoolTarget {
+        PoolTarget { nodes: self.nodes.clone(), pool: self.pool.clone(), cluster: self.cluster.clone() }
+    }
 }
 
 /// Buy machines.
@@ -518,6 +634,23 @@ struct RuleRt {
     issued: u32,
     /// For `nodes` triggers: since when each node has matched.
     node_since: std::collections::BTreeMap<String, SimTime>,
+    /// Ladders being climbed.
+    ladders: Vec<LadderRt>,
+    /// Occurrences due but waiting for a free ladder (`concurrency`).
+    queued: Vec<Vec<String>>,
+    /// When each action of the last hour was issued (`maxActionsPerHour`).
+    recent: std::collections::VecDeque<SimTime>,
+}
+
+/// One occurrence climbing a rule's ladder.
+#[derive(Clone, Debug)]
+struct LadderRt {
+    /// What the trigger matched (the node, the pods).
+    matched: Vec<String>,
+    /// The step last taken.
+    step: usize,
+    /// When to look again.
+    next: SimTime,
 }
 
 /// The runtime of a policy file's rules.
@@ -543,6 +676,9 @@ impl RulePolicy {
                     pending: Vec::new(),
                     issued: 0,
                     node_since: Default::default(),
+                    ladders: Vec::new(),
+                    queued: Vec::new(),
+                    recent: Default::default(),
                 })
                 .collect(),
         }
@@ -634,14 +770,29 @@ impl Policy for RulePolicy {
             }
             let delay = match rule.spec.actor {
                 Actor::Automation => SimDuration::ZERO,
-                Actor::Human => rule.spec.response_time,
+                Actor::Human => {
+                    let clock = view.start().clock_at(now);
+                    rule.spec
+                        .response_time_at
+                        .iter()
+                        .find(|w| w.holds(clock))
+                        .map_or(rule.spec.response_time, |w| w.response_time)
+                }
             };
+            let ladder = !rule.spec.ladder.is_empty();
             for matched in occurrences {
                 if rule.spec.once && rule.fired_once && !matches!(rule.spec.when, Trigger::At(_)) {
                     break;
                 }
                 rule.fired_once = true;
-                rule.pending.push((now.after(delay), matched));
+                if ladder && matches!(rule.spec.when, Trigger::Nodes(_)) {
+                    // Each node climbs a ladder of its own.
+                    for node in matched {
+                        rule.pending.push((now.after(delay), vec![node]));
+                    }
+                } else {
+                    rule.pending.push((now.after(delay), matched));
+                }
             }
 
             // 2. Act on what is due.
@@ -651,27 +802,102 @@ impl Policy for RulePolicy {
             for (t, _) in &rule.pending {
                 wake = earliest(wake, *t);
             }
-            for matched in due {
-                for action in &rule.spec.actions {
-                    for a in resolve(action, &matched, view) {
-                        if rule.spec.max_actions.is_some_and(|m| rule.issued >= m) {
-                            break;
-                        }
-                        // Two occurrences due at once (two alerts in one evaluation) lead to
-                        // one responder doing each thing once.
-                        if decision.actions.iter().any(|r| r.action == a) {
-                            continue;
-                        }
-                        rule.issued += 1;
-                        decision
-                            .actions
-                            .push(Request { by: format!("{} ({})", rule.spec.name, rule.spec.actor), action: a });
+            if !ladder {
+                for matched in due {
+                    let actions = rule.spec.actions.clone();
+                    rule.act(&actions, &matched, view, now, &mut decision);
+                }
+            } else {
+                rule.queued.extend(due);
+                // Climb: a step whose wait is over goes on to the next while the trigger's
+                // condition still holds for its target.
+                let mut k = 0;
+                while k < rule.ladders.len() {
+                    if rule.ladders[k].next > now {
+                        k += 1;
+                        continue;
                     }
+                    let next_step = rule.ladders[k].step + 1;
+                    let matched = rule.ladders[k].matched.clone();
+                    if next_step < rule.spec.ladder.len() && still_holds(&rule.spec.when, &matched, view) {
+                        let step = rule.spec.ladder[next_step].clone();
+                        rule.act(&step.actions, &matched, view, now, &mut decision);
+                        rule.ladders[k].step = next_step;
+                        rule.ladders[k].next = now.after(step.wait);
+                        k += 1;
+                    } else {
+                        rule.ladders.remove(k);
+                    }
+                }
+                let limit = rule.spec.concurrency.map_or(usize::MAX, |c| c as usize);
+                while rule.ladders.len() < limit && !rule.queued.is_empty() {
+                    let matched = rule.queued.remove(0);
+                    // A target that recovered while it waited its turn needs nothing.
+                    if !still_holds(&rule.spec.when, &matched, view) {
+                        continue;
+                    }
+                    let step = rule.spec.ladder[0].clone();
+                    rule.act(&step.actions, &matched, view, now, &mut decision);
+                    rule.ladders.push(LadderRt { matched, step: 0, next: now.after(step.wait) });
+                }
+                for l in &rule.ladders {
+                    wake = earliest(wake, l.next);
                 }
             }
         }
         decision.wake_at = wake;
         decision
+    }
+}
+
+impl RuleRt {
+    /// Issues `actions` for one occurrence, within the rule's limits.
+    fn act(
+        &mut self,
+        actions: &[ActionSpec],
+        matched: &[String],
+        view: &dyn ClusterView,
+        now: SimTime,
+        decision: &mut Decision,
+    ) {
+        let hour = SimDuration::hours(1).ms();
+        while self.recent.front().is_some_and(|t| now.0.saturating_sub(t.0) >= hour) {
+            self.recent.pop_front();
+        }
+        for action in actions {
+            for a in resolve(action, matched, view) {
+                if self.spec.max_actions.is_some_and(|m| self.issued >= m)
+                    || self.spec.max_actions_per_hour.is_some_and(|m| self.recent.len() >= m as usize)
+                {
+                    return;
+                }
+                // Two occurrences due at once (two alerts in one evaluation) lead to one
+                // responder doing each thing once.
+                if decision.actions.iter().any(|r| r.action == a) {
+                    continue;
+                }
+                self.issued += 1;
+                self.recent.push_back(now);
+                decision.actions.push(Request { by: format!("{} ({})", self.spec.name, self.spec.actor), action: a });
+            }
+        }
+    }
+}
+
+/// Whether the condition that set a rule off still holds for what it matched (a ladder climbs
+/// only while it does). Triggers without a lasting condition (a time, a failed operation) hold.
+fn still_holds(when: &Trigger, matched: &[String], view: &dyn ClusterView) -> bool {
+    match when {
+        Trigger::Nodes(f) => view.nodes().iter().any(|n| matched.contains(&n.name) && f.matches(n)),
+        Trigger::Pods(f) => {
+            let mut any = false;
+            view.for_each_pod(&mut |p| any |= matched.iter().any(|m| m == p.name) && f.matches(p));
+            any
+        }
+        Trigger::Alert(a) => {
+            view.firing_alerts().iter().any(|x| x.name == a.name && a.target.as_ref().is_none_or(|t| *t == x.target))
+        }
+        Trigger::At(_) | Trigger::OperationFailed(_) => true,
     }
 }
 
@@ -759,10 +985,29 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             .into_iter()
             .map(|node| Action::RemoveNode { node })
             .collect(),
-        ActionSpec::DrainNodes(t) => nodes_of(view, t, matched, |s| s == NodeStatus::Ready)
-            .into_iter()
-            .map(|node| Action::DrainNode { node })
-            .collect(),
+        ActionSpec::DrainNodes(d) => {
+            nodes_of(view, &d.target(), matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+                .into_iter()
+                .map(|node| Action::DrainNode { node, timeout_s: d.timeout.map(|t| t.ms().div_ceil(1000)) })
+                .collect()
+        }
+        ActionSpec::CordonNodes(t) | ActionSpec::UncordonNodes(t) => {
+            let cordon = matches!(action, ActionSpec::CordonNodes(_));
+            nodes_of(view, t, matched, |s| s != NodeStatus::Removed)
+                .into_iter()
+                .map(|node| if cordon { Action::Cordon { node } } else { Action::Uncordon { node } })
+                .collect()
+        }
+        ActionSpec::RestartKubelet(t) | ActionSpec::RestartDocker(t) | ActionSpec::CleanDisk(t) => {
+            nodes_of(view, t, matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+                .into_iter()
+                .map(|node| match action {
+                    ActionSpec::RestartKubelet(_) => Action::RestartKubelet { node },
+                    ActionSpec::RestartDocker(_) => Action::RestartDocker { node },
+                    _ => Action::CleanDisk { node },
+                })
+                .collect()
+        }
         ActionSpec::Redeploy(a) => apps_of(view, a).into_iter().map(|workload| Action::Redeploy { workload }).collect(),
         ActionSpec::RecreateApps(a) => {
             apps_of(view, a).into_iter().map(|workload| Action::RecreateApp { workload }).collect()
@@ -913,72 +1158,147 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                 "automation acts at once; a response time needs `actor: human`".into(),
             ));
         }
-        if r.actions.is_empty() {
-            errors.push((format!("spec.rules[{i}].do"), "a rule needs at least one action".into()));
+        if !r.response_time_at.is_empty() && r.actor != Actor::Human {
+            errors.push((
+                format!("spec.rules[{i}].responseTimeAt"),
+                "automation acts at once; response times by hour need `actor: human`".into(),
+            ));
         }
-        for (j, a) in r.actions.iter().enumerate() {
+        match (r.actions.is_empty(), r.ladder.is_empty()) {
+            (true, true) => errors
+                .push((format!("spec.rules[{i}].do"), "a rule needs at least one action (`do`, or a `ladder`)".into())),
+            (false, false) => errors.push((
+                format!("spec.rules[{i}].ladder"),
+                "give either `do` or a `ladder`, not both (put the first actions in the ladder's first step)".into(),
+            )),
+            _ => {}
+        }
+        if r.concurrency == Some(0) {
+            errors.push((
+                format!("spec.rules[{i}].concurrency"),
+                "0 ladders at once would never act; use at least 1".into(),
+            ));
+        }
+        if r.concurrency.is_some() && r.ladder.is_empty() {
+            errors.push((
+                format!("spec.rules[{i}].concurrency"),
+                "only a `ladder` has steps to wait on; remove `concurrency` or write a ladder".into(),
+            ));
+        }
+        if r.max_actions_per_hour == Some(0) {
+            errors.push((
+                format!("spec.rules[{i}].maxActionsPerHour"),
+                "0 actions per hour would never act; use at least 1".into(),
+            ));
+        }
+        let mut all: Vec<(String, &ActionSpec)> =
+            r.actions.iter().enumerate().map(|(j, a)| (format!("spec.rules[{i}].do[{j}]"), a)).collect();
+        for (k, step) in r.ladder.iter().enumerate() {
+            if step.actions.is_empty() {
+                errors.push((
+                    format!("spec.rules[{i}].ladder[{k}].do"),
+                    "a ladder step needs at least one action".into(),
+                ));
+            }
+            if k + 1 < r.ladder.len() && step.wait == SimDuration::ZERO {
+                errors.push((
+                    format!("spec.rules[{i}].ladder[{k}].wait"),
+                    "say how long to watch before the next step (a wait of 0 climbs the whole ladder at once)".into(),
+                ));
+            }
+            all.extend(
+                step.actions.iter().enumerate().map(|(j, a)| (format!("spec.rules[{i}].ladder[{k}].do[{j}]"), a)),
+            );
+        }
+        for (at, a) in all {
             match a {
                 ActionSpec::DeletePods(d) if d.filter().is_empty() && !matches!(r.when, Trigger::Pods(_)) => errors
                     .push((
-                        format!("spec.rules[{i}].do[{j}].deletePods"),
+                        format!("{at}.deletePods"),
                         "say which pods (selector, status or messageContains): only a `pods` trigger \
                          supplies pods of its own"
                             .into(),
                     )),
                 ActionSpec::Scale(s) if !workloads.contains(&s.workload.as_str()) => errors.push((
-                    format!("spec.rules[{i}].do[{j}].scale.workload"),
+                    format!("{at}.scale.workload"),
                     format!("the scenario has no workload named `{}`", s.workload),
                 )),
-                ActionSpec::StartNodes(t)
-                | ActionSpec::RebootNodes(t)
-                | ActionSpec::RemoveNodes(t)
-                | ActionSpec::DrainNodes(t) => {
+                ActionSpec::StartNodes(_)
+                | ActionSpec::RebootNodes(_)
+                | ActionSpec::RemoveNodes(_)
+                | ActionSpec::DrainNodes(_)
+                | ActionSpec::CordonNodes(_)
+                | ActionSpec::UncordonNodes(_)
+                | ActionSpec::RestartKubelet(_)
+                | ActionSpec::RestartDocker(_)
+                | ActionSpec::CleanDisk(_) => {
                     let key = a.key();
+                    let owned;
+                    let t = match a {
+                        ActionSpec::DrainNodes(d) => {
+                            owned = d.target();
+                            &owned
+                        }
+                        ActionSpec::StartNodes(t)
+                        | ActionSpec::RebootNodes(t)
+                        | ActionSpec::RemoveNodes(t)
+                        | ActionSpec::CordonNodes(t)
+                        | ActionSpec::UncordonNodes(t)
+                        | ActionSpec::RestartKubelet(t)
+                        | ActionSpec::RestartDocker(t)
+                        | ActionSpec::CleanDisk(t) => t,
+                        _ => unreachable!("matched above"),
+                    };
+                    for (k, n) in t.nodes.iter().enumerate() {
+                        let known = n
+                            .rsplit_once('-')
+                            .is_some_and(|(pool, num)| num.parse::<u32>().is_ok() && pools.contains(&pool));
+                        if !known {
+                            errors.push((
+                                format!("{at}.{key}.nodes[{k}]"),
+                                format!("`{n}` is not a node name of any pool (`<pool>-<number>`)"),
+                            ));
+                        }
+                    }
                     match (&t.pool, &t.cluster) {
                         (None, None) if t.nodes.is_empty() && !matches!(r.when, Trigger::Nodes(_)) => errors.push((
-                            format!("spec.rules[{i}].do[{j}].{key}"),
+                            format!("{at}.{key}"),
                             "say which nodes: `nodes`, a `pool` or a `cluster` (only a `nodes` trigger supplies \
                              nodes of its own)"
                                 .into(),
                         )),
-                        (Some(p), _) if !pools.contains(&p.as_str()) => errors.push((
-                            format!("spec.rules[{i}].do[{j}].{key}.pool"),
-                            format!("the scenario has no node pool named `{p}`"),
-                        )),
-                        (_, Some(c)) if !clusters.contains(c) => errors.push((
-                            format!("spec.rules[{i}].do[{j}].{key}.cluster"),
-                            format!("the scenario has no cluster named `{c}`"),
-                        )),
+                        (Some(p), _) if !pools.contains(&p.as_str()) => errors
+                            .push((format!("{at}.{key}.pool"), format!("the scenario has no node pool named `{p}`"))),
+                        (_, Some(c)) if !clusters.contains(c) => errors
+                            .push((format!("{at}.{key}.cluster"), format!("the scenario has no cluster named `{c}`"))),
                         _ => {}
                     }
                 }
-                ActionSpec::BuyNodes(b) if !pools.contains(&b.pool.as_str()) => errors.push((
-                    format!("spec.rules[{i}].do[{j}].buyNodes.pool"),
-                    format!("the scenario has no node pool named `{}`", b.pool),
-                )),
+                ActionSpec::BuyNodes(b) if !pools.contains(&b.pool.as_str()) => errors
+                    .push((format!("{at}.buyNodes.pool"), format!("the scenario has no node pool named `{}`", b.pool))),
                 ActionSpec::ReimageNodes(r) => {
                     for (k, p) in [("from", &r.from), ("into", &r.into)] {
                         if !pools.contains(&p.as_str()) {
                             errors.push((
-                                format!("spec.rules[{i}].do[{j}].reimageNodes.{k}"),
+                                format!("{at}.reimageNodes.{k}"),
                                 format!("the scenario has no node pool named `{p}`"),
                             ));
                         }
                     }
                 }
                 ActionSpec::PromoteNodes(p) if !pools.contains(&p.pool.as_str()) => errors.push((
-                    format!("spec.rules[{i}].do[{j}].promoteNodes.pool"),
+                    format!("{at}.promoteNodes.pool"),
                     format!("the scenario has no node pool named `{}`", p.pool),
                 )),
                 ActionSpec::RejoinNodes(p) if !pools.contains(&p.pool.as_str()) => errors.push((
-                    format!("spec.rules[{i}].do[{j}].rejoinNodes.pool"),
+                    format!("{at}.rejoinNodes.pool"),
                     format!("the scenario has no node pool named `{}`", p.pool),
                 )),
                 ActionSpec::SwitchBackends(sw) => {
                     for (k, c) in [("from", &sw.from), ("to", &sw.to)] {
                         if !clusters.contains(c) {
                             errors.push((
-                                format!("spec.rules[{i}].do[{j}].switchBackends.{k}"),
+                                format!("{at}.switchBackends.{k}"),
                                 format!("the scenario has no cluster named `{c}`"),
                             ));
                         }
@@ -989,15 +1309,12 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                 | ActionSpec::SetReschedule(SetReschedule { apps: t, .. }) => {
                     let key = a.key();
                     if t.workloads.is_empty() && t.cluster.is_none() {
-                        errors.push((
-                            format!("spec.rules[{i}].do[{j}].{key}"),
-                            "say which apps: `workloads` or a `cluster`".into(),
-                        ));
+                        errors.push((format!("{at}.{key}"), "say which apps: `workloads` or a `cluster`".into()));
                     }
                     for w in &t.workloads {
                         if !workloads.contains(&w.as_str()) {
                             errors.push((
-                                format!("spec.rules[{i}].do[{j}].{key}.workloads"),
+                                format!("{at}.{key}.workloads"),
                                 format!("the scenario has no workload named `{w}`"),
                             ));
                         }
@@ -1005,20 +1322,18 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                     if let Some(c) = &t.cluster
                         && !clusters.contains(c)
                     {
-                        errors.push((
-                            format!("spec.rules[{i}].do[{j}].{key}.cluster"),
-                            format!("the scenario has no cluster named `{c}`"),
-                        ));
+                        errors
+                            .push((format!("{at}.{key}.cluster"), format!("the scenario has no cluster named `{c}`")));
                     }
                 }
                 ActionSpec::SetBackend(b) => {
                     match scenario.spec.cluster.load_balancers.iter().find(|l| l.name == b.load_balancer) {
                         None => errors.push((
-                            format!("spec.rules[{i}].do[{j}].setBackend.loadBalancer"),
+                            format!("{at}.setBackend.loadBalancer"),
                             format!("the scenario has no load balancer named `{}`", b.load_balancer),
                         )),
                         Some(lb) if !lb.backends.iter().any(|x| x.service == b.service) => errors.push((
-                            format!("spec.rules[{i}].do[{j}].setBackend.service"),
+                            format!("{at}.setBackend.service"),
                             format!("`{}` is not a backend of `{}`", b.service, b.load_balancer),
                         )),
                         _ => {}

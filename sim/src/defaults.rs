@@ -230,3 +230,68 @@ pub const ALIBABA_NO_STOCK: &str = "OperationDenied.NoStock: The requested resou
 /// AWS EC2's answer in the same case. Source: EC2 API error codes (`InsufficientInstanceCapacity`).
 pub const AWS_NO_STOCK: &str = "InsufficientInstanceCapacity: We currently do not have sufficient capacity in the \
                                 Availability Zone you requested.";
+
+/// node-monitor-period: the node lifecycle controller looks at every node this often: 5 s.
+/// Source: kube-controller-manager flag defaults (`--node-monitor-period`).
+pub const NODE_MONITOR_PERIOD_MS: u64 = 5 * SECOND;
+
+/// node-monitor-grace-period up to Kubernetes 1.31: 40 s without a heartbeat and the node is
+/// `Unknown`. Source: kube-controller-manager flag defaults before v1.32.
+pub const NODE_MONITOR_GRACE_MS_OLD: u64 = 40 * SECOND;
+/// node-monitor-grace-period from Kubernetes 1.32: 50 s. Source: kubernetes PR 126287, v1.32
+/// changelog.
+pub const NODE_MONITOR_GRACE_MS: u64 = 50 * SECOND;
+/// The first release with the 50 s grace period (see [`NODE_MONITOR_GRACE_MS`]).
+pub const NODE_MONITOR_GRACE_CHANGED_IN: (u32, u32) = (1, 32);
+
+/// The kubelet renews its node Lease every 10 s (a heartbeat). Source: kubernetes.io docs,
+/// concepts/architecture/nodes ("Node heartbeats").
+pub const NODE_LEASE_RENEW_MS: u64 = 10 * SECOND;
+
+/// The kubelet posts its node status (the Ready condition) every 10 s
+/// (`nodeStatusUpdateFrequency`). Source: kubelet configuration reference.
+pub const NODE_STATUS_UPDATE_MS: u64 = 10 * SECOND;
+
+/// `tolerationSeconds` of the default `not-ready` and `unreachable` NoExecute tolerations every
+/// pod gets: 300 s. Source: kubernetes.io docs, concepts/scheduling-eviction/taint-and-toleration
+/// (DefaultTolerationSeconds admission plugin).
+pub const NOT_READY_TOLERATION_MS: u64 = 300 * SECOND;
+
+/// `--node-eviction-rate`: nodes tainted for eviction per second in a healthy zone: 0.1 (one
+/// node every 10 s). Source: kubernetes.io docs, concepts/architecture/nodes ("Rate limits on
+/// eviction").
+pub const NODE_EVICTION_RATE_PER_S: f64 = 0.1;
+/// `--secondary-node-eviction-rate`: 0.01 node/s in a partially disrupted large zone (same source).
+pub const SECONDARY_NODE_EVICTION_RATE_PER_S: f64 = 0.01;
+/// `--unhealthy-zone-threshold`: a zone with at least this share of nodes not Ready is partially
+/// disrupted: 0.55 (same source).
+pub const UNHEALTHY_ZONE_THRESHOLD: f64 = 0.55;
+/// `--large-cluster-size-threshold`: a partially disrupted zone of at most this many nodes stops
+/// evictions altogether: 50 (same source).
+pub const LARGE_CLUSTER_SIZE_THRESHOLD: u32 = 50;
+
+/// PLEG: the kubelet reports the node NotReady when a relist has not completed for 3 min
+/// (`relistThreshold`). Source: kubelet pkg/kubelet/pleg/generic.go; the "PLEG is not healthy:
+/// pleg was last seen active 3m0s ago; threshold is 3m0s" message of kubernetes issues 45419,
+/// 61117.
+pub const PLEG_RELIST_THRESHOLD_MS: u64 = 3 * MINUTE;
+
+/// How long `systemctl restart kubelet` keeps the kubelet away: 10 s. *Assumption*: no
+/// authoritative figure ("tens of seconds" at most); the process restarts in seconds and posts
+/// its first status within one status period.
+pub const KUBELET_RESTART_MS: u64 = 10 * SECOND;
+/// How long `systemctl restart docker` keeps the runtime away: 20 s. *Assumption*: no
+/// authoritative figure; tens of seconds for a daemon with a few dozen containers.
+pub const DOCKER_RESTART_MS: u64 = 20 * SECOND;
+
+/// `kubectl drain` retries an eviction refused by a PodDisruptionBudget (HTTP 429) every 5 s.
+/// Source: kubectl drain (k8s.io/kubectl pkg/drain, `evictPods`).
+pub const DRAIN_RETRY_MS: u64 = 5 * SECOND;
+
+/// The kubelet's eviction manager looks at its signals every 10 s (housekeeping) and evicts at
+/// most one pod per pass. Source: kubernetes.io docs, concepts/scheduling-eviction/
+/// node-pressure-eviction; kubelet `evictionMonitoringPeriod`.
+pub const KUBELET_EVICTION_PERIOD_MS: u64 = 10 * SECOND;
+/// `evictionPressureTransitionPeriod`: a pressure condition stays on this long after its signal
+/// clears: 5 min. Source: kubelet configuration reference.
+pub const EVICTION_PRESSURE_TRANSITION_MS: u64 = 5 * MINUTE;

@@ -21,6 +21,8 @@ pub struct History {
     pub dead: Vec<Vec<(SimTime, f64)>>,
     /// Per cluster: swarm mode periods without a leader, `(cluster name, from, until)`.
     pub leaderless: Vec<(String, SimTime, Option<SimTime>)>,
+    /// Kubernetes nodes not Ready as the API showed them: `(node, from, until)`.
+    pub not_ready: Vec<(String, SimTime, Option<SimTime>)>,
     /// Containers a swarm manager moved to another node.
     pub moves: Vec<MoveRecord>,
     /// Nodes that went offline because their agent stalled under CPU saturation: `(node, when)`.
@@ -88,6 +90,16 @@ impl History {
     }
 
     /// Adds a timeline entry if a timeline is kept.
+    /// A node's Ready condition as the API shows it changed.
+    pub(crate) fn node_condition(&mut self, node: &str, at: SimTime, not_ready: bool) {
+        let open = self.not_ready.iter().rposition(|(n, _, end)| n == node && end.is_none());
+        match (not_ready, open) {
+            (true, None) => self.not_ready.push((node.to_string(), at, None)),
+            (false, Some(i)) => self.not_ready[i].2 = Some(at),
+            _ => {}
+        }
+    }
+
     pub(crate) fn note(&mut self, at: SimTime, object: &str, what: impl FnOnce() -> String) {
         if let Some(t) = &mut self.timeline {
             t.push(TimelineEntry { at, object: object.to_string(), what: what() });

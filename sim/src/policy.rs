@@ -55,7 +55,16 @@ pub struct NodeInfo {
     pub containers: u32,
     /// CPU in use as a fraction of its CPU (what a host monitor shows; 0 when not modelled).
     pub cpu_used: f32,
+    /// Kubernetes: the conditions that hold, as `kubectl get nodes` and `describe` show them:
+    /// `Ready` or `NotReady` (plus `Unknown` when the kubelet stopped posting), `DiskPressure`,
+    /// `SchedulingDisabled` (cordoned). Empty for swarm nodes.
+    pub conditions: Vec<&'static str>,
+    /// Kubernetes: why the node is not Ready, as the Ready condition's message says.
+    pub reason: Option<String>,
 }
+
+/// Every node condition name a policy may test (see [`NodeInfo::conditions`]).
+pub const NODE_CONDITIONS: &[&str] = &["Ready", "NotReady", "Unknown", "DiskPressure", "SchedulingDisabled"];
 
 /// A node's state, as an operator sees it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -227,8 +236,37 @@ pub enum Action {
         node: String,
     },
     /// Move every container off a node, each to a node with the CPU to carry it (classic swarm),
-    /// or set its availability to drain (swarm mode).
+    /// or set its availability to drain (swarm mode); on Kubernetes, `kubectl drain
+    /// --ignore-daemonsets`: cordon, then evict every pod through the Eviction API (retrying
+    /// every 5 s while a PodDisruptionBudget refuses) until the node is empty.
     DrainNode {
+        /// Node name.
+        node: String,
+        /// Kubernetes: `--timeout` (give up after this many seconds; forever when `None`).
+        timeout_s: Option<u64>,
+    },
+    /// `kubectl cordon`: no new pods land on the node.
+    Cordon {
+        /// Node name.
+        node: String,
+    },
+    /// `kubectl uncordon`: the node takes pods again (nothing moves back by itself).
+    Uncordon {
+        /// Node name.
+        node: String,
+    },
+    /// `systemctl restart kubelet` on the node (over SSH): running containers go on.
+    RestartKubelet {
+        /// Node name.
+        node: String,
+    },
+    /// `systemctl restart docker` on the node: containers stop with it unless live-restore.
+    RestartDocker {
+        /// Node name.
+        node: String,
+    },
+    /// Delete the files that filled the node's disk.
+    CleanDisk {
         /// Node name.
         node: String,
     },
@@ -315,7 +353,13 @@ impl fmt::Display for Action {
                 write!(f, "set backend {service} of {load_balancer} {}", if *enabled { "on" } else { "off" })
             }
             Action::RemoveNode { node } => write!(f, "remove node {node}"),
-            Action::DrainNode { node } => write!(f, "drain node {node}"),
+            Action::DrainNode { node, timeout_s: None } => write!(f, "drain node {node}"),
+            Action::DrainNode { node, timeout_s: Some(t) } => write!(f, "drain node {node} --timeout={t}s"),
+            Action::Cordon { node } => write!(f, "kubectl cordon {node}"),
+            Action::Uncordon { node } => write!(f, "kubectl uncordon {node}"),
+            Action::RestartKubelet { node } => write!(f, "systemctl restart kubelet (on {node})"),
+            Action::RestartDocker { node } => write!(f, "systemctl restart docker (on {node})"),
+            Action::CleanDisk { node } => write!(f, "clean the disk of {node}"),
             Action::Redeploy { workload } => write!(f, "redeploy {workload}"),
             Action::RecreateApp { workload } => write!(f, "delete and recreate {workload}"),
             Action::SetReschedule { workload, on } => {

@@ -38,6 +38,8 @@ pub struct RunResult {
     pub cost: CostResult,
     /// Per swarm-mode cluster, the periods its managers had no leader.
     pub leaderless: Vec<LeaderlessResult>,
+    /// Periods in which Kubernetes nodes were not Ready.
+    pub not_ready_nodes: Vec<NotReadyResult>,
     /// Nodes that went offline because their CPU stayed saturated.
     pub offline_nodes: Vec<OfflineResult>,
     /// Containers a swarm manager replaced on another node: where from, where to, why.
@@ -219,6 +221,25 @@ pub struct LeaderlessResult {
     /// End, seconds from the scenario start.
     pub end_s: f64,
     /// Still leaderless when the run ended.
+    pub ongoing: bool,
+}
+
+/// A period in which a Kubernetes node was not Ready (NotReady or Unknown) as the API showed it.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotReadyResult {
+    /// Node.
+    pub node: String,
+    /// Start, scenario-local clock.
+    pub start: String,
+    /// End, scenario-local clock (the run's end if it never ended).
+    pub end: String,
+    /// Start, seconds from the scenario start.
+    pub start_s: f64,
+    /// End, seconds from the scenario start.
+    pub end_s: f64,
+    /// Length, seconds.
+    pub duration_s: f64,
+    /// Still not Ready when the run ended.
     pub ongoing: bool,
 }
 

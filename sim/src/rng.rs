@@ -27,6 +27,8 @@ pub struct Streams {
     pub network: ChaCha8Rng,
     /// Raft election timeouts, manager joins, classic swarm failure detection and placement ties.
     pub swarm: ChaCha8Rng,
+    /// Kubernetes node agents: the phase of a kubelet's Lease and status timers.
+    pub lifecycle: ChaCha8Rng,
 }
 
 /// Fixed stream numbers. Never renumber: that would change every seeded result.
@@ -38,6 +40,7 @@ const MONITORING: u64 = 5;
 const CLOUD: u64 = 6;
 const NETWORK: u64 = 7;
 const SWARM: u64 = 8;
+const LIFECYCLE: u64 = 9;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -57,6 +60,7 @@ impl Streams {
             cloud: stream(seed, CLOUD),
             network: stream(seed, NETWORK),
             swarm: stream(seed, SWARM),
+            lifecycle: stream(seed, LIFECYCLE),
         }
     }
 }

@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::result::{
-    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, OfflineResult, OutageResult,
-    PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
+    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, NotReadyResult, OfflineResult,
+    OutageResult, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
@@ -216,6 +216,22 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                     end: clock(end),
                     start_s: a.secs_f64(),
                     end_s: end.secs_f64(),
+                    ongoing: b.is_none(),
+                }
+            })
+            .collect(),
+        not_ready_nodes: history
+            .not_ready
+            .iter()
+            .map(|(n, a, b)| {
+                let end = b.unwrap_or(history.end);
+                NotReadyResult {
+                    node: n.clone(),
+                    start: clock(*a),
+                    end: clock(end),
+                    start_s: a.secs_f64(),
+                    end_s: end.secs_f64(),
+                    duration_s: end.secs_f64() - a.secs_f64(),
                     ongoing: b.is_none(),
                 }
             })

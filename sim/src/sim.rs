@@ -83,6 +83,7 @@ impl Sim {
                 mem: mem.0,
                 max_pods: pool.max_pods,
                 labels: pool.labels.clone(),
+                live_restore: pool.live_restore,
                 named: pool.count,
             });
             let running = pool.state == PoolState::Running;
@@ -199,6 +200,7 @@ impl Sim {
             let id = workloads.push(Workload {
                 name: ws.name.clone(),
                 labels,
+                disruption_budget: ws.disruption_budget.clone(),
                 kind: ws.kind,
                 cluster,
                 node_selector: ws.node_selector.clone(),
@@ -296,6 +298,8 @@ impl Sim {
             leaderless_starts: 0,
             initial_placement: false,
             drain_planned: Vec::new(),
+            drains: Vec::new(),
+            taint_limiter: Default::default(),
             cpu_model: cl.workloads.iter().any(|w| w.cpu_demand.is_some()),
         };
         for c in 0..world.clusters.len() {
@@ -403,6 +407,12 @@ impl Sim {
             Event::StaleRecordExpired { svc, mrps } => w.on_stale_record_expired(svc, mrps),
             Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
             Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),
+            Event::NodeCheck { node, epoch } => w.on_node_check(node, epoch),
+            Event::NodeTaint { node, epoch } => w.on_node_taint(node, epoch),
+            Event::NodeEvict { node, epoch } => w.on_node_evict(node, epoch),
+            Event::AgentTimer { node, epoch } => w.on_agent_timer(node, epoch),
+            Event::PressureCheck { node, epoch } => w.on_pressure_check(node, epoch),
+            Event::DrainTick { idx } => w.on_drain_tick(idx),
             Event::Monitor => {
                 w.on_monitor();
                 self.consult(policy);
@@ -444,7 +454,8 @@ impl Sim {
 
     /// The history so far, with every pod's record.
     pub fn finish(self) -> History {
-        let w = self.world;
+        let mut w = self.world;
+        w.close_drains();
         let mut h = w.history;
         for (m, &pod) in h.moves.iter_mut().zip(&w.move_pods) {
             m.to_node = w.pods[pod].node.map(|n| w.nodes[n].name.clone());

@@ -333,6 +333,20 @@ impl<'de> Deserialize<'de> for StartTime {
     }
 }
 
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ClockTime::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl Serialize for ClockTime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.0 / MINUTE;
+        s.collect_str(&format_args!("{:02}:{:02}", m / 60, m % 60))
+    }
+}
+
 impl Serialize for StartTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.text)

@@ -224,6 +224,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     // Nodes: counted before anything is built.
     let mut total_nodes: u64 = 0;
     let mut node_names = BTreeSet::new();
+    let mut kube_nodes = BTreeSet::new();
     let mut pools = BTreeSet::new();
     for (i, p) in cl.nodes.iter().enumerate() {
         let at = |k: &str| path!["spec", "cluster", "nodes", i, k];
@@ -293,6 +294,9 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         }
         for n in 1..=p.count.min(defaults::LIMIT_NODES) {
             node_names.insert(format!("{}-{n}", p.pool));
+            if kind == Some(ClusterKind::Kubernetes) {
+                kube_nodes.insert(format!("{}-{n}", p.pool));
+            }
         }
     }
     if cl.nodes.is_empty() || total_nodes == 0 {
@@ -394,6 +398,18 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         }
         if w.kind == WorkloadKind::Deployment && w.restart_policy != RestartPolicy::Always {
             c.err(at("restartPolicy"), "a Deployment's pods must use restartPolicy Always (Kubernetes refuses others)");
+        }
+        if let Some(b) = &w.disruption_budget {
+            match (b.min_available, b.max_unavailable) {
+                (Some(_), Some(_)) | (None, None) => c.err(
+                    at("disruptionBudget"),
+                    "give exactly one of `minAvailable` and `maxUnavailable` (Kubernetes refuses both)",
+                ),
+                _ => {}
+            }
+            if w.kind != WorkloadKind::Deployment {
+                c.err(at("disruptionBudget"), "disruption budgets are modelled for Deployments only");
+            }
         }
         if w.termination_grace_period_seconds > 24 * 3600 {
             c.err(at("terminationGracePeriodSeconds"), "longer than a day is not plausible");
@@ -607,7 +623,25 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("`{}` is not before the end of the run ({} after the start)", f.at(), spec.duration),
             );
         }
+        if let Some(node) = f.agent_node() {
+            if !node_names.contains(node) {
+                c.err(at("node"), format!("no node named `{node}` (nodes are named <pool>-1 ... <pool>-<count>)"));
+            } else if !kube_nodes.contains(node) {
+                c.err(at("node"), format!("`{node}` runs swarm; this fault is about a Kubernetes node's agents"));
+            }
+        }
         match f {
+            FaultSpec::DockerHung(_) | FaultSpec::KubeletDown(_) | FaultSpec::DiskFull(_) => {}
+            FaultSpec::PlegUnhealthy(p) => {
+                if p.recur_after.is_some_and(|d| d.0 == 0 || d > LIMIT_DURATION) {
+                    c.err(at("recurAfter"), "must be more than 0 and less than any run");
+                }
+            }
+            FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => {
+                if t.for_.is_some_and(|d| d.0 == 0 || d > LIMIT_DURATION) {
+                    c.err(at("for"), "must be more than 0 and less than any run");
+                }
+            }
             FaultSpec::ConfigMapUpdate(u) => {
                 if !config_maps.contains(u.config_map.as_str()) {
                     c.err(at("configMap"), format!("no ConfigMap named `{}`", u.config_map));
@@ -696,6 +730,15 @@ fn check_timing(c: &mut Ctx, s: &Scenario) {
     within(path!["spec", "cluster", "controlPlane", "apiLatency"], cp.api_latency, SimDuration::ZERO, hour);
     within(path!["spec", "cluster", "controlPlane", "podGcPeriod"], cp.pod_gc_period, SimDuration::secs(1), hour);
     within(path!["spec", "cluster", "controlPlane", "podGcQuarantine"], cp.pod_gc_quarantine, SimDuration::ZERO, hour);
+    if let Some(g) = cp.node_monitor_grace_period {
+        within(path!["spec", "cluster", "controlPlane", "nodeMonitorGracePeriod"], g, SimDuration::secs(1), hour);
+    }
+    within(
+        path!["spec", "cluster", "controlPlane", "notReadyToleration"],
+        cp.not_ready_toleration,
+        SimDuration::ZERO,
+        day,
+    );
     let m = &s.spec.monitoring;
     within(path!["spec", "monitoring", "scrapeInterval"], m.scrape_interval, SimDuration::secs(1), hour);
     within(path!["spec", "monitoring", "evaluationInterval"], m.evaluation_interval, SimDuration::secs(1), hour);

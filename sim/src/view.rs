@@ -5,7 +5,7 @@ use crate::policy::{
 };
 use crate::time::{SimTime, StartTime};
 use crate::world::InstanceState;
-use crate::world::{Phase, World};
+use crate::world::{Phase, ReadyCond, World};
 
 impl ClusterView for World {
     fn now(&self) -> SimTime {
@@ -73,13 +73,36 @@ impl ClusterView for World {
                 cluster: self.clusters[n.cluster as usize].name.clone(),
                 status: if n.gone {
                     NodeStatus::Removed
-                } else if n.up {
-                    NodeStatus::Ready
                 } else if self.instances[n.instance].state == InstanceState::Stopped {
                     NodeStatus::Stopped
+                } else if self.is_kube_node(id) {
+                    // What `kubectl get nodes` shows: the API's condition, which lags behind the
+                    // machine by the controller's grace period.
+                    if n.health.condition == ReadyCond::True { NodeStatus::Ready } else { NodeStatus::NotReady }
+                } else if n.up {
+                    NodeStatus::Ready
                 } else {
                     NodeStatus::NotReady
                 },
+                conditions: if n.gone || !self.is_kube_node(id) {
+                    Vec::new()
+                } else {
+                    let mut c = Vec::new();
+                    match n.health.condition {
+                        ReadyCond::True => c.push("Ready"),
+                        ReadyCond::False => c.push("NotReady"),
+                        ReadyCond::Unknown => c.extend(["NotReady", "Unknown"]),
+                    }
+                    if n.health.disk_pressure {
+                        c.push("DiskPressure");
+                    }
+                    if n.cordoned {
+                        c.push("SchedulingDisabled");
+                    }
+                    c
+                },
+                reason: (self.is_kube_node(id) && n.health.condition != ReadyCond::True)
+                    .then(|| n.health.reason.to_string()),
                 manager: n.role == crate::spec::NodeRole::Manager && !n.gone,
                 containers: n.pods.len() as u32,
                 cpu_used: if n.running() { (self.cpu_demand_now(id) / n.cpu.max(1) as f64) as f32 } else { 0.0 },

@@ -68,6 +68,20 @@ pub(crate) enum Event {
     LbCheck { lb: u32, backend: u32, epoch: u32 },
     /// A service's load crosses one of its saturation thresholds (`epoch` is the watch's).
     Saturation { svc: ServiceId, watch: u32, epoch: u32 },
+    /// The node lifecycle controller acts on what it now sees of a node (`epoch` is the node's
+    /// health generation): see `controllers/nodelifecycle.rs`.
+    NodeCheck { node: NodeId, epoch: u32 },
+    /// The taint manager may put the NoExecute taint on a node that is not Ready.
+    NodeTaint { node: NodeId, epoch: u32 },
+    /// The NoExecute taint's toleration ran out: the node's pods are evicted.
+    NodeEvict { node: NodeId, epoch: u32 },
+    /// A timed change of a node's agents: a restart finishes, the PLEG threshold passes, a
+    /// network loss or overload ends, PLEG trouble comes back (see `controllers/nodeagent.rs`).
+    AgentTimer { node: NodeId, epoch: u32 },
+    /// The kubelet's eviction manager looks at a node under DiskPressure.
+    PressureCheck { node: NodeId, epoch: u32 },
+    /// `kubectl drain` number `idx` tries its evictions again.
+    DrainTick { idx: usize },
     /// The run is over.
     End,
 }
@@ -143,6 +157,10 @@ pub(crate) enum ExitReason {
     DnsFailed,
     /// Stopped because the pod is being deleted.
     Deleted,
+    /// Stopped with the docker daemon (restarted without live-restore).
+    RuntimeRestarted,
+    /// Evicted by the kubelet under node pressure.
+    Evicted,
 }
 
 impl ExitReason {
@@ -157,6 +175,8 @@ impl ExitReason {
             ExitReason::Rescheduled => "removed, rescheduled to another node",
             ExitReason::DnsFailed => "exited, DNS resolution failed at start",
             ExitReason::Deleted => "stopped, pod deleted",
+            ExitReason::RuntimeRestarted => "stopped with the docker daemon (no live-restore)",
+            ExitReason::Evicted => "evicted: the node was low on resource: ephemeral-storage",
         }
     }
 }
@@ -306,6 +326,84 @@ pub(crate) struct Node {
     pub by_workload: Counts,
     /// When PodGC will delete the pods of this node, once it is gone.
     pub podgc_due: Option<SimTime>,
+    /// Cordoned (`kubectl cordon`, or a drain): no new pods land here.
+    pub cordoned: bool,
+    /// Kubernetes: the node's agents and what the control plane shows of it.
+    pub health: NodeHealth,
+}
+
+/// A node's Ready condition as the API shows it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ReadyCond {
+    /// The kubelet reports Ready.
+    #[default]
+    True,
+    /// The kubelet reports NotReady (its runtime or PLEG is unhealthy).
+    False,
+    /// No heartbeat for the grace period: the controller does not know.
+    Unknown,
+}
+
+/// The agents of a Kubernetes node (kubelet, docker, PLEG, disk, network) and the control
+/// plane's view of the node. Each field is one thing a fault or an operation changes; what the
+/// kubelet reports is computed from them (`controllers/nodeagent.rs`), what the API shows lags
+/// behind by the status and monitor periods (`controllers/nodelifecycle.rs`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeHealth {
+    /// The kubelet process is dead (a `kubeletDown` fault) until restarted or rebooted.
+    pub kubelet_down: bool,
+    /// A `systemctl restart kubelet` is in progress until then.
+    pub kubelet_restart_until: Option<SimTime>,
+    /// The docker daemon hangs since then (`dockerHung`); PLEG fails 3 min later.
+    pub runtime_hung_since: Option<SimTime>,
+    /// A `systemctl restart docker` is in progress until then.
+    pub runtime_restart_until: Option<SimTime>,
+    /// PLEG unhealthy for a reason docker restarts do not reach (`plegUnhealthy`).
+    pub pleg_fault: bool,
+    /// After a reboot clears `pleg_fault`, it comes back this long later.
+    pub pleg_recur_ms: Option<u64>,
+    /// When a cleared PLEG fault comes back.
+    pub pleg_returns_at: Option<SimTime>,
+    /// No network: no heartbeats, no traffic, no SSH.
+    pub network_lost: bool,
+    /// Load so high the kubelet misses its heartbeats.
+    pub overloaded: bool,
+    /// When a timed network loss or overload ends.
+    pub fault_ends_at: Option<SimTime>,
+    /// The disk is full of files no pod owns.
+    pub disk_full: bool,
+    /// Docker's live-restore: containers survive a daemon restart.
+    pub live_restore: bool,
+    /// The kubelet's heartbeats reach the API server now.
+    pub reporting: bool,
+    /// The last Lease renewal that got through, once reporting stopped.
+    pub last_heartbeat: SimTime,
+    /// The Ready condition the API shows.
+    pub condition: ReadyCond,
+    /// Why, as `kubectl describe node` words it.
+    pub reason: &'static str,
+    /// Since when the condition holds.
+    pub condition_since: SimTime,
+    /// The condition the controller will show next, and when.
+    pub next: Option<(SimTime, ReadyCond)>,
+    /// The controller has marked this node's pods NotReady.
+    pub marked: bool,
+    /// The NoExecute taint is on since then.
+    pub tainted_at: Option<SimTime>,
+    /// The DiskPressure condition (and its NoSchedule taint) is on.
+    pub disk_pressure: bool,
+    /// The DiskPressure condition goes off then (the pressure transition period after cleaning).
+    pub pressure_clears_at: Option<SimTime>,
+    /// Generation of the node's pending NodeCheck event.
+    pub epoch: u32,
+    /// Generation of the pending NodeTaint/NodeEvict events (bumped when the node is Ready).
+    pub evict_epoch: u32,
+    /// Generation of the pending AgentTimer event.
+    pub agent_epoch: u32,
+    /// Generation of the pending PressureCheck event.
+    pub pressure_epoch: u32,
+    /// Time spent with a condition other than Ready so far (closed intervals).
+    pub not_ready_ms: u64,
 }
 
 impl Node {
@@ -339,12 +437,25 @@ impl Node {
             gone: false,
             by_workload: Default::default(),
             podgc_due: None,
+            cordoned: false,
+            health: NodeHealth {
+                live_restore: pool.live_restore,
+                reporting: true,
+                reason: "KubeletReady",
+                ..Default::default()
+            },
         }
     }
 
-    /// Takes new pods: up, still a member, and not a control-plane node.
+    /// Takes new pods: up, still a member, not a control-plane node, not cordoned, Ready as the
+    /// API shows it and without DiskPressure (their NoSchedule taints).
     pub(crate) fn schedulable(&self) -> bool {
-        self.up && !self.gone && self.role != NodeRole::ControlPlane
+        self.up
+            && !self.gone
+            && self.role != NodeRole::ControlPlane
+            && !self.cordoned
+            && self.health.condition == ReadyCond::True
+            && !self.health.disk_pressure
     }
 
     /// Containers can run here now.
@@ -404,6 +515,8 @@ pub(crate) struct PoolRt {
     pub max_pods: u32,
     /// Node labels.
     pub labels: Labels,
+    /// Docker live-restore on its nodes.
+    pub live_restore: bool,
     /// Nodes named so far (the next is `<name>-<named + 1>`).
     pub named: u32,
 }
@@ -592,6 +705,8 @@ pub(crate) struct Workload {
     pub name: String,
     /// Pod labels.
     pub labels: Labels,
+    /// Its PodDisruptionBudget, if it has one.
+    pub disruption_budget: Option<crate::spec::DisruptionBudget>,
     /// Deployment (replaced when deleted), bare pods (not), DaemonSet or swarm service.
     pub kind: crate::spec::WorkloadKind,
     /// Index into `World::clusters`.
@@ -789,6 +904,10 @@ pub(crate) struct World {
     pub initial_placement: bool,
     /// CPU a drain in progress has already planned onto each target node, millicores.
     pub drain_planned: Vec<(NodeId, f64)>,
+    /// Kubernetes drains, by start (see `controllers/drain.rs`).
+    pub drains: Vec<crate::controllers::DrainRt>,
+    /// The taint manager's rate limiter: per (cluster, zone), when it may taint the next node.
+    pub taint_limiter: BTreeMap<(u32, u32), SimTime>,
 }
 
 /// k8s' alphabet for generated name suffixes (no vowels, no look-alikes).

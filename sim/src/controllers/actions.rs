@@ -59,7 +59,21 @@ impl World {
                 self.set_backend(load_balancer, service, *enabled)
             }
             Action::RemoveNode { node } => self.op_remove_node(node),
-            Action::DrainNode { node } => self.op_drain(node),
+            Action::DrainNode { node, timeout_s } => {
+                match self.live_node(node).ok().filter(|&n| self.is_kube_node(n)) {
+                    Some(id) => match self.start_kube_drain(id, idx, *timeout_s) {
+                        // The record is written when the drain ends (`drain.rs`).
+                        Ok(()) => return,
+                        Err(e) => Err(e),
+                    },
+                    None => self.op_drain(node),
+                }
+            }
+            Action::Cordon { node } => self.op_cordon(node, true),
+            Action::Uncordon { node } => self.op_cordon(node, false),
+            Action::RestartKubelet { node } => self.op_restart_kubelet(node),
+            Action::RestartDocker { node } => self.op_restart_docker(node),
+            Action::CleanDisk { node } => self.op_clean_disk(node),
             Action::Redeploy { workload } => self.op_redeploy(workload),
             Action::RecreateApp { workload } => self.op_recreate(workload),
             Action::SetReschedule { workload, on } => self.op_set_reschedule(workload, *on),

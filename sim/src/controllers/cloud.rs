@@ -199,6 +199,9 @@ impl World {
         self.node_down(id);
         self.nodes[id].dns_broken = false;
         self.nodes[id].failed = false;
+        if self.is_kube_node(id) {
+            self.reboot_clears_agents(id);
+        }
         self.boot(inst, 0);
         Ok(format!("{node} rebooting"))
     }

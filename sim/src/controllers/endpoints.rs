@@ -1,9 +1,12 @@
 //! The endpoints controller: a Service's endpoints are its Ready, non-terminating pods.
 //!
-//! Each service keeps two running totals so no per-pod scan is ever needed: the number of Ready
-//! endpoints (what the API shows) and the capacity of the endpoints that actually serve (Ready
-//! and with a running container on a live node; a pod on a vanished node stays listed until
-//! PodGC removes it, but serves nothing). When a service's serving capacity goes to zero or
+//! Each service keeps running totals so no per-pod scan is ever needed: the number of Ready
+//! endpoints (what the API shows), the capacity of the endpoints that actually serve (Ready
+//! and with a running container on a live, reachable node) and the capacity of the endpoints
+//! that are listed but fail what they are sent (a saturated node past the router's timeout; on
+//! Kubernetes, a node that went silent and whose pods the node lifecycle controller has not
+//! marked NotReady yet). A pod on a deleted node stays listed until PodGC removes it, but
+//! serves nothing. When a service's serving capacity goes to zero or
 //! comes back, the probes that call it are told.
 
 use crate::ids::{PodId, ServiceId};
@@ -14,12 +17,17 @@ impl World {
     pub(crate) fn refresh_endpoints(&mut self, pod: PodId) {
         let p = &self.pods[pod];
         let node = p.node.map(|n| &self.nodes[n]);
-        let node_up = node.is_some_and(|n| n.running());
+        let node_up = node.is_some_and(|n| n.running() && !n.health.network_lost);
         let saturated = node.is_some_and(|n| n.timing_out);
-        let in_endpoints = p.ready && p.phase == Phase::Bound;
+        // The node lifecycle controller marks the pods of a node that is not Ready NotReady.
+        let marked = node.is_some_and(|n| n.health.marked);
+        let in_endpoints = p.ready && p.phase == Phase::Bound && !marked;
         let routed = in_endpoints && node_up && matches!(p.container, Container::Running);
         let serving = routed && !saturated;
-        let dead = routed && saturated;
+        // Kubernetes: an endpoint whose node went silent (machine down, network lost) stays
+        // listed until the controller marks it, and the requests sent to it fail.
+        let silent = in_endpoints && !routed && p.node.is_some_and(|n| !self.nodes[n].gone && self.is_kube_node(n));
+        let dead = (routed && saturated) || silent;
         if in_endpoints == p.in_endpoints && serving == p.serving && dead == p.dead {
             return;
         }

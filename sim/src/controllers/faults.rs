@@ -112,6 +112,22 @@ impl World {
                 self.history.note(now, &name, || format!("{what} on {scope}"));
                 (format!("{name} ({scope})"), hit)
             }
+            FaultSpec::DockerHung(_)
+            | FaultSpec::PlegUnhealthy(_)
+            | FaultSpec::KubeletDown(_)
+            | FaultSpec::NetworkLoss(_)
+            | FaultSpec::NodeOverload(_)
+            | FaultSpec::DiskFull(_) => {
+                let name = fault.agent_node().expect("a node-agent fault").to_string();
+                match self.live_node(&name).ok().filter(|&n| self.nodes[n].running()) {
+                    Some(node) => {
+                        self.agent_fault(node, &fault);
+                        (name, 1)
+                    }
+                    // A machine that is down has no agents to break.
+                    None => (name, 0),
+                }
+            }
             FaultSpec::NodeFailure(f) => {
                 let mut hit = 0;
                 for name in &f.nodes {

@@ -378,6 +378,12 @@ impl World {
                 w.resolves_at_start.as_deref().unwrap_or("its dependencies")
             ),
             ExitReason::Deleted => return None,
+            ExitReason::RuntimeRestarted => {
+                "Error: the docker daemon restarted and took the container with it (live-restore is off)".to_string()
+            }
+            ExitReason::Evicted => {
+                "Evicted: The node was low on resource: ephemeral-storage (DiskPressure)".to_string()
+            }
         })
     }
 }

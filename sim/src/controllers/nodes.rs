@@ -4,10 +4,11 @@
 //! A node is *up* while its machine runs and its agent (kubelet, or the swarm daemon) reports.
 //! When it goes down (stopped, rebooting) its containers die with it; its pods stay bound, and
 //! when it comes back the kubelet starts them again with a fresh backoff (the backoff lives in
-//! the kubelet's memory). Kubernetes' eviction of pods from an unreachable node (the node
-//! lifecycle controller) is not modelled yet: a Deployment's pods on a node that is down stay
-//! there until it returns. A swarm manager gives up on a silent node after the heartbeat grace
-//! period and replaces its tasks elsewhere (`controllers/swarm.rs`).
+//! the kubelet's memory). On Kubernetes the node lifecycle controller sees the silence after its
+//! grace period, marks the pods NotReady and evicts them 300 s later (`nodelifecycle.rs`); the
+//! node's agents and their faults are in `nodeagent.rs`. A swarm manager gives up on a silent
+//! node after the heartbeat grace period and replaces its tasks elsewhere
+//! (`controllers/swarm.rs`).
 //!
 //! A node that *leaves* (released, reimaged, removed) is gone for good: PodGC deletes its pods
 //! (Kubernetes); swarm managers replace them (`swarm.rs`, `classic.rs`).
@@ -42,7 +43,7 @@ impl World {
                 self.swarm_quorum_changed(c as u32);
             }
             ClusterKind::ClassicSwarm => self.classic_node_silent(node),
-            ClusterKind::Kubernetes => {}
+            ClusterKind::Kubernetes => self.node_health_changed(node),
         }
         self.cpu_refresh(node);
     }
@@ -64,6 +65,8 @@ impl World {
         if self.clusters[c].kind == ClusterKind::Swarm {
             self.swarm_quorum_changed(c as u32);
         }
+        // Kubernetes: the kubelet registers and posts its status; the controller follows.
+        self.node_health_changed(node);
         let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
         for pod in pods {
             let p = &mut self.pods[pod];

@@ -6,8 +6,10 @@
 //! then the newest.
 //!
 //! Deletion: a normal delete marks the pod Terminating (it leaves the endpoints), sends SIGTERM
-//! and removes the API object once the container has exited (at most the grace period); a
-//! force delete removes the object at once without waiting for the kubelet.
+//! and removes the API object once the container has exited (at most the grace period); when
+//! the node's kubelet cannot act (the node is silent, or its runtime hangs) the pod stays
+//! Terminating until it can. A force delete removes the object at once without waiting for the
+//! kubelet.
 
 use crate::ids::{PodId, WorkloadId};
 use crate::rng;
@@ -135,6 +137,16 @@ impl World {
             self.pods[pod].phase = Phase::Terminating;
             self.refresh_endpoints(pod);
             self.refresh_status(pod);
+            if let Some(n) = self.pods[pod].node
+                && !self.nodes[n].gone
+                && !self.kubelet_acts(n)
+            {
+                // Nothing on the node confirms the deletion: Terminating until the kubelet is
+                // back, the node is deleted, or a force delete.
+                let node = self.nodes[n].name.clone();
+                self.note_pod(pod, || format!("stays Terminating: the kubelet on {node} does not answer"));
+                return;
+            }
             match self.pods[pod].container {
                 Container::Running | Container::Starting { .. } => self.kill_container(pod, ExitReason::Deleted),
                 Container::Stopping { .. } => {} // exits soon; the exit finishes the deletion

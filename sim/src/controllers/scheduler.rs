@@ -177,9 +177,8 @@ impl World {
         }
         let total = self.nodes.len();
         let live = self.clusters[c as usize].live_nodes;
-        if live == 0 {
-            return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
-        }
+        // Member nodes that refuse pods (cordoned, tainted) count in N with their reason.
+        let mut refusing = 0;
         let pct = self.scenario.spec.cluster.scheduler.percentage_of_nodes_to_score;
         let want = feasible_nodes_to_find(live, pct) as usize;
         let feasible = &mut sc.feasible;
@@ -191,7 +190,14 @@ impl World {
             let id = NodeId::from((start + k) % total);
             examined = k + 1;
             let n = &self.nodes[id];
-            if n.cluster != c || !n.schedulable() {
+            if n.cluster != c {
+                continue;
+            }
+            if !n.schedulable() {
+                if n.up && !n.gone && n.role != crate::spec::NodeRole::ControlPlane {
+                    refusing += 1;
+                    *reasons.entry(refusal_reason(n)).or_default() += 1;
+                }
                 continue;
             }
             if !self.selector_admits(w, id) {
@@ -220,8 +226,12 @@ impl World {
         }
         self.sched.next_start = (start + examined) % total.max(1);
         if feasible.is_empty() {
+            let all = live + refusing;
+            if all == 0 {
+                return Err("0/0 nodes are available: no nodes available to schedule pods.".into());
+            }
             let parts: Vec<String> = reasons.iter().map(|(r, c)| format!("{c} {r}")).collect();
-            return Err(format!("0/{live} nodes are available: {}.", parts.join(", ")));
+            return Err(format!("0/{all} nodes are available: {}.", parts.join(", ")));
         }
 
         // Scores, as kube-scheduler's integer arithmetic gives them.
@@ -293,6 +303,20 @@ impl World {
         }
         let pick = if tied.len() == 1 { 0 } else { self.rng.scheduler.random_range(0..tied.len()) };
         Ok(tied[pick])
+    }
+}
+
+/// Why a member node that is up takes no pods, as kube-scheduler words it.
+fn refusal_reason(n: &crate::world::Node) -> &'static str {
+    use crate::world::ReadyCond;
+    if n.cordoned {
+        "node(s) were unschedulable"
+    } else if n.health.condition == ReadyCond::Unknown {
+        "node(s) had untolerated taint {node.kubernetes.io/unreachable: }"
+    } else if n.health.condition == ReadyCond::False {
+        "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+    } else {
+        "node(s) had untolerated taint {node.kubernetes.io/disk-pressure: }"
     }
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::oneof::one_key_enum;
 use super::{Labels, Pricing};
-use crate::time::At;
+use crate::time::{At, SimDuration};
 
 one_key_enum! {
     /// One injected fault.
@@ -25,6 +25,25 @@ one_key_enum! {
         /// A node hangs (machine or agent): it stops reporting until rebooted, or until it leaves
         /// its swarm and joins again.
         NodeFailure(NodeFailure) = "nodeFailure",
+        /// Kubernetes: the docker daemon on a node hangs (`docker ps` never answers). Running
+        /// containers go on; the kubelet's PLEG relist blocks, and after its 3-minute threshold
+        /// the kubelet reports the node NotReady. A restart of docker or a reboot clears it.
+        DockerHung(NodeAgentFault) = "dockerHung",
+        /// Kubernetes: PLEG unhealthy for a reason outside docker (an old systemd): the kubelet
+        /// reports NotReady at once. A reboot clears it, for `recurAfter` if given.
+        PlegUnhealthy(PlegFault) = "plegUnhealthy",
+        /// Kubernetes: the kubelet process dies. Heartbeats stop; containers go on serving
+        /// without probes. A restart of the kubelet or a reboot clears it.
+        KubeletDown(NodeAgentFault) = "kubeletDown",
+        /// Kubernetes: the node loses its network for `for` (for good when omitted): no
+        /// heartbeats, no traffic to its containers, no SSH.
+        NetworkLoss(TimedNodeFault) = "networkLoss",
+        /// Kubernetes: load so high the kubelet misses its heartbeats for `for` (until a reboot
+        /// when omitted); containers still serve.
+        NodeOverload(TimedNodeFault) = "nodeOverload",
+        /// Kubernetes: the node's disk fills with files no pod owns (logs): DiskPressure, and
+        /// the kubelet evicts pods. Only cleaning the disk (`cleanDisk`) clears it.
+        DiskFull(NodeAgentFault) = "diskFull",
     }
 }
 
@@ -38,6 +57,9 @@ impl FaultSpec {
             FaultSpec::StockChange(f) => f.at,
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.at,
             FaultSpec::NodeFailure(f) => f.at,
+            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => f.at,
+            FaultSpec::PlegUnhealthy(f) => f.at,
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.at,
         }
     }
 
@@ -50,6 +72,19 @@ impl FaultSpec {
             FaultSpec::StockChange(f) => f.note.as_deref(),
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.note.as_deref(),
             FaultSpec::NodeFailure(f) => f.note.as_deref(),
+            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => f.note.as_deref(),
+            FaultSpec::PlegUnhealthy(f) => f.note.as_deref(),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.note.as_deref(),
+        }
+    }
+
+    /// The node a node-agent fault hits, if it is one.
+    pub fn agent_node(&self) -> Option<&str> {
+        match self {
+            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => Some(&f.node),
+            FaultSpec::PlegUnhealthy(f) => Some(&f.node),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => Some(&f.node),
+            _ => None,
         }
     }
 }
@@ -160,4 +195,50 @@ pub enum NodeScope {
     New,
     /// Every node of the cluster now, and every node that joins later.
     All,
+}
+
+/// A fault of one Kubernetes node's agents.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeAgentFault {
+    /// When.
+    pub at: At,
+    /// Node name.
+    pub node: String,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// PLEG trouble that a reboot clears, perhaps only for a while.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PlegFault {
+    /// When.
+    pub at: At,
+    /// Node name.
+    pub node: String,
+    /// It comes back this long after a reboot cleared it (the seed: "a reboot fixes it only for
+    /// a while"); for good when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recur_after: Option<SimDuration>,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// A node fault that may end by itself.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimedNodeFault {
+    /// When.
+    pub at: At,
+    /// Node name.
+    pub node: String,
+    /// How long it lasts.
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    pub for_: Option<SimDuration>,
+    /// Why it is here (source or assumption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

@@ -25,11 +25,13 @@ pub use clusters::{
 };
 pub use cron::Cron;
 pub use fault::{
-    ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFailure, NodeFault, NodeRemoved, NodeScope, StockChange,
+    ConfigMapUpdate, ContainerCrash, FaultSpec, NodeAgentFault, NodeFailure, NodeFault, NodeRemoved, NodeScope,
+    PlegFault, StockChange, TimedNodeFault,
 };
 pub use quantity::{Cpu, Memory};
 pub use workload::{
-    CpuDemand, MountSpec, ProbeSpec, Reschedule, Resources, RestartPolicy, StartTimeSpec, WorkloadKind, WorkloadSpec,
+    CpuDemand, DisruptionBudget, MountSpec, ProbeSpec, Reschedule, Resources, RestartPolicy, StartTimeSpec,
+    WorkloadKind, WorkloadSpec,
 };
 
 use crate::defaults;
@@ -260,6 +262,27 @@ pub struct ControlPlaneConfig {
     pub pod_gc_period: SimDuration,
     /// PodGC's wait before deleting the pods of a vanished node.
     pub pod_gc_quarantine: SimDuration,
+    /// `node-monitor-grace-period`: a node without a heartbeat this long is `Unknown`. Omitted:
+    /// the default of `kubernetesVersion` (40 s up to 1.31, 50 s from 1.32).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_monitor_grace_period: Option<SimDuration>,
+    /// `tolerationSeconds` of the default not-ready/unreachable tolerations: how long pods stay
+    /// on a node that is not Ready before they are evicted.
+    pub not_ready_toleration: SimDuration,
+}
+
+impl ClusterSpec {
+    /// The grace period the node lifecycle controller gives a silent node.
+    pub fn node_monitor_grace(&self) -> SimDuration {
+        if let Some(g) = self.control_plane.node_monitor_grace_period {
+            return g;
+        }
+        let (maj, min) = defaults::NODE_MONITOR_GRACE_CHANGED_IN;
+        match self.kubernetes_version {
+            Some(v) if (v.major, v.minor) < (maj, min) => SimDuration(defaults::NODE_MONITOR_GRACE_MS_OLD),
+            _ => SimDuration(defaults::NODE_MONITOR_GRACE_MS),
+        }
+    }
 }
 
 impl Default for ControlPlaneConfig {
@@ -268,6 +291,8 @@ impl Default for ControlPlaneConfig {
             api_latency: SimDuration(defaults::API_CALL_LATENCY_MS),
             pod_gc_period: SimDuration(defaults::POD_GC_PERIOD_MS),
             pod_gc_quarantine: SimDuration(defaults::POD_GC_QUARANTINE_MS),
+            node_monitor_grace_period: None,
+            not_ready_toleration: SimDuration(defaults::NOT_READY_TOLERATION_MS),
         }
     }
 }
@@ -333,6 +358,10 @@ pub struct NodePoolSpec {
     /// Extra node labels.
     #[serde(default)]
     pub labels: Labels,
+    /// Docker's `live-restore` setting on these nodes: running containers survive a restart of
+    /// the daemon. Off by default, as in Docker (docs.docker.com, engine/daemon/live-restore).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub live_restore: bool,
 }
 
 /// Whether a pool's machines run at the start.

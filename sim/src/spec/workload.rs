@@ -74,6 +74,10 @@ pub struct WorkloadSpec {
     /// is broken on its node, every start fails and the pod crash-loops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resolves_at_start: Vec<String>,
+    /// A PodDisruptionBudget over this workload's pods: evictions (a drain) that would leave
+    /// fewer healthy pods than it allows are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disruption_budget: Option<DisruptionBudget>,
 }
 
 fn is_no(r: &Reschedule) -> bool {
@@ -267,6 +271,29 @@ impl Default for ProbeSpec {
             timeout_seconds: d_timeout(),
             success_threshold: d_success(),
             failure_threshold: d_failure(),
+        }
+    }
+}
+
+/// A PodDisruptionBudget: exactly one of the two fields.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DisruptionBudget {
+    /// At least this many pods must stay healthy (Ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<u32>,
+    /// At most this many of the desired pods may be unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<u32>,
+}
+
+impl DisruptionBudget {
+    /// How many healthy pods the budget requires out of `desired`.
+    pub fn desired_healthy(&self, desired: u32) -> u32 {
+        match (self.min_available, self.max_unavailable) {
+            (Some(m), _) => m,
+            (None, Some(u)) => desired.saturating_sub(u),
+            (None, None) => 0,
         }
     }
 }

@@ -1,0 +1,243 @@
+//! The node lifecycle controller (kube-controller-manager) and its taint manager.
+//!
+//! The controller looks at every node each `node-monitor-period` (5 s). It shows what the
+//! kubelet posts (Ready, or NotReady with the kubelet's reason) and, when no heartbeat has
+//! come for `node-monitor-grace-period` (40 s up to 1.31, 50 s from 1.32), `Unknown`. When a
+//! node stops being Ready it marks the node's pods NotReady (they leave the endpoints) and
+//! the taint manager puts the NoExecute taint on the node, at most 0.1 node/s per zone, fewer
+//! or none when a zone is mostly down; the pods tolerate it 300 s, then they are deleted. A
+//! deleted pod whose kubelet cannot confirm stays Terminating until the node comes back, is
+//! removed, or the pod is force-deleted; the ReplicaSet replaces it at once. DaemonSet pods
+//! tolerate the taint forever. When the node is Ready again, the marks and the taint go.
+//!
+//! Cost: nothing runs per period. A change of the node's agents schedules one `NodeCheck` at
+//! the monitor tick where the controller will see it; older checks are stale by generation.
+
+use std::collections::BTreeSet;
+
+use crate::defaults;
+use crate::ids::{NodeId, WorkloadId};
+use crate::rng;
+use crate::time::SimTime;
+use crate::world::{Container, Event, Node, Phase, ReadyCond, World};
+
+/// The first node-monitor tick at or after `t`.
+fn monitor_tick(t: u64) -> SimTime {
+    let p = defaults::NODE_MONITOR_PERIOD_MS;
+    SimTime(t.div_ceil(p) * p)
+}
+
+impl World {
+    /// Applies `f` to a node and keeps the count of schedulable nodes true; pending pods retry
+    /// when a node starts taking pods.
+    pub(crate) fn change_node(&mut self, node: NodeId, f: impl FnOnce(&mut Node)) {
+        let before = self.nodes[node].schedulable();
+        f(&mut self.nodes[node]);
+        let after = self.nodes[node].schedulable();
+        let c = self.nodes[node].cluster as usize;
+        if before && !after {
+            self.clusters[c].live_nodes -= 1;
+        } else if after && !before {
+            self.clusters[c].live_nodes += 1;
+            self.cluster_changed();
+        }
+    }
+
+    /// Something changed on `node` that the control plane will see: works out the condition
+    /// it will show and at which monitor tick.
+    pub(crate) fn node_health_changed(&mut self, node: NodeId) {
+        if !self.is_kube_node(node) || self.nodes[node].gone {
+            return;
+        }
+        let now = self.now;
+        let heartbeats = self.heartbeats_ok(node);
+        let (ready, _) = self.kubelet_verdict(node);
+        let grace = self.scenario.spec.cluster.node_monitor_grace().ms();
+        let was_reporting = self.nodes[node].health.reporting;
+        let (target, when) = if !heartbeats {
+            if was_reporting {
+                // The last Lease renewal that got through: somewhere in the last 10 s.
+                let ago = rng::uniform_ms(&mut self.rng.lifecycle, 0, defaults::NODE_LEASE_RENEW_MS - 1);
+                self.nodes[node].health.last_heartbeat = SimTime(now.0.saturating_sub(ago));
+            }
+            let last = self.nodes[node].health.last_heartbeat;
+            // The controller gives up once the grace period is over: the first tick after it.
+            (ReadyCond::Unknown, monitor_tick(last.0 + grace + 1).max(now))
+        } else if !was_reporting {
+            // A kubelet that (re)registers posts its status at once.
+            (if ready { ReadyCond::True } else { ReadyCond::False }, monitor_tick(now.0))
+        } else {
+            // The next status post (every 10 s), then the next monitor tick.
+            let post = now.0 + rng::uniform_ms(&mut self.rng.lifecycle, 0, defaults::NODE_STATUS_UPDATE_MS - 1);
+            (if ready { ReadyCond::True } else { ReadyCond::False }, monitor_tick(post))
+        };
+        let h = &mut self.nodes[node].health;
+        h.reporting = heartbeats;
+        if h.next.is_some_and(|(_, t)| t == target) {
+            return; // already on its way
+        }
+        h.epoch += 1;
+        if h.condition == target {
+            h.next = None;
+            return;
+        }
+        h.next = Some((when, target));
+        let epoch = h.epoch;
+        self.at(when, Event::NodeCheck { node, epoch });
+    }
+
+    /// The controller's look at `node`: it shows the condition that was on its way.
+    pub(crate) fn on_node_check(&mut self, node: NodeId, epoch: u32) {
+        let n = &mut self.nodes[node];
+        if n.health.epoch != epoch || n.gone {
+            return;
+        }
+        let Some((_, target)) = n.health.next.take() else { return };
+        self.set_condition(node, target);
+    }
+
+    /// The API shows `target` for the node from now; the controller and the taint manager act.
+    pub(crate) fn set_condition(&mut self, node: NodeId, target: ReadyCond) {
+        let now = self.now;
+        let old = self.nodes[node].health.condition;
+        if old == target {
+            return;
+        }
+        let reason = match target {
+            ReadyCond::Unknown => "NodeStatusUnknown: Kubelet stopped posting node status.",
+            _ => self.kubelet_verdict(node).1,
+        };
+        self.change_node(node, |n| {
+            let h = &mut n.health;
+            if old == ReadyCond::True {
+                h.condition_since = now;
+            } else if target == ReadyCond::True {
+                h.not_ready_ms += now.0 - h.condition_since.0;
+                h.condition_since = now;
+            }
+            h.condition = target;
+            h.reason = reason;
+        });
+        let name = self.nodes[node].name.clone();
+        let shown = match target {
+            ReadyCond::True => "Ready",
+            ReadyCond::False => "NotReady",
+            ReadyCond::Unknown => "NotReady (Unknown)",
+        };
+        self.history.note(now, &name, || format!("node {shown}: {reason}"));
+        self.history.node_condition(&name, now, target != ReadyCond::True);
+        if target == ReadyCond::True {
+            let h = &mut self.nodes[node].health;
+            h.marked = false;
+            h.tainted_at = None;
+            h.evict_epoch += 1;
+            self.refresh_pods_on(node);
+            self.resume_terminations(node);
+            self.restart_stopped_containers(node);
+        } else if old == ReadyCond::True {
+            // MarkPodsNotReady, and the taint manager's turn.
+            self.nodes[node].health.marked = true;
+            self.refresh_pods_on(node);
+            let h = &mut self.nodes[node].health;
+            h.evict_epoch += 1;
+            let epoch = h.evict_epoch;
+            self.at(now, Event::NodeTaint { node, epoch });
+        }
+    }
+
+    /// The taint manager may taint `node` now: the zone's rate limiter and health decide.
+    pub(crate) fn on_node_taint(&mut self, node: NodeId, epoch: u32) {
+        let n = &self.nodes[node];
+        if n.health.evict_epoch != epoch || n.health.condition == ReadyCond::True || n.gone {
+            return;
+        }
+        let now = self.now;
+        let (cluster, zone) = (n.cluster, n.zone);
+        let retry = SimTime(now.0 + defaults::NODE_MONITOR_PERIOD_MS);
+        // Zone states, as the controller computes them.
+        let mut per_zone: std::collections::BTreeMap<u32, (u32, u32)> = Default::default();
+        for (_, m) in self.nodes.iter() {
+            if m.cluster == cluster && !m.gone {
+                let e = per_zone.entry(m.zone).or_default();
+                e.0 += 1;
+                if m.health.condition != ReadyCond::True {
+                    e.1 += 1;
+                }
+            }
+        }
+        let all_down = per_zone.values().all(|&(total, down)| down == total);
+        let (total, down) = per_zone.get(&zone).copied().unwrap_or((1, 1));
+        let partial = down > 2 && f64::from(down) / f64::from(total) >= defaults::UNHEALTHY_ZONE_THRESHOLD;
+        let rate = if all_down {
+            // Every zone fully disrupted: the controller suspects itself and evicts nothing.
+            0.0
+        } else if partial {
+            if total <= defaults::LARGE_CLUSTER_SIZE_THRESHOLD {
+                0.0
+            } else {
+                defaults::SECONDARY_NODE_EVICTION_RATE_PER_S
+            }
+        } else {
+            defaults::NODE_EVICTION_RATE_PER_S
+        };
+        if rate == 0.0 {
+            self.at(retry, Event::NodeTaint { node, epoch });
+            return;
+        }
+        let key = (cluster, zone);
+        let free_at = self.taint_limiter.get(&key).copied().unwrap_or(SimTime::ZERO);
+        if free_at > now {
+            self.at(free_at, Event::NodeTaint { node, epoch });
+            return;
+        }
+        self.taint_limiter.insert(key, SimTime(now.0 + (1000.0 / rate) as u64));
+        let h = &mut self.nodes[node].health;
+        h.tainted_at = Some(now);
+        let taint = if h.condition == ReadyCond::Unknown { "unreachable" } else { "not-ready" };
+        let name = self.nodes[node].name.clone();
+        self.history.note(now, &name, || format!("taint node.kubernetes.io/{taint}:NoExecute"));
+        let toleration = self.scenario.spec.cluster.control_plane.not_ready_toleration.ms();
+        self.at(SimTime(now.0 + toleration), Event::NodeEvict { node, epoch });
+    }
+
+    /// The pods' toleration of the taint ran out: the taint manager deletes them.
+    pub(crate) fn on_node_evict(&mut self, node: NodeId, epoch: u32) {
+        let n = &self.nodes[node];
+        if n.health.evict_epoch != epoch || n.health.condition == ReadyCond::True || n.gone {
+            return;
+        }
+        let pods: Vec<_> = n
+            .pods
+            .iter()
+            .copied()
+            .filter(|&p| self.pods[p].phase == Phase::Bound && self.pods[p].pinned.is_none())
+            .collect();
+        let mut workloads: BTreeSet<WorkloadId> = BTreeSet::new();
+        for pod in pods {
+            workloads.insert(self.pods[pod].workload);
+            self.note_pod(pod, || "evicted by the taint manager: NoExecute taint, toleration 300 s over".into());
+            self.start_deletion(pod, false);
+        }
+        for w in workloads {
+            self.reconcile(w);
+        }
+    }
+
+    /// The kubelet is back: deletions that waited for it complete.
+    pub(crate) fn resume_terminations(&mut self, node: NodeId) {
+        if !self.kubelet_acts(node) {
+            return;
+        }
+        let pods: Vec<_> =
+            self.nodes[node].pods.iter().copied().filter(|&p| self.pods[p].phase == Phase::Terminating).collect();
+        for pod in pods {
+            match self.pods[pod].container {
+                Container::Running | Container::Starting { .. } => {
+                    self.kill_container(pod, crate::world::ExitReason::Deleted)
+                }
+                Container::Stopping { .. } => {}
+                Container::NotCreated | Container::Waiting { .. } | Container::Exited => self.finish_delete(pod),
+            }
+        }
+    }
+}
