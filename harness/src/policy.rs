@@ -359,8 +359,8 @@ one_key_enum! {
         Scale(ScaleSpec) = "scale",
         /// Start every stopped machine of a pool.
         StartNodes(PoolTarget) = "startNodes",
-        /// Reboot every running machine of a pool or a cluster.
-        RebootNodes(PoolTarget) = "rebootNodes",
+        /// Reboot every running machine of a pool or a cluster (or the nodes the trigger matched).
+        RebootNodes(RebootTarget) = "rebootNodes",
         /// Buy machines for a pool.
         BuyNodes(BuyNodes) = "buyNodes",
         /// Reimage running machines of one pool into another (another cluster).
@@ -492,6 +492,31 @@ pub struct PoolTarget {
     /// Every node of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+}
+
+/// Nodes to reboot, and how.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RebootTarget {
+    /// These nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// Every node of this pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// Every node of this cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Force the reboot (the console's "force reboot"): no OS shutdown, so nothing waits for a
+    /// hung daemon.
+    #[serde(default)]
+    pub force: bool,
+}
+
+impl RebootTarget {
+    fn target(&self) -> PoolTarget {
+        PoolTarget { nodes: self.nodes.clone(), pool: self.pool.clone(), cluster: self.cluster.clone() }
+    }
 }
 
 /// Nodes to drain, and for how long to try.
@@ -920,10 +945,10 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             .into_iter()
             .map(|node| Action::StartInstance { node })
             .collect(),
-        ActionSpec::RebootNodes(t) => {
-            nodes_of(view, t, matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+        ActionSpec::RebootNodes(r) => {
+            nodes_of(view, &r.target(), matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
                 .into_iter()
-                .map(|node| Action::RebootInstance { node })
+                .map(|node| Action::RebootInstance { node, force: r.force })
                 .collect()
         }
         ActionSpec::BuyNodes(b) => vec![Action::RunInstances {
@@ -1239,8 +1264,11 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                             owned = d.target();
                             &owned
                         }
+                        ActionSpec::RebootNodes(r) => {
+                            owned = r.target();
+                            &owned
+                        }
                         ActionSpec::StartNodes(t)
-                        | ActionSpec::RebootNodes(t)
                         | ActionSpec::RemoveNodes(t)
                         | ActionSpec::CordonNodes(t)
                         | ActionSpec::UncordonNodes(t)

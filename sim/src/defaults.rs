@@ -295,3 +295,8 @@ pub const KUBELET_EVICTION_PERIOD_MS: u64 = 10 * SECOND;
 /// `evictionPressureTransitionPeriod`: a pressure condition stays on this long after its signal
 /// clears: 5 min. Source: kubelet configuration reference.
 pub const EVICTION_PRESSURE_TRANSITION_MS: u64 = 5 * MINUTE;
+
+/// systemd's `DefaultTimeoutStopSec`: a unit that does not stop within 90 s is killed. A
+/// normal reboot waits this long for a hung docker daemon (docker.service sets only a start
+/// timeout). Source: systemd-system.conf(5); moby contrib/init/systemd/docker.service.
+pub const SYSTEMD_STOP_TIMEOUT_MS: u64 = 90 * SECOND;

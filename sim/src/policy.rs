@@ -199,6 +199,9 @@ pub enum Action {
     RebootInstance {
         /// Node name.
         node: String,
+        /// A forced reboot (the console's "force reboot"): the machine goes down at once. A
+        /// normal reboot shuts the OS down first, which waits for a hung docker daemon to stop.
+        force: bool,
     },
     /// Release (terminate) a node's machine.
     ReleaseInstance {
@@ -337,7 +340,8 @@ impl fmt::Display for Action {
             }
             Action::StartInstance { node } => write!(f, "start instance {node}"),
             Action::StopInstance { node } => write!(f, "stop instance {node}"),
-            Action::RebootInstance { node } => write!(f, "reboot instance {node}"),
+            Action::RebootInstance { node, force: false } => write!(f, "reboot instance {node}"),
+            Action::RebootInstance { node, force: true } => write!(f, "force-reboot instance {node}"),
             Action::ReleaseInstance { node } => write!(f, "release instance {node}"),
             Action::RunInstances { pool, count, choices } => {
                 write!(f, "buy {count} instance(s) for pool {pool}")?;

@@ -98,7 +98,8 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                     }
                 })
                 .collect();
-            let downtime: f64 = outages.iter().map(|o| o.duration_s).sum();
+            // Folded from +0.0: an empty `sum` of floats is -0.0, which JSON would show.
+            let downtime: f64 = outages.iter().map(|o| o.duration_s).fold(0.0, |a, b| a + b);
             let availability = if offered > 0.0 {
                 (served / offered).clamp(0.0, 1.0)
             } else {

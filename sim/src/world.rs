@@ -394,6 +394,8 @@ pub(crate) struct NodeHealth {
     pub disk_pressure: bool,
     /// The DiskPressure condition goes off then (the pressure transition period after cleaning).
     pub pressure_clears_at: Option<SimTime>,
+    /// A normal reboot waits for the OS shutdown until then (a hung docker daemon holds it).
+    pub shutdown_at: Option<SimTime>,
     /// Generation of the node's pending NodeCheck event.
     pub epoch: u32,
     /// Generation of the pending NodeTaint/NodeEvict events (bumped when the node is Ready).

@@ -154,10 +154,16 @@ impl Policy for CloudChaos {
         let r = &mut self.rng;
         if !nodes.is_empty() && r.random_bool(0.3) {
             let node = nodes[r.random_range(0..nodes.len())].name.clone();
-            let action = match r.random_range(0..6) {
+            let action = match r.random_range(0..12) {
                 0 => Action::StartInstance { node },
                 1 => Action::StopInstance { node },
-                2 => Action::RebootInstance { node },
+                2 => Action::RebootInstance { node, force: r.random_bool(0.5) },
+                6 => Action::Cordon { node },
+                7 => Action::Uncordon { node },
+                8 => Action::DrainNode { node, timeout_s: [None, Some(60)][r.random_range(0..2)] },
+                9 => Action::RestartKubelet { node },
+                10 => Action::RestartDocker { node },
+                11 => Action::CleanDisk { node },
                 3 => Action::ReleaseInstance { node },
                 4 => Action::Reimage { node, into_pool: ["k", "s", "spot"][r.random_range(0..3)].into() },
                 _ => Action::RunInstances {
@@ -195,7 +201,19 @@ fn random_cloud_scenario(seed: u64) -> Value {
     let mut faults = Vec::new();
     for _ in 0..r.random_range(0..8) {
         let at = hhmm(r.random_range(0..duration_ms - 1000));
-        faults.push(match r.random_range(0..4) {
+        let node_fault = ["dockerHung", "plegUnhealthy", "kubeletDown", "networkLoss", "nodeOverload", "diskFull"];
+        faults.push(match r.random_range(0..6) {
+            3 | 4 => {
+                let kind = node_fault[r.random_range(0..node_fault.len())];
+                let mut f = json!({"at": at, "node": "k-1"});
+                if matches!(kind, "networkLoss" | "nodeOverload") && r.random_bool(0.5) {
+                    f["for"] = json!(format!("{}s", r.random_range(10..900)));
+                }
+                if kind == "plegUnhealthy" && r.random_bool(0.5) {
+                    f["recurAfter"] = json!(format!("{}m", r.random_range(1..30)));
+                }
+                json!({ kind: f })
+            }
             0 => json!({"stockChange": {"at": at, "instanceType": "small", "zone": "z0", "pricing": "spot", "available": r.random_range(0..3)}}),
             1 => json!({"dnsFailure": {"at": at, "cluster": "k8s", "nodes": (["new", "all"][r.random_range(0..2)])}}),
             2 => json!({"kubeletFailure": {"at": at, "cluster": "k8s", "nodes": (["new", "all"][r.random_range(0..2)])}}),
@@ -203,7 +221,8 @@ fn random_cloud_scenario(seed: u64) -> Value {
         });
     }
     let h = |r: &mut ChaCha8Rng| r.random_range(0..24);
-    json!({
+    let web_kind = ["DaemonSet", "Deployment"][r.random_range(0..2)];
+    let mut v = json!({
         "apiVersion": "capsize.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "random-cloud"},
         "spec": {
             "seed": seed, "start": "2021-01-04T00:00:00", "duration": format!("{}ms", duration_ms),
@@ -219,7 +238,7 @@ fn random_cloud_scenario(seed: u64) -> Value {
                     "bootTime": {"min": "10s", "max": "90s"}, "reimageTime": {"min": "1m", "max": "3m"}
                 },
                 "nodes": [
-                    {"pool": "k", "cluster": "k8s", "count": r.random_range(1..=3), "instanceType": "small", "zone": "z0"},
+                    {"pool": "k", "cluster": "k8s", "count": r.random_range(1..=3), "instanceType": "small", "zone": "z0", "liveRestore": r.random_bool(0.5)},
                     {"pool": "spot", "cluster": "k8s", "count": r.random_range(0..=3), "instanceType": "small", "pricing": "spot", "zone": "z0",
                      "state": "stopped", "schedule": [{"cron": format!("{} {} * * *", r.random_range(0..60), h(&mut r)), "action": "start"},
                                                       {"cron": format!("{} {} * * *", r.random_range(0..60), h(&mut r)), "action": "stop"}]},
@@ -227,7 +246,7 @@ fn random_cloud_scenario(seed: u64) -> Value {
                     {"pool": "s", "cluster": "sw", "count": r.random_range(0..=2), "instanceType": "small", "pricing": "spot", "zone": "z0"}
                 ],
                 "workloads": [
-                    {"name": "web", "cluster": "k8s", "kind": (["DaemonSet", "Deployment"][r.random_range(0..2)]), "requests": {"cpu": "1", "memory": "1Gi"},
+                    {"name": "web", "cluster": "k8s", "kind": web_kind, "requests": {"cpu": "1", "memory": "1Gi"},
                      "capacityRps": r.random_range(20..=200), "resolvesAtStart": ["db"],
                      "readinessProbe": {"timeoutSeconds": r.random_range(1..=3)}, "livenessProbe": {}},
                     {"name": "swarm-web", "cluster": "sw", "kind": "SwarmService", "replicas": r.random_range(0..=6),
@@ -239,7 +258,12 @@ fn random_cloud_scenario(seed: u64) -> Value {
             "traffic": [{"service": "site", "rps": [["00:00", r.random_range(0.0..400.0)], [hhmm(duration_ms / 2), r.random_range(0.0..800.0)], [hhmm(duration_ms - 1), r.random_range(0.0..400.0)]]}],
             "faults": faults
         }
-    })
+    });
+    if web_kind == "Deployment" {
+        v["spec"]["cluster"]["workloads"][0]["replicas"] = json!(r.random_range(1..=6));
+        v["spec"]["cluster"]["workloads"][0]["disruptionBudget"] = json!({"maxUnavailable": 1});
+    }
+    v
 }
 
 proptest! {

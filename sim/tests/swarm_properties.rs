@@ -74,7 +74,7 @@ impl Policy for SwarmChaos {
         if !live.is_empty() && self.rng.random_bool(0.3) {
             let n = live[self.rng.random_range(0..live.len())];
             let action = match self.rng.random_range(0..5) {
-                0 => Action::RebootInstance { node: n.name.clone() },
+                0 => Action::RebootInstance { node: n.name.clone(), force: false },
                 1 => Action::PromoteNode { node: n.name.clone() },
                 2 => Action::ForceNewCluster { node: n.name.clone() },
                 3 => Action::Rejoin { node: n.name.clone(), pool: if n.manager { "m" } else { "w" }.into() },

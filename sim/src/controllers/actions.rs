@@ -51,7 +51,7 @@ impl World {
             }
             Action::StartInstance { node } => self.op_start(node),
             Action::StopInstance { node } => self.op_stop(node),
-            Action::RebootInstance { node } => self.op_reboot(node),
+            Action::RebootInstance { node, force } => self.op_reboot(node, *force),
             Action::ReleaseInstance { node } => self.op_release(node),
             Action::RunInstances { pool, count, choices } => self.op_buy(pool, *count, choices),
             Action::Reimage { node, into_pool } => self.op_reimage(node, into_pool),

@@ -190,12 +190,27 @@ impl World {
     }
 
     /// `RebootInstance`: containers die, the machine boots again, and a node-level DNS fault is
-    /// gone (what fixed incident B's workers).
-    pub(crate) fn op_reboot(&mut self, node: &str) -> Result<String, String> {
+    /// gone (what fixed incident B's workers). A normal reboot shuts the OS down first: on a
+    /// Kubernetes node whose docker daemon hangs, systemd waits its stop timeout for it.
+    pub(crate) fn op_reboot(&mut self, node: &str, force: bool) -> Result<String, String> {
         let (id, inst) = self.instance_of(node)?;
         if self.instances[inst].state != InstanceState::Running || self.nodes[id].gone {
             return Err(format!("IncorrectInstanceStatus: {node} is not running"));
         }
+        if self.nodes[id].health.shutdown_at.is_some() {
+            return Err(format!("IncorrectInstanceStatus: {node} is already stopping"));
+        }
+        if !force && self.is_kube_node(id) && self.nodes[id].health.runtime_hung_since.is_some() {
+            self.delay_shutdown(id);
+            return Ok(format!("{node} shutting down (docker.service does not stop: systemd waits 90 s for it)"));
+        }
+        self.reboot_now(id);
+        Ok(format!("{node} rebooting"))
+    }
+
+    /// The machine of `id` goes down and boots again.
+    pub(crate) fn reboot_now(&mut self, id: crate::ids::NodeId) {
+        let inst = self.nodes[id].instance;
         self.node_down(id);
         self.nodes[id].dns_broken = false;
         self.nodes[id].failed = false;
@@ -203,7 +218,6 @@ impl World {
             self.reboot_clears_agents(id);
         }
         self.boot(inst, 0);
-        Ok(format!("{node} rebooting"))
     }
 
     /// `ReleaseInstance`: the machine is gone and so is its node.

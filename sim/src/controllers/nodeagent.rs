@@ -121,7 +121,7 @@ impl World {
         let h = &self.nodes[node].health;
         let pleg_due =
             h.runtime_hung_since.map(|t| SimTime(t.0 + defaults::PLEG_RELIST_THRESHOLD_MS)).filter(|&t| t > now);
-        let next = [h.kubelet_restart_until, h.runtime_restart_until, h.fault_ends_at, h.pleg_returns_at, pleg_due]
+        let next = [h.kubelet_restart_until, h.runtime_restart_until, h.fault_ends_at, h.pleg_returns_at, pleg_due, h.shutdown_at]
             .into_iter()
             .flatten()
             .min();
@@ -169,6 +169,13 @@ impl World {
             self.history.note(now, &name, || "docker daemon back after its restart".into());
             self.restart_stopped_containers(node);
         }
+        if self.nodes[node].health.shutdown_at.is_some_and(|t| t <= now) {
+            self.nodes[node].health.shutdown_at = None;
+            self.history.note(now, &name, || "systemd gave up on docker.service (SIGKILL): the machine reboots".into());
+            if self.nodes[node].running() {
+                self.reboot_now(node);
+            }
+        }
         self.agent_timer_refresh(node);
         self.node_health_changed(node);
     }
@@ -183,6 +190,8 @@ impl World {
             let p = &mut self.pods[pod];
             if p.phase == Phase::Bound && p.container == Container::Exited {
                 p.backoff = None;
+                // The kubelet posts the pod's real state: not Ready until its probes pass.
+                p.ready = false;
                 self.kubelet_admit(pod);
             }
         }
@@ -206,6 +215,16 @@ impl World {
             h.pleg_fault = false;
             h.pleg_returns_at = h.pleg_recur_ms.map(|ms| SimTime(now.0 + ms));
         }
+        self.agent_timer_refresh(node);
+    }
+
+    /// A normal reboot of a node whose docker daemon hangs: the shutdown waits for systemd's
+    /// stop timeout before the machine goes down.
+    pub(crate) fn delay_shutdown(&mut self, node: NodeId) {
+        let at = SimTime(self.now.0 + defaults::SYSTEMD_STOP_TIMEOUT_MS);
+        self.nodes[node].health.shutdown_at = Some(at);
+        let name = self.nodes[node].name.clone();
+        self.history.note(self.now, &name, || "reboot: the OS shutdown waits for docker.service to stop".into());
         self.agent_timer_refresh(node);
     }
 

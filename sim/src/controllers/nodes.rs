@@ -71,8 +71,10 @@ impl World {
         for pod in pods {
             let p = &mut self.pods[pod];
             if p.phase == Phase::Bound && p.container == Container::Exited {
-                // A restarted kubelet has no backoff memory.
+                // A restarted kubelet has no backoff memory, and posts the pod's real state:
+                // not Ready until its probes pass.
                 p.backoff = None;
+                p.ready = false;
                 if self.swarm_may_start(pod) {
                     self.kubelet_admit(pod);
                 }
