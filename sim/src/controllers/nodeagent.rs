@@ -121,10 +121,17 @@ impl World {
         let h = &self.nodes[node].health;
         let pleg_due =
             h.runtime_hung_since.map(|t| SimTime(t.0 + defaults::PLEG_RELIST_THRESHOLD_MS)).filter(|&t| t > now);
-        let next = [h.kubelet_restart_until, h.runtime_restart_until, h.fault_ends_at, h.pleg_returns_at, pleg_due, h.shutdown_at]
-            .into_iter()
-            .flatten()
-            .min();
+        let next = [
+            h.kubelet_restart_until,
+            h.runtime_restart_until,
+            h.fault_ends_at,
+            h.pleg_returns_at,
+            pleg_due,
+            h.shutdown_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let h = &mut self.nodes[node].health;
         h.agent_epoch += 1;
         let epoch = h.agent_epoch;

@@ -137,6 +137,14 @@ impl World {
         } else if old == ReadyCond::True {
             // MarkPodsNotReady, and the taint manager's turn.
             self.nodes[node].health.marked = true;
+            if self.history.timeline.is_some() {
+                let pods: Vec<_> = self.nodes[node].pods.iter().copied().collect();
+                for pod in pods {
+                    self.note_pod(pod, || {
+                        "marked NotReady by the node lifecycle controller: leaves the endpoints".into()
+                    });
+                }
+            }
             self.refresh_pods_on(node);
             let h = &mut self.nodes[node].health;
             h.evict_epoch += 1;

@@ -1,0 +1,97 @@
+//! Kubernetes' node lifecycle, end to end: a node that stops answering, its pods' way out of
+//! the endpoints, their eviction and their replacements, checked against the real defaults
+//! (node-monitor-grace-period 40 s up to 1.31 and 50 s from 1.32, monitor period 5 s, Lease
+//! renewed every 10 s, NoExecute toleration 300 s).
+
+use capsize_tests::{at, capsize_json};
+use serde_json::Value;
+
+const SCENARIO: &str = "tests/scenarios/unreachable-node.yaml";
+
+/// The timeline of a run of `scenario` (a path) under `do-nothing`.
+fn timeline(scenario: &str, seed: &str) -> Vec<(f64, String, String)> {
+    let out: Value = capsize_json(&[
+        "run",
+        scenario,
+        "--policy",
+        "scenarios/policies/do-nothing.yaml",
+        "--seed",
+        seed,
+        "--format",
+        "json",
+        "--timeline",
+    ]);
+    out["timeline"]
+        .as_array()
+        .expect("a timeline")
+        .iter()
+        .map(|e| {
+            (
+                e["at_s"].as_f64().unwrap(),
+                e["object"].as_str().unwrap().to_string(),
+                e["what"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Checks the whole chain for one grace period.
+fn check(scenario: &str, grace: f64) {
+    let t0 = at("01:00"); // 10:00, one hour into a run that starts at 09:00
+    for seed in ["1", "2", "3", "7", "11"] {
+        let tl = timeline(scenario, seed);
+        let find = |obj: &str, what: &str| tl.iter().find(|(_, o, w)| o == obj && w.starts_with(what)).map(|e| e.0);
+        let unknown = find("worker-2", "node NotReady (Unknown)").expect("worker-2 goes Unknown");
+        // The last heartbeat is in the 10 s before the loss; the controller notices at the first
+        // 5 s monitor tick after it plus the grace period.
+        assert!(unknown > t0 + grace - 10.0 && unknown <= t0 + grace + 5.0, "seed {seed}: Unknown at {}", unknown - t0);
+        assert_eq!(unknown % 5.0, 0.0, "on a monitor tick");
+        // Its pods (not the DaemonSet's alone) leave the endpoints then.
+        let marked: Vec<&String> =
+            tl.iter().filter(|(t, _, w)| *t == unknown && w.starts_with("marked NotReady")).map(|e| &e.1).collect();
+        let web: Vec<&String> = marked.iter().copied().filter(|p| p.starts_with("web-")).collect();
+        assert!(!web.is_empty(), "seed {seed}: a web pod was on worker-2: {marked:?}");
+        // 300 s later (the one node is not rate-limited) the taint manager deletes them; the
+        // kubelet cannot confirm, so they stay Terminating; the DaemonSet pod stays.
+        for p in &web {
+            let evicted = find(p, "evicted by the taint manager").expect("evicted");
+            assert_eq!(evicted, unknown + 300.0, "seed {seed}: {p}");
+            assert!(find(p, "stays Terminating").is_some(), "seed {seed}: {p} stays Terminating");
+            assert!(find(p, "deleted").is_none(), "seed {seed}: {p} is never gone: its node never answers");
+        }
+        for p in marked.iter().filter(|p| p.starts_with("agent-")) {
+            assert!(find(p, "evicted").is_none(), "seed {seed}: DaemonSet pod {p} is never evicted");
+        }
+        // Replacements are created at once and Running elsewhere within about 6 minutes.
+        let created: Vec<&String> = tl
+            .iter()
+            .filter(|(t, o, w)| *t == unknown + 300.0 && o.starts_with("web-") && w == "created")
+            .map(|e| &e.1)
+            .collect();
+        assert_eq!(created.len(), web.len(), "seed {seed}: one replacement per evicted pod");
+        for p in created {
+            let running = find(p, "status ContainerCreating -> Running").expect("replacement runs");
+            let after = running - t0;
+            assert!(
+                after > grace + 295.0 && after <= 6.0 * 60.0 + 15.0,
+                "seed {seed}: {p} Running {after} s after the failure"
+            );
+            let bound = tl.iter().find(|(_, o, w)| o == p && w.starts_with("scheduled to")).map(|e| e.2.clone());
+            assert!(bound.as_deref().is_some_and(|b| !b.contains("worker-2")), "seed {seed}: {p} {bound:?}");
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_node_is_evicted_on_the_1_32_defaults() {
+    check(SCENARIO, 50.0);
+}
+
+#[test]
+fn older_releases_give_up_on_a_node_after_40_s() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(capsize_tests::repo().join(SCENARIO)).unwrap();
+    let path = dir.path().join("old.yaml");
+    std::fs::write(&path, text.replace("kubernetesVersion: \"1.32\"", "kubernetesVersion: \"1.31\"")).unwrap();
+    check(path.to_str().unwrap(), 40.0);
+}
