@@ -103,6 +103,7 @@ pub fn run_table(r: &RunResult) -> String {
     if r.cost.spend > 0.0 {
         out.push_str(&format!("cost: {:.1} instance-hours, spend {:.2}\n\n", r.cost.instance_hours, r.cost.spend));
     }
+    out.push_str(&node_conditions(std::slice::from_ref(r), false));
     if r.actions.is_empty() {
         out.push_str("actions: none\n");
     } else {
@@ -153,7 +154,9 @@ pub fn compare_table(runs: &[RunResult]) -> String {
         out.push_str("\n\ncost:\n");
         out.push_str(&c.to_string());
     }
-    out.push_str("\n\nactions taken:\n");
+    out.push_str("\n\n");
+    out.push_str(&node_conditions(runs, true));
+    out.push_str("actions taken:\n");
     for r in runs {
         let failed = r.actions.iter().filter(|a| !a.ok).count();
         let when = match (r.actions.first(), r.actions.last()) {
@@ -168,8 +171,57 @@ pub fn compare_table(runs: &[RunResult]) -> String {
             if failed > 0 { format!(" ({failed} failed)") } else { String::new() },
             when
         ));
+        // Why operations failed is often the finding (a drain that could not complete).
+        for a in r.actions.iter().filter(|a| !a.ok).take(3) {
+            out.push_str(&format!("    FAILED {}  {}: {}\n", a.at, a.action, a.result));
+        }
+        if failed > 3 {
+            out.push_str(&format!("    ... and {} more failures (see --format json)\n", failed - 3));
+        }
     }
     out
+}
+
+/// Kubernetes nodes that were NotReady or under DiskPressure: per policy and node, the total
+/// time and the periods. Empty when no node ever was.
+fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
+    if runs.iter().all(|r| r.node_conditions.is_empty()) {
+        return String::new();
+    }
+    let header: &[&str] = if with_policy {
+        &["policy", "node", "condition", "total", "periods"]
+    } else {
+        &["node", "condition", "total", "periods"]
+    };
+    let mut t = new_table(header);
+    for r in runs {
+        let mut keys: Vec<(&str, &str)> =
+            r.node_conditions.iter().map(|c| (c.node.as_str(), c.condition.as_str())).collect();
+        keys.sort();
+        keys.dedup();
+        for (i, (node, cond)) in keys.into_iter().enumerate() {
+            let spans: Vec<_> = r.node_conditions.iter().filter(|c| c.node == node && c.condition == cond).collect();
+            let total: f64 = spans.iter().map(|c| c.duration_s).fold(0.0, |a, b| a + b);
+            let mut when: Vec<String> = spans
+                .iter()
+                .take(3)
+                .map(|c| format!("{} - {}{}", c.start, c.end, if c.ongoing { " (still)" } else { "" }))
+                .collect();
+            if spans.len() > 3 {
+                when.push(format!("+{} more", spans.len() - 3));
+            }
+            let mut row = Vec::new();
+            if with_policy {
+                row.push(Cell::new(if i == 0 { r.policy.as_str() } else { "" }));
+            }
+            row.extend([Cell::new(node), Cell::new(cond), right(human_duration(total)), Cell::new(when.join(", "))]);
+            t.add_row(row);
+        }
+        if r.node_conditions.is_empty() && with_policy {
+            t.add_row(vec![Cell::new(&r.policy), Cell::new("-"), Cell::new("-"), right("0s".into()), Cell::new("")]);
+        }
+    }
+    format!("node conditions:\n{t}\n\n")
 }
 
 #[cfg(test)]

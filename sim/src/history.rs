@@ -21,8 +21,9 @@ pub struct History {
     pub dead: Vec<Vec<(SimTime, f64)>>,
     /// Per cluster: swarm mode periods without a leader, `(cluster name, from, until)`.
     pub leaderless: Vec<(String, SimTime, Option<SimTime>)>,
-    /// Kubernetes nodes not Ready as the API showed them: `(node, from, until)`.
-    pub not_ready: Vec<(String, SimTime, Option<SimTime>)>,
+    /// Kubernetes node conditions other than Ready as the API showed them (`NotReady`,
+    /// `DiskPressure`): `(node, condition, from, until)`.
+    pub node_conditions: Vec<(String, &'static str, SimTime, Option<SimTime>)>,
     /// Containers a swarm manager moved to another node.
     pub moves: Vec<MoveRecord>,
     /// Nodes that went offline because their agent stalled under CPU saturation: `(node, when)`.
@@ -90,12 +91,13 @@ impl History {
     }
 
     /// Adds a timeline entry if a timeline is kept.
-    /// A node's Ready condition as the API shows it changed.
-    pub(crate) fn node_condition(&mut self, node: &str, at: SimTime, not_ready: bool) {
-        let open = self.not_ready.iter().rposition(|(n, _, end)| n == node && end.is_none());
-        match (not_ready, open) {
-            (true, None) => self.not_ready.push((node.to_string(), at, None)),
-            (false, Some(i)) => self.not_ready[i].2 = Some(at),
+    /// A node condition as the API shows it went on or off.
+    pub(crate) fn node_condition(&mut self, node: &str, condition: &'static str, at: SimTime, on: bool) {
+        let open =
+            self.node_conditions.iter().rposition(|(n, c, _, end)| n == node && *c == condition && end.is_none());
+        match (on, open) {
+            (true, None) => self.node_conditions.push((node.to_string(), condition, at, None)),
+            (false, Some(i)) => self.node_conditions[i].3 = Some(at),
             _ => {}
         }
     }

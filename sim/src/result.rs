@@ -38,8 +38,8 @@ pub struct RunResult {
     pub cost: CostResult,
     /// Per swarm-mode cluster, the periods its managers had no leader.
     pub leaderless: Vec<LeaderlessResult>,
-    /// Periods in which Kubernetes nodes were not Ready.
-    pub not_ready_nodes: Vec<NotReadyResult>,
+    /// Periods in which Kubernetes nodes were NotReady or under DiskPressure.
+    pub node_conditions: Vec<NodeConditionResult>,
     /// Nodes that went offline because their CPU stayed saturated.
     pub offline_nodes: Vec<OfflineResult>,
     /// Containers a swarm manager replaced on another node: where from, where to, why.
@@ -224,11 +224,14 @@ pub struct LeaderlessResult {
     pub ongoing: bool,
 }
 
-/// A period in which a Kubernetes node was not Ready (NotReady or Unknown) as the API showed it.
+/// A period in which a Kubernetes node had a condition other than Ready, as the API showed it:
+/// `NotReady` (the Ready condition False or Unknown) or `DiskPressure`.
 #[derive(Clone, Debug, Serialize)]
-pub struct NotReadyResult {
+pub struct NodeConditionResult {
     /// Node.
     pub node: String,
+    /// `NotReady` or `DiskPressure`.
+    pub condition: String,
     /// Start, scenario-local clock.
     pub start: String,
     /// End, scenario-local clock (the run's end if it never ended).
@@ -239,7 +242,7 @@ pub struct NotReadyResult {
     pub end_s: f64,
     /// Length, seconds.
     pub duration_s: f64,
-    /// Still not Ready when the run ended.
+    /// Still on when the run ended.
     pub ongoing: bool,
 }
 

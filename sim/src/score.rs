@@ -14,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::result::{
-    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, NotReadyResult, OfflineResult,
-    OutageResult, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
+    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, NodeConditionResult,
+    OfflineResult, OutageResult, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
@@ -221,13 +221,14 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 }
             })
             .collect(),
-        not_ready_nodes: history
-            .not_ready
+        node_conditions: history
+            .node_conditions
             .iter()
-            .map(|(n, a, b)| {
+            .map(|(n, c, a, b)| {
                 let end = b.unwrap_or(history.end);
-                NotReadyResult {
+                NodeConditionResult {
                     node: n.clone(),
+                    condition: c.to_string(),
                     start: clock(*a),
                     end: clock(end),
                     start_s: a.secs_f64(),

@@ -352,6 +352,7 @@ impl World {
                     n.health.pressure_clears_at = None;
                 });
                 self.history.note(now, &name, || "DiskPressure cleared".into());
+                self.history.node_condition(&name, "DiskPressure", now, false);
             }
             return;
         }
@@ -363,6 +364,7 @@ impl World {
         if !pressure {
             self.change_node(node, |n| n.health.disk_pressure = true);
             self.history.note(now, &name, || "DiskPressure: the kubelet starts evicting pods".into());
+            self.history.node_condition(&name, "DiskPressure", now, true);
         }
         // One pod per pass; DaemonSet pods are left alone here (their controller would only
         // put them back).

@@ -125,7 +125,7 @@ impl World {
             ReadyCond::Unknown => "NotReady (Unknown)",
         };
         self.history.note(now, &name, || format!("node {shown}: {reason}"));
-        self.history.node_condition(&name, now, target != ReadyCond::True);
+        self.history.node_condition(&name, "NotReady", now, target != ReadyCond::True);
         if target == ReadyCond::True {
             let h = &mut self.nodes[node].health;
             h.marked = false;
