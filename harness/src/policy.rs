@@ -934,7 +934,9 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             let mut pods = Vec::new();
             view.for_each_pod(&mut |p| {
                 let chosen = if filter.is_empty() { matched.iter().any(|m| m == p.name) } else { filter.matches(p) };
-                if chosen && p.status != PodStatus::Terminating {
+                // A pod stuck Terminating is what a force delete is for; a normal delete of
+                // one changes nothing.
+                if chosen && (d.force || p.status != PodStatus::Terminating) {
                     pods.push(Action::DeletePod { pod: p.name.to_string(), force: d.force });
                 }
             });

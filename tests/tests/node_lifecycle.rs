@@ -95,3 +95,97 @@ fn older_releases_give_up_on_a_node_after_40_s() {
     std::fs::write(&path, text.replace("kubernetesVersion: \"1.32\"", "kubernetesVersion: \"1.31\"")).unwrap();
     check(path.to_str().unwrap(), 40.0);
 }
+
+/// A scenario of `nodes` workers, `lost` of which lose their network at 10:00; `policy` is a
+/// policy file's text (or none).
+fn zone_run(nodes: u32, lost: u32, policy: Option<&str>) -> Vec<(f64, String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let faults: String =
+        (1..=lost).map(|i| format!("    - networkLoss: {{at: \"10:00\", node: worker-{i}}}\n")).collect();
+    let policies = if policy.is_some() { "  policies: [p.yaml]\n" } else { "" };
+    let text = format!(
+        "apiVersion: capsize.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: zones}}\nspec:\n  start: \"2024-01-01T09:00:00\"\n  \
+         duration: 2h\n{policies}  cluster:\n    nodes:\n      - {{pool: worker, count: {nodes}, cpu: \"4\", memory: 8Gi}}\n    \
+         workloads:\n      - {{name: web, replicas: {nodes}, requests: {{cpu: 500m, memory: 512Mi}}, capacityRps: 100}}\n    \
+         services:\n      - {{name: web, selector: {{app: web}}}}\n  traffic:\n    - {{service: web, rps: [[\"09:00\", 10]]}}\n  \
+         faults:\n{faults}"
+    );
+    std::fs::write(dir.path().join("s.yaml"), text).unwrap();
+    if let Some(p) = policy {
+        std::fs::write(dir.path().join("p.yaml"), p).unwrap();
+    }
+    let s = dir.path().join("s.yaml");
+    let nothing = capsize_tests::repo().join("scenarios/policies/do-nothing.yaml");
+    let mut args = vec!["run", s.to_str().unwrap(), "--format", "json", "--timeline"];
+    if policy.is_none() {
+        args.extend(["--policy", nothing.to_str().unwrap()]);
+    }
+    let out: Value = capsize_json(&args);
+    out["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["at_s"].as_f64().unwrap(),
+                e["object"].as_str().unwrap().to_string(),
+                e["what"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_taint_manager_taints_one_node_per_10_s_in_a_healthy_zone() {
+    // 2 of 10 nodes down: the zone is healthy (below 55 %), the limiter allows 0.1 node/s.
+    let tl = zone_run(10, 2, None);
+    let mut taints: Vec<f64> = tl.iter().filter(|(_, _, w)| w.contains(":NoExecute")).map(|e| e.0).collect();
+    taints.sort_by(f64::total_cmp);
+    assert_eq!(taints.len(), 2, "{taints:?}");
+    let unknown: Vec<f64> =
+        tl.iter().filter(|(_, _, w)| w.starts_with("node NotReady (Unknown)")).map(|e| e.0).collect();
+    assert_eq!(unknown.len(), 2);
+    assert_eq!(taints[0], unknown.iter().copied().fold(f64::INFINITY, f64::min), "the first at once");
+    assert!(taints[1] - taints[0] >= 10.0, "the second at least 10 s later: {taints:?}");
+    // Each node's pods go 300 s after its own taint.
+    for (node, t) in tl.iter().filter(|(_, _, w)| w.contains(":NoExecute")).map(|e| (e.1.clone(), e.0)) {
+        let victims: Vec<&String> = tl
+            .iter()
+            .filter(|(_, o, w)| o.starts_with("web-") && w.starts_with("evicted by the taint manager"))
+            .map(|e| &e.1)
+            .collect();
+        assert!(!victims.is_empty());
+        assert!(
+            tl.iter().any(|(at, _, w)| *at == t + 300.0 && w.starts_with("evicted by the taint manager")),
+            "{node}: evictions 300 s after the taint"
+        );
+    }
+}
+
+#[test]
+fn a_small_zone_mostly_down_evicts_nothing() {
+    // 3 of 4 nodes down: more than 2 and over 55 % of a zone of at most 50 nodes.
+    let tl = zone_run(4, 3, None);
+    assert_eq!(tl.iter().filter(|(_, _, w)| w.starts_with("node NotReady (Unknown)")).count(), 3);
+    assert!(!tl.iter().any(|(_, _, w)| w.contains(":NoExecute") || w.starts_with("evicted")), "no taint, no eviction");
+    // Every node of every zone down: the controller suspects itself and evicts nothing either.
+    let tl = zone_run(2, 2, None);
+    assert!(!tl.iter().any(|(_, _, w)| w.starts_with("evicted")));
+}
+
+#[test]
+fn a_force_delete_ends_a_terminating_pod_on_a_silent_node() {
+    let policy = "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: force}\nspec:\n  rules:\n    - name: unstick\n      \
+                  when: {pods: {status: Terminating, for: 2m}}\n      do:\n        - deletePods: {force: true}\n";
+    let tl = zone_run(3, 1, Some(policy));
+    let stuck: Vec<(f64, String)> = tl
+        .iter()
+        .filter(|(_, o, w)| o.starts_with("web-") && w.starts_with("stays Terminating"))
+        .map(|e| (e.0, e.1.clone()))
+        .collect();
+    assert!(!stuck.is_empty());
+    for (t, pod) in stuck {
+        let gone = tl.iter().find(|(_, o, w)| *o == pod && w == "force-deleted").map(|e| e.0).expect("force-deleted");
+        assert!(gone >= t + 120.0 && gone <= t + 190.0, "{pod}: stuck at {t}, force-deleted at {gone}");
+    }
+}
