@@ -810,13 +810,21 @@ impl Policy for RulePolicy {
                     break;
                 }
                 rule.fired_once = true;
-                if ladder && matches!(rule.spec.when, Trigger::Nodes(_)) {
+                let targets: Vec<Vec<String>> = if ladder && matches!(rule.spec.when, Trigger::Nodes(_)) {
                     // Each node climbs a ladder of its own.
-                    for node in matched {
-                        rule.pending.push((now.after(delay), vec![node]));
-                    }
+                    matched.into_iter().map(|n| vec![n]).collect()
                 } else {
-                    rule.pending.push((now.after(delay), matched));
+                    vec![matched]
+                };
+                for t in targets {
+                    // A target already on its way (pending, queued, climbing) is not taken twice.
+                    let busy = !t.is_empty()
+                        && (rule.pending.iter().any(|(_, m)| *m == t)
+                            || rule.queued.contains(&t)
+                            || rule.ladders.iter().any(|l| l.matched == t));
+                    if !busy {
+                        rule.pending.push((now.after(delay), t));
+                    }
                 }
             }
 
@@ -824,38 +832,54 @@ impl Policy for RulePolicy {
             let due: Vec<Vec<String>> =
                 rule.pending.iter().filter(|(t, _)| *t <= now).map(|(_, m)| m.clone()).collect();
             rule.pending.retain(|(t, _)| *t > now);
-            for (t, _) in &rule.pending {
-                wake = earliest(wake, *t);
-            }
             if !ladder {
                 for matched in due {
-                    let actions = rule.spec.actions.clone();
-                    rule.act(&actions, &matched, view, now, &mut decision);
+                    match rule.hour_room(now) {
+                        Ok(()) => {
+                            let actions = rule.spec.actions.clone();
+                            rule.act(&actions, &matched, view, now, &mut decision);
+                        }
+                        // The hourly limit holds it back, not away.
+                        Err(at) => rule.pending.push((at, matched)),
+                    }
                 }
             } else {
                 rule.queued.extend(due);
-                // Climb: a step whose wait is over goes on to the next while the trigger's
-                // condition still holds for its target.
+                // A target that recovered needs no more steps: its ladder ends (and frees its
+                // place for the next one).
+                let when = rule.spec.when.clone();
+                rule.ladders.retain(|l| still_holds(&when, &l.matched, view));
+                // Climb: a step whose wait is over goes on to the next.
                 let mut k = 0;
                 while k < rule.ladders.len() {
                     if rule.ladders[k].next > now {
                         k += 1;
                         continue;
                     }
+                    if let Err(at) = rule.hour_room(now) {
+                        rule.ladders[k].next = at;
+                        k += 1;
+                        continue;
+                    }
                     let next_step = rule.ladders[k].step + 1;
                     let matched = rule.ladders[k].matched.clone();
-                    if next_step < rule.spec.ladder.len() && still_holds(&rule.spec.when, &matched, view) {
-                        let step = rule.spec.ladder[next_step].clone();
-                        rule.act(&step.actions, &matched, view, now, &mut decision);
+                    let step = rule.spec.ladder[next_step].clone();
+                    rule.act(&step.actions, &matched, view, now, &mut decision);
+                    if next_step + 1 == rule.spec.ladder.len() {
+                        // The last step: nothing left to wait for.
+                        rule.ladders.remove(k);
+                    } else {
                         rule.ladders[k].step = next_step;
                         rule.ladders[k].next = now.after(step.wait);
                         k += 1;
-                    } else {
-                        rule.ladders.remove(k);
                     }
                 }
                 let limit = rule.spec.concurrency.map_or(usize::MAX, |c| c as usize);
                 while rule.ladders.len() < limit && !rule.queued.is_empty() {
+                    if let Err(at) = rule.hour_room(now) {
+                        wake = earliest(wake, at);
+                        break;
+                    }
                     let matched = rule.queued.remove(0);
                     // A target that recovered while it waited its turn needs nothing.
                     if !still_holds(&rule.spec.when, &matched, view) {
@@ -863,19 +887,38 @@ impl Policy for RulePolicy {
                     }
                     let step = rule.spec.ladder[0].clone();
                     rule.act(&step.actions, &matched, view, now, &mut decision);
-                    rule.ladders.push(LadderRt { matched, step: 0, next: now.after(step.wait) });
+                    if rule.spec.ladder.len() > 1 {
+                        rule.ladders.push(LadderRt { matched, step: 0, next: now.after(step.wait) });
+                    }
                 }
                 for l in &rule.ladders {
                     wake = earliest(wake, l.next);
                 }
             }
+            for (t, _) in &rule.pending {
+                wake = earliest(wake, *t);
+            }
         }
+        // Only the future wakes the policy (a time already past would be dropped).
+        wake = wake.filter(|&t| t > now);
         decision.wake_at = wake;
         decision
     }
 }
 
 impl RuleRt {
+    /// Whether `maxActionsPerHour` leaves room for an action now, or when it will.
+    fn hour_room(&mut self, now: SimTime) -> Result<(), SimTime> {
+        let hour = SimDuration::hours(1).ms();
+        while self.recent.front().is_some_and(|t| now.0.saturating_sub(t.0) >= hour) {
+            self.recent.pop_front();
+        }
+        match (self.spec.max_actions_per_hour, self.recent.front()) {
+            (Some(m), Some(&oldest)) if self.recent.len() >= m as usize => Err(SimTime(oldest.0 + hour)),
+            _ => Ok(()),
+        }
+    }
+
     /// Issues `actions` for one occurrence, within the rule's limits.
     fn act(
         &mut self,
@@ -885,10 +928,7 @@ impl RuleRt {
         now: SimTime,
         decision: &mut Decision,
     ) {
-        let hour = SimDuration::hours(1).ms();
-        while self.recent.front().is_some_and(|t| now.0.saturating_sub(t.0) >= hour) {
-            self.recent.pop_front();
-        }
+        let _ = self.hour_room(now);
         for action in actions {
             for a in resolve(action, matched, view) {
                 if self.spec.max_actions.is_some_and(|m| self.issued >= m)

@@ -104,6 +104,13 @@ impl Sim {
                 });
                 let mut node = Node::new(format!("{}-{n}", pool.pool), &pools[pi], pi as u32, inst, zone);
                 node.up = running;
+                if !running && defs[pools[pi].cluster as usize].kind == crate::spec::ClusterKind::Kubernetes {
+                    // A stopped machine's node is NotReady (Unknown) in the API.
+                    node.health.condition = crate::world::ReadyCond::Unknown;
+                    node.health.reporting = false;
+                    node.health.acted = false;
+                    node.health.reason = "NodeStatusUnknown: Kubelet stopped posting node status.";
+                }
                 let node = nodes.push(node);
                 instances[inst].node = Some(node);
             }
@@ -299,7 +306,7 @@ impl Sim {
             initial_placement: false,
             drain_planned: Vec::new(),
             drains: Vec::new(),
-            taint_limiter: Default::default(),
+            taint_queues: Default::default(),
             cpu_model: cl.workloads.iter().any(|w| w.cpu_demand.is_some()),
         };
         for c in 0..world.clusters.len() {
@@ -408,7 +415,7 @@ impl Sim {
             Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
             Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),
             Event::NodeCheck { node, epoch } => w.on_node_check(node, epoch),
-            Event::NodeTaint { node, epoch } => w.on_node_taint(node, epoch),
+            Event::ZoneTaint { cluster, zone } => w.on_zone_taint(cluster, zone),
             Event::NodeEvict { node, epoch } => w.on_node_evict(node, epoch),
             Event::AgentTimer { node, epoch } => w.on_agent_timer(node, epoch),
             Event::PressureCheck { node, epoch } => w.on_pressure_check(node, epoch),

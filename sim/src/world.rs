@@ -71,8 +71,8 @@ pub(crate) enum Event {
     /// The node lifecycle controller acts on what it now sees of a node (`epoch` is the node's
     /// health generation): see `controllers/nodelifecycle.rs`.
     NodeCheck { node: NodeId, epoch: u32 },
-    /// The taint manager may put the NoExecute taint on a node that is not Ready.
-    NodeTaint { node: NodeId, epoch: u32 },
+    /// The taint manager's queue of one zone may taint its next node (see `TaintQueue`).
+    ZoneTaint { cluster: u32, zone: u32 },
     /// The NoExecute taint's toleration ran out: the node's pods are evicted.
     NodeEvict { node: NodeId, epoch: u32 },
     /// A timed change of a node's agents: a restart finishes, the PLEG threshold passes, a
@@ -332,6 +332,19 @@ pub(crate) struct Node {
     pub health: NodeHealth,
 }
 
+/// The taint manager's rate-limited queue of one zone: nodes waiting for the NoExecute taint,
+/// first come first served, as the controller's `RateLimitedTimedQueue` per zone.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TaintQueue {
+    /// Nodes waiting, oldest first (some may have become Ready since: skipped).
+    pub waiting: VecDeque<NodeId>,
+    /// When the rate limiter lets the next node through.
+    pub free_at: SimTime,
+    /// A `ZoneTaint` event is pending; none is while the zone's state stops evictions (a
+    /// condition change in the cluster wakes the queue again).
+    pub scheduled: bool,
+}
+
 /// A node's Ready condition as the API shows it.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum ReadyCond {
@@ -368,8 +381,13 @@ pub(crate) struct NodeHealth {
     pub network_lost: bool,
     /// Load so high the kubelet misses its heartbeats.
     pub overloaded: bool,
-    /// When a timed network loss or overload ends.
-    pub fault_ends_at: Option<SimTime>,
+    /// When a timed network loss ends.
+    pub network_ends_at: Option<SimTime>,
+    /// When a timed overload ends.
+    pub overload_ends_at: Option<SimTime>,
+    /// The kubelet could act (`kubelet_acts`) at the last health change: its return to acting
+    /// finishes the deletions and restarts that waited for it.
+    pub acted: bool,
     /// The disk is full of files no pod owns.
     pub disk_full: bool,
     /// Docker's live-restore: containers survive a daemon restart.
@@ -382,14 +400,10 @@ pub(crate) struct NodeHealth {
     pub condition: ReadyCond,
     /// Why, as `kubectl describe node` words it.
     pub reason: &'static str,
-    /// Since when the condition holds.
-    pub condition_since: SimTime,
     /// The condition the controller will show next, and when.
     pub next: Option<(SimTime, ReadyCond)>,
     /// The controller has marked this node's pods NotReady.
     pub marked: bool,
-    /// The NoExecute taint is on since then.
-    pub tainted_at: Option<SimTime>,
     /// The DiskPressure condition (and its NoSchedule taint) is on.
     pub disk_pressure: bool,
     /// The DiskPressure condition goes off then (the pressure transition period after cleaning).
@@ -398,14 +412,14 @@ pub(crate) struct NodeHealth {
     pub shutdown_at: Option<SimTime>,
     /// Generation of the node's pending NodeCheck event.
     pub epoch: u32,
-    /// Generation of the pending NodeTaint/NodeEvict events (bumped when the node is Ready).
+    /// Waiting in its zone's taint queue.
+    pub taint_queued: bool,
+    /// Generation of the pending NodeEvict event (bumped when the node is Ready).
     pub evict_epoch: u32,
     /// Generation of the pending AgentTimer event.
     pub agent_epoch: u32,
     /// Generation of the pending PressureCheck event.
     pub pressure_epoch: u32,
-    /// Time spent with a condition other than Ready so far (closed intervals).
-    pub not_ready_ms: u64,
 }
 
 impl Node {
@@ -443,6 +457,7 @@ impl Node {
             health: NodeHealth {
                 live_restore: pool.live_restore,
                 reporting: true,
+                acted: true,
                 reason: "KubeletReady",
                 ..Default::default()
             },
@@ -908,8 +923,8 @@ pub(crate) struct World {
     pub drain_planned: Vec<(NodeId, f64)>,
     /// Kubernetes drains, by start (see `controllers/drain.rs`).
     pub drains: Vec<crate::controllers::DrainRt>,
-    /// The taint manager's rate limiter: per (cluster, zone), when it may taint the next node.
-    pub taint_limiter: BTreeMap<(u32, u32), SimTime>,
+    /// The taint manager's queues, per (cluster, zone index).
+    pub taint_queues: BTreeMap<(u32, u32), TaintQueue>,
 }
 
 /// k8s' alphabet for generated name suffixes (no vowels, no look-alikes).

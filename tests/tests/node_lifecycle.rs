@@ -189,3 +189,91 @@ fn a_force_delete_ends_a_terminating_pod_on_a_silent_node() {
         assert!(gone >= t + 120.0 && gone <= t + 190.0, "{pod}: stuck at {t}, force-deleted at {gone}");
     }
 }
+
+/// Runs a scenario given as text (with `p.yaml` as its policy when `policy` is given) and
+/// returns the run's JSON with its timeline.
+fn run_text(scenario: &str, policy: Option<&str>) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("s.yaml");
+    std::fs::write(&s, scenario).unwrap();
+    let nothing = capsize_tests::repo().join("scenarios/policies/do-nothing.yaml");
+    let p = dir.path().join("p.yaml");
+    if let Some(text) = policy {
+        std::fs::write(&p, text).unwrap();
+    }
+    let chosen = if policy.is_some() { p } else { nothing };
+    capsize_json(&["run", s.to_str().unwrap(), "--policy", chosen.to_str().unwrap(), "--format", "json", "--timeline"])
+}
+
+/// A cluster of `pools` (YAML flow mappings) with one 4-replica service and `faults`.
+fn cluster(pools: &[&str], faults: &[&str]) -> String {
+    let pools: String = pools.iter().map(|p| format!("      - {p}\n")).collect();
+    let faults: String = faults.iter().map(|f| format!("    - {f}\n")).collect();
+    format!(
+        "apiVersion: capsize.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  start: \"2024-01-01T09:00:00\"\n  \
+         duration: 3h\n  cluster:\n    nodes:\n{pools}    workloads:\n      - {{name: web, replicas: 4, requests: {{cpu: 500m, \
+         memory: 512Mi}}, capacityRps: 100, disruptionBudget: {{maxUnavailable: 1}}}}\n    services:\n      - {{name: web, \
+         selector: {{app: web}}}}\n  traffic:\n    - {{service: web, rps: [[\"09:00\", 10]]}}\n  faults:\n{faults}"
+    )
+}
+
+#[test]
+fn a_drain_during_a_short_network_loss_completes_when_the_network_returns() {
+    // The network is back after 30 s, before the 50 s grace period: the node never shows
+    // NotReady, and the deletions the drain started finish as soon as the kubelet hears again.
+    let s = cluster(
+        &["{pool: worker, count: 3, cpu: \"4\", memory: 8Gi}"],
+        &["networkLoss: {at: \"10:00\", node: worker-1, for: 30s}"],
+    );
+    let policy = "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: d}\nspec:\n  rules:\n    - name: drain\n      \
+                  when: {at: \"10:00:10\"}\n      do:\n        - drainNodes: {nodes: [worker-1]}\n";
+    let out = run_text(&s, Some(policy));
+    let drain = &out["actions"][0];
+    assert_eq!(drain["ok"], true, "{drain}");
+    let done = drain["done_s"].as_f64().unwrap();
+    assert!(done >= at("01:00") + 30.0 && done < at("01:00") + 120.0, "done {} s after the loss", done - at("01:00"));
+    assert!(out["node_conditions"].as_array().unwrap().is_empty(), "never NotReady");
+}
+
+#[test]
+fn a_fully_lost_zone_is_evicted_while_another_zone_is_healthy() {
+    // Zone a: all 3 nodes lost; zone b healthy. A fully disrupted zone keeps the normal rate.
+    let s = cluster(
+        &[
+            "{pool: a, count: 3, cpu: \"4\", memory: 8Gi, zone: a}",
+            "{pool: b, count: 3, cpu: \"4\", memory: 8Gi, zone: b}",
+        ],
+        &[
+            "networkLoss: {at: \"10:00\", node: a-1}",
+            "networkLoss: {at: \"10:00\", node: a-2}",
+            "networkLoss: {at: \"10:00\", node: a-3}",
+        ],
+    );
+    let out = run_text(&s, None);
+    let tl = out["timeline"].as_array().unwrap();
+    let taints = tl.iter().filter(|e| e["what"].as_str().unwrap().contains(":NoExecute")).count();
+    assert_eq!(taints, 3, "every lost node is tainted, one per 10 s");
+    assert!(tl.iter().any(|e| e["what"].as_str().unwrap().starts_with("evicted by the taint manager")));
+}
+
+#[test]
+fn an_hourly_action_limit_delays_a_ladder_it_does_not_drop_it() {
+    let s = cluster(
+        &["{pool: worker, count: 3, cpu: \"4\", memory: 8Gi}"],
+        &["kubeletDown: {at: \"10:00\", node: worker-1}", "kubeletDown: {at: \"10:00\", node: worker-2}"],
+    );
+    let policy = "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {name: l}\nspec:\n  rules:\n    - name: l\n      \
+                  when: {nodes: {condition: NotReady, for: 1m}}\n      concurrency: 1\n      maxActionsPerHour: 1\n      \
+                  ladder:\n        - do: [restartKubelet: {}]\n";
+    let out = run_text(&s, Some(policy));
+    let acts: Vec<(f64, String)> = out["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["at_s"].as_f64().unwrap(), a["action"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(acts.len(), 2, "both nodes get their restart: {acts:?}");
+    assert!(acts[1].0 - acts[0].0 >= 3600.0, "the second an hour after the first: {acts:?}");
+    let ongoing = out["node_conditions"].as_array().unwrap().iter().filter(|c| c["ongoing"] == true).count();
+    assert_eq!(ongoing, 0, "both nodes are Ready again");
+}

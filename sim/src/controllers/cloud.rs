@@ -197,7 +197,7 @@ impl World {
         if self.instances[inst].state != InstanceState::Running || self.nodes[id].gone {
             return Err(format!("IncorrectInstanceStatus: {node} is not running"));
         }
-        if self.nodes[id].health.shutdown_at.is_some() {
+        if self.nodes[id].health.shutdown_at.is_some() && !force {
             return Err(format!("IncorrectInstanceStatus: {node} is already stopping"));
         }
         if !force && self.is_kube_node(id) && self.nodes[id].health.runtime_hung_since.is_some() {
@@ -214,9 +214,6 @@ impl World {
         self.node_down(id);
         self.nodes[id].dns_broken = false;
         self.nodes[id].failed = false;
-        if self.is_kube_node(id) {
-            self.reboot_clears_agents(id);
-        }
         self.boot(inst, 0);
     }
 

@@ -54,28 +54,40 @@ impl World {
         if self.drains.iter().any(|d| d.node == node && !d.over) {
             return Err(format!("node/{} is already being drained", self.nodes[node].name));
         }
+        // kubectl refuses pods no controller would recreate (without --force).
+        let bare: Vec<&str> = self.nodes[node]
+            .pods
+            .iter()
+            .filter(|&&p| self.workloads[self.pods[p].workload].kind == crate::spec::WorkloadKind::Pod)
+            .map(|&p| self.pods[p].name.as_str())
+            .collect();
+        if !bare.is_empty() {
+            return Err(format!(
+                "cannot delete Pods that declare no controller (use --force to override): {}",
+                bare.join(", ")
+            ));
+        }
         let name = self.nodes[node].name.clone();
         self.change_node(node, |n| n.cordoned = true);
         self.history.note(self.now, &name, || "cordoned (drain)".into());
-        let deadline = timeout_s.map(|t| SimTime(self.now.0 + t * 1000));
+        // `--timeout=0` waits forever, as kubectl's does.
+        let deadline = timeout_s.filter(|&t| t > 0).map(|t| SimTime(self.now.0 + t * 1000));
         self.drains.push(DrainRt { action: idx, node, deadline, evicted: 0, refused: None, over: false });
         self.on_drain_tick(self.drains.len() - 1);
         Ok(())
     }
 
-    /// Healthy pods a PodDisruptionBudget would let go now, for `w` (`None`: no budget).
-    fn disruptions_allowed(&self, w: WorkloadId) -> Option<i64> {
+    /// Whether the Eviction API lets `pod` go now under its workload's PodDisruptionBudget. A
+    /// healthy (Ready) pod needs a disruption to spare; an unhealthy one may go while the budget
+    /// is met (`unhealthyPodEvictionPolicy: IfHealthyBudget`, the default).
+    fn eviction_allowed(&self, pod: PodId) -> bool {
+        let w = self.pods[pod].workload;
         let wl = &self.workloads[w];
-        let budget = wl.disruption_budget.as_ref()?;
-        let healthy = wl
-            .active
-            .iter()
-            .filter(|&&p| {
-                let pod = &self.pods[p];
-                pod.phase == Phase::Bound && pod.in_endpoints
-            })
-            .count() as i64;
-        Some(healthy - i64::from(budget.desired_healthy(wl.replicas)))
+        let Some(budget) = wl.disruption_budget.as_ref() else { return true };
+        let healthy_pod = |p: PodId| self.pods[p].phase == Phase::Bound && self.pods[p].in_endpoints;
+        let healthy = wl.active.iter().filter(|&&p| healthy_pod(p)).count() as i64;
+        let desired = i64::from(budget.desired_healthy(wl.replicas));
+        if healthy_pod(pod) { healthy - desired > 0 } else { healthy >= desired }
     }
 
     /// One round of evictions of drain `idx`.
@@ -95,7 +107,7 @@ impl World {
             .collect();
         for pod in pods {
             let w = self.pods[pod].workload;
-            if self.disruptions_allowed(w).is_some_and(|a| a <= 0) {
+            if !self.eviction_allowed(pod) {
                 let pdb = &self.workloads[w].name;
                 self.drains[idx].refused = Some(format!(
                     "error when evicting pods/\"{}\" (will retry after 5s): Cannot evict pod as it would violate the \

@@ -28,8 +28,19 @@ impl World {
         p.anchor = now;
         p.subpath_versions = versions;
         let node = p.node.expect("admitted pods are bound");
+        if !self.kubelet_acts(node) {
+            // A silent or stuck kubelet does not start it; it does when it can act again
+            // (`node_health_changed`).
+            let p = &mut self.pods[pod];
+            p.container = Container::NotCreated;
+            p.epoch += 1;
+            self.note_pod(pod, || "waiting for the kubelet: its node is silent or its runtime hangs".into());
+            self.refresh_status(pod);
+            return;
+        }
         if self.nodes[node].kubelet_broken {
             // The kubelet accepted the binding and does nothing more: ContainerCreating for good.
+            let p = &mut self.pods[pod];
             p.container = Container::NotCreated;
             p.epoch += 1;
             self.note_pod(pod, || "kubelet not responding: container never created".into());

@@ -84,13 +84,16 @@ impl World {
                 self.history.note(now, &name, || "kubelet process died".into());
             }
             FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => {
-                if matches!(fault, FaultSpec::NetworkLoss(_)) {
+                let ends = t.for_.map(|d| now.after(d));
+                let network = matches!(fault, FaultSpec::NetworkLoss(_));
+                if network {
                     h.network_lost = true;
+                    h.network_ends_at = ends;
                 } else {
                     h.overloaded = true;
+                    h.overload_ends_at = ends;
                 }
-                h.fault_ends_at = t.for_.map(|d| now.after(d));
-                let what = if h.network_lost { "network lost" } else { "overloaded: the kubelet misses heartbeats" };
+                let what = if network { "network lost" } else { "overloaded: the kubelet misses heartbeats" };
                 self.history.note(now, &name, || what.into());
                 self.refresh_pods_on(node);
             }
@@ -124,7 +127,8 @@ impl World {
         let next = [
             h.kubelet_restart_until,
             h.runtime_restart_until,
-            h.fault_ends_at,
+            h.network_ends_at,
+            h.overload_ends_at,
             h.pleg_returns_at,
             pleg_due,
             h.shutdown_at,
@@ -158,13 +162,17 @@ impl World {
             h.runtime_restart_until = None;
             runtime_back = true;
         }
-        if h.fault_ends_at.is_some_and(|t| t <= now) {
-            h.fault_ends_at = None;
-            let lost = h.network_lost;
+        if h.network_ends_at.is_some_and(|t| t <= now) {
+            h.network_ends_at = None;
             h.network_lost = false;
-            h.overloaded = false;
-            self.history.note(now, &name, || if lost { "network back".into() } else { "load back to normal".into() });
+            self.history.note(now, &name, || "network back".into());
             self.refresh_pods_on(node);
+        }
+        let h = &mut self.nodes[node].health;
+        if h.overload_ends_at.is_some_and(|t| t <= now) {
+            h.overload_ends_at = None;
+            h.overloaded = false;
+            self.history.note(now, &name, || "load back to normal".into());
         }
         let h = &mut self.nodes[node].health;
         if h.pleg_returns_at.is_some_and(|t| t <= now) {
@@ -187,7 +195,8 @@ impl World {
         self.node_health_changed(node);
     }
 
-    /// The kubelet starts the containers that stopped while the node or its runtime was away.
+    /// The kubelet starts the containers that stopped (or were never created) while the node,
+    /// its kubelet or its runtime was away.
     pub(crate) fn restart_stopped_containers(&mut self, node: NodeId) {
         if !self.kubelet_acts(node) {
             return;
@@ -195,7 +204,7 @@ impl World {
         let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
         for pod in pods {
             let p = &mut self.pods[pod];
-            if p.phase == Phase::Bound && p.container == Container::Exited {
+            if p.phase == Phase::Bound && matches!(p.container, Container::Exited | Container::NotCreated) {
                 p.backoff = None;
                 // The kubelet posts the pod's real state: not Ready until its probes pass.
                 p.ready = false;
@@ -204,20 +213,20 @@ impl World {
         }
     }
 
-    /// The reboot of a Kubernetes node clears what lives in memory: a hung daemon, a dead
-    /// kubelet, an overload, a PLEG fault (which may come back later). A full disk and a network
-    /// fault outside the machine stay.
-    pub(crate) fn reboot_clears_agents(&mut self, node: NodeId) {
+    /// A Kubernetes node's machine goes down (a reboot, a stop, a hang): what lives in memory
+    /// goes with it: a hung daemon, a dead kubelet, an overload, a pending shutdown, a PLEG
+    /// fault (which may come back later). A full disk and a network fault outside the machine
+    /// stay.
+    pub(crate) fn machine_down_clears_agents(&mut self, node: NodeId) {
         let now = self.now;
         let h = &mut self.nodes[node].health;
         h.runtime_hung_since = None;
         h.kubelet_down = false;
         h.kubelet_restart_until = None;
         h.runtime_restart_until = None;
-        if h.overloaded {
-            h.overloaded = false;
-            h.fault_ends_at = None;
-        }
+        h.shutdown_at = None;
+        h.overloaded = false;
+        h.overload_ends_at = None;
         if h.pleg_fault {
             h.pleg_fault = false;
             h.pleg_returns_at = h.pleg_recur_ms.map(|ms| SimTime(now.0 + ms));
@@ -229,10 +238,13 @@ impl World {
     /// stop timeout before the machine goes down.
     pub(crate) fn delay_shutdown(&mut self, node: NodeId) {
         let at = SimTime(self.now.0 + defaults::SYSTEMD_STOP_TIMEOUT_MS);
+        // systemd stops kubelet.service first: the node goes silent at once.
         self.nodes[node].health.shutdown_at = Some(at);
+        self.nodes[node].health.kubelet_down = true;
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "reboot: the OS shutdown waits for docker.service to stop".into());
         self.agent_timer_refresh(node);
+        self.node_health_changed(node);
     }
 
     /// The node answers on SSH, or the error an operator gets.
@@ -322,7 +334,7 @@ impl World {
     }
 
     /// The kubelet's eviction manager looks again after its period.
-    fn pressure_check_later(&mut self, node: NodeId) {
+    pub(crate) fn pressure_check_later(&mut self, node: NodeId) {
         let h = &mut self.nodes[node].health;
         h.pressure_epoch += 1;
         let epoch = h.pressure_epoch;
@@ -357,8 +369,7 @@ impl World {
             return;
         }
         if !self.nodes[node].running() || !self.heartbeats_ok(node) {
-            // No kubelet to evict; look again later.
-            self.pressure_check_later(node);
+            // No kubelet to evict; it looks again when it is back (`node_health_changed`).
             return;
         }
         if !pressure {
@@ -378,7 +389,9 @@ impl World {
             self.note_pod(pod, || "evicted by the kubelet: the node was low on resource: ephemeral-storage".into());
             self.start_deletion(pod, true);
             self.reconcile(w);
+            self.pressure_check_later(node);
         }
-        self.pressure_check_later(node);
+        // With nothing left to evict the kubelet has nothing to do until the disk is cleaned
+        // (no pod can land: the node is tainted).
     }
 }

@@ -49,6 +49,14 @@ impl World {
         if !self.is_kube_node(node) || self.nodes[node].gone {
             return;
         }
+        // The kubelet can act again (its node, network and runtime are back): the deletions
+        // and starts that waited for it happen now.
+        let acts = self.kubelet_acts(node);
+        let acted = std::mem::replace(&mut self.nodes[node].health.acted, acts);
+        if acts && !acted {
+            self.resume_terminations(node);
+            self.restart_stopped_containers(node);
+        }
         let now = self.now;
         let heartbeats = self.heartbeats_ok(node);
         let (ready, _) = self.kubelet_verdict(node);
@@ -73,6 +81,11 @@ impl World {
         };
         let h = &mut self.nodes[node].health;
         h.reporting = heartbeats;
+        if heartbeats && !was_reporting && (h.disk_full || h.pressure_clears_at.is_some()) {
+            // The kubelet is back: its eviction manager looks again.
+            self.pressure_check_later(node);
+        }
+        let h = &mut self.nodes[node].health;
         if h.next.is_some_and(|(_, t)| t == target) {
             return; // already on its way
         }
@@ -108,15 +121,8 @@ impl World {
             _ => self.kubelet_verdict(node).1,
         };
         self.change_node(node, |n| {
-            let h = &mut n.health;
-            if old == ReadyCond::True {
-                h.condition_since = now;
-            } else if target == ReadyCond::True {
-                h.not_ready_ms += now.0 - h.condition_since.0;
-                h.condition_since = now;
-            }
-            h.condition = target;
-            h.reason = reason;
+            n.health.condition = target;
+            n.health.reason = reason;
         });
         let name = self.nodes[node].name.clone();
         let shown = match target {
@@ -129,11 +135,8 @@ impl World {
         if target == ReadyCond::True {
             let h = &mut self.nodes[node].health;
             h.marked = false;
-            h.tainted_at = None;
             h.evict_epoch += 1;
             self.refresh_pods_on(node);
-            self.resume_terminations(node);
-            self.restart_stopped_containers(node);
         } else if old == ReadyCond::True {
             // MarkPodsNotReady, and the taint manager's turn.
             self.nodes[node].health.marked = true;
@@ -146,23 +149,89 @@ impl World {
                 }
             }
             self.refresh_pods_on(node);
-            let h = &mut self.nodes[node].health;
-            h.evict_epoch += 1;
-            let epoch = h.evict_epoch;
-            self.at(now, Event::NodeTaint { node, epoch });
+            self.nodes[node].health.evict_epoch += 1;
+            self.queue_for_taint(node);
+        }
+        // A zone's state may have changed: queues it held back look again.
+        self.wake_taint_queues(self.nodes[node].cluster);
+    }
+
+    /// `node` waits in its zone's queue for the NoExecute taint.
+    fn queue_for_taint(&mut self, node: NodeId) {
+        if self.nodes[node].health.taint_queued {
+            return;
+        }
+        self.nodes[node].health.taint_queued = true;
+        let key = (self.nodes[node].cluster, self.nodes[node].zone);
+        self.taint_queues.entry(key).or_default().waiting.push_back(node);
+        self.kick_taint_queue(key);
+    }
+
+    /// Schedules the zone's next look, unless one is pending or nobody waits.
+    fn kick_taint_queue(&mut self, key: (u32, u32)) {
+        let now = self.now;
+        let q = self.taint_queues.entry(key).or_default();
+        if q.scheduled || q.waiting.is_empty() {
+            return;
+        }
+        q.scheduled = true;
+        let at = q.free_at.max(now);
+        self.at(at, Event::ZoneTaint { cluster: key.0, zone: key.1 });
+    }
+
+    /// Every queue of `cluster` with nodes waiting looks again (a zone's health changed).
+    fn wake_taint_queues(&mut self, cluster: u32) {
+        let keys: Vec<(u32, u32)> = self
+            .taint_queues
+            .iter()
+            .filter(|(k, q)| k.0 == cluster && !q.scheduled && !q.waiting.is_empty())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            self.kick_taint_queue(key);
         }
     }
 
-    /// The taint manager may taint `node` now: the zone's rate limiter and health decide.
-    pub(crate) fn on_node_taint(&mut self, node: NodeId, epoch: u32) {
-        let n = &self.nodes[node];
-        if n.health.evict_epoch != epoch || n.health.condition == ReadyCond::True || n.gone {
+    /// The taint manager's look at one zone's queue: taint the next node waiting, if the zone's
+    /// state and the rate limiter allow.
+    pub(crate) fn on_zone_taint(&mut self, cluster: u32, zone: u32) {
+        let now = self.now;
+        let key = (cluster, zone);
+        self.taint_queues.entry(key).or_default().scheduled = false;
+        // Nodes that became Ready (or left) while they waited leave the queue.
+        loop {
+            let Some(&node) = self.taint_queues[&key].waiting.front() else { return };
+            let n = &self.nodes[node];
+            if n.health.condition != ReadyCond::True && !n.gone {
+                break;
+            }
+            self.nodes[node].health.taint_queued = false;
+            self.taint_queues.get_mut(&key).expect("present").waiting.pop_front();
+        }
+        let rate = self.zone_eviction_rate(cluster, zone);
+        if rate == 0.0 {
+            // Held back: the next condition change in the cluster wakes the queue.
             return;
         }
-        let now = self.now;
-        let (cluster, zone) = (n.cluster, n.zone);
-        let retry = SimTime(now.0 + defaults::NODE_MONITOR_PERIOD_MS);
-        // Zone states, as the controller computes them.
+        let q = self.taint_queues.get_mut(&key).expect("present");
+        let node = q.waiting.pop_front().expect("checked above");
+        q.free_at = SimTime(now.0 + (1000.0 / rate) as u64);
+        let h = &mut self.nodes[node].health;
+        h.taint_queued = false;
+        let epoch = h.evict_epoch;
+        let taint = if h.condition == ReadyCond::Unknown { "unreachable" } else { "not-ready" };
+        let name = self.nodes[node].name.clone();
+        self.history.note(now, &name, || format!("taint node.kubernetes.io/{taint}:NoExecute"));
+        let toleration = self.scenario.spec.cluster.control_plane.not_ready_toleration.ms();
+        self.at(SimTime(now.0 + toleration), Event::NodeEvict { node, epoch });
+        self.kick_taint_queue(key);
+    }
+
+    /// Nodes tainted per second in `zone` of `cluster`, as the controller's zone states decide:
+    /// 0 when every zone is fully disrupted (the controller suspects itself), or when the zone
+    /// is partially disrupted (more than 2 and at least 55 % of its nodes not Ready, but not
+    /// all) and has at most 50 nodes.
+    fn zone_eviction_rate(&self, cluster: u32, zone: u32) -> f64 {
         let mut per_zone: std::collections::BTreeMap<u32, (u32, u32)> = Default::default();
         for (_, m) in self.nodes.iter() {
             if m.cluster == cluster && !m.gone {
@@ -173,45 +242,36 @@ impl World {
                 }
             }
         }
-        let all_down = per_zone.values().all(|&(total, down)| down == total);
+        if per_zone.values().all(|&(total, down)| down == total) {
+            return 0.0;
+        }
         let (total, down) = per_zone.get(&zone).copied().unwrap_or((1, 1));
-        let partial = down > 2 && f64::from(down) / f64::from(total) >= defaults::UNHEALTHY_ZONE_THRESHOLD;
-        let rate = if all_down {
-            // Every zone fully disrupted: the controller suspects itself and evicts nothing.
-            0.0
-        } else if partial {
-            if total <= defaults::LARGE_CLUSTER_SIZE_THRESHOLD {
-                0.0
-            } else {
-                defaults::SECONDARY_NODE_EVICTION_RATE_PER_S
-            }
-        } else {
+        // A fully disrupted zone (while others are not) keeps the normal rate.
+        let partial =
+            down < total && down > 2 && f64::from(down) / f64::from(total) >= defaults::UNHEALTHY_ZONE_THRESHOLD;
+        if !partial {
             defaults::NODE_EVICTION_RATE_PER_S
-        };
-        if rate == 0.0 {
-            self.at(retry, Event::NodeTaint { node, epoch });
-            return;
+        } else if total > defaults::LARGE_CLUSTER_SIZE_THRESHOLD {
+            defaults::SECONDARY_NODE_EVICTION_RATE_PER_S
+        } else {
+            0.0
         }
-        let key = (cluster, zone);
-        let free_at = self.taint_limiter.get(&key).copied().unwrap_or(SimTime::ZERO);
-        if free_at > now {
-            self.at(free_at, Event::NodeTaint { node, epoch });
-            return;
-        }
-        self.taint_limiter.insert(key, SimTime(now.0 + (1000.0 / rate) as u64));
-        let h = &mut self.nodes[node].health;
-        h.tainted_at = Some(now);
-        let taint = if h.condition == ReadyCond::Unknown { "unreachable" } else { "not-ready" };
-        let name = self.nodes[node].name.clone();
-        self.history.note(now, &name, || format!("taint node.kubernetes.io/{taint}:NoExecute"));
-        let toleration = self.scenario.spec.cluster.control_plane.not_ready_toleration.ms();
-        self.at(SimTime(now.0 + toleration), Event::NodeEvict { node, epoch });
     }
 
     /// The pods' toleration of the taint ran out: the taint manager deletes them.
     pub(crate) fn on_node_evict(&mut self, node: NodeId, epoch: u32) {
         let n = &self.nodes[node];
         if n.health.evict_epoch != epoch || n.health.condition == ReadyCond::True || n.gone {
+            return;
+        }
+        let (cluster, zone) = (n.cluster, n.zone);
+        if self.zone_eviction_rate(cluster, zone) == 0.0
+            && self.nodes.iter().all(|(_, m)| m.cluster != cluster || m.gone || m.health.condition != ReadyCond::True)
+        {
+            // Every zone went down since the taint: the controller takes its taints back
+            // (markNodeAsReachable) and waits; the node queues again.
+            self.nodes[node].health.evict_epoch += 1;
+            self.queue_for_taint(node);
             return;
         }
         let pods: Vec<_> = n

@@ -43,7 +43,10 @@ impl World {
                 self.swarm_quorum_changed(c as u32);
             }
             ClusterKind::ClassicSwarm => self.classic_node_silent(node),
-            ClusterKind::Kubernetes => self.node_health_changed(node),
+            ClusterKind::Kubernetes => {
+                self.machine_down_clears_agents(node);
+                self.node_health_changed(node);
+            }
         }
         self.cpu_refresh(node);
     }
@@ -122,7 +125,12 @@ impl World {
                 self.swarm_quorum_changed(c as u32);
             }
             ClusterKind::ClassicSwarm => self.classic_node_removed(node),
-            ClusterKind::Kubernetes => self.podgc_node_gone(node),
+            ClusterKind::Kubernetes => {
+                // The Node object is gone: so are its conditions.
+                self.history.node_condition(&name, "NotReady", self.now, false);
+                self.history.node_condition(&name, "DiskPressure", self.now, false);
+                self.podgc_node_gone(node);
+            }
         }
         self.cpu_refresh(node);
     }

@@ -157,10 +157,11 @@ impl World {
             return self.swarm_pick(pod);
         }
         if let Some(n) = self.pods[pod].pinned {
-            // A DaemonSet pod: its node or nothing.
+            // A DaemonSet pod: its node or nothing. It tolerates cordons and the not-ready,
+            // unreachable and disk-pressure taints.
             let node = &self.nodes[n];
             let mut reasons = Vec::new();
-            if !node.schedulable() {
+            if !node.running() {
                 reasons.push("1 node(s) were unschedulable");
             }
             if node.req_cpu + pcpu > node.cpu {

@@ -32,8 +32,9 @@ one_key_enum! {
         /// Kubernetes: PLEG unhealthy for a reason outside docker (an old systemd): the kubelet
         /// reports NotReady at once. A reboot clears it, for `recurAfter` if given.
         PlegUnhealthy(PlegFault) = "plegUnhealthy",
-        /// Kubernetes: the kubelet process dies. Heartbeats stop; containers go on serving
-        /// without probes. A restart of the kubelet or a reboot clears it.
+        /// Kubernetes: the kubelet process dies. Heartbeats stop; containers go on running and
+        /// serving; nothing new starts there. A restart of the kubelet or a reboot clears it.
+        /// (Simplification: the model goes on evaluating the running containers' probes.)
         KubeletDown(NodeAgentFault) = "kubeletDown",
         /// Kubernetes: the node loses its network for `for` (for good when omitted): no
         /// heartbeats, no traffic to its containers, no SSH.
