@@ -1,6 +1,7 @@
 //! The generated large cluster shared by the benchmark and the `large_day` example: 2,000 nodes
 //! in four zones, 200 services, `pods_per_service` replicas each, probes at default periods (a
-//! quarter of them calling another service), diurnal traffic, alert rules, and a day of faults.
+//! quarter of them calling another service), diurnal traffic, alert rules, and a day of faults
+//! (crashes, ConfigMap changes, lost nodes, node agents going silent or NotReady).
 
 use serde_json::{Value, json};
 
@@ -62,6 +63,18 @@ pub fn large(pods_per_service: u32) -> Scenario {
     }
     for k in 0..20u64 {
         faults.push(json!({"nodeRemoved": {"at": hhmm(30 + k * 70), "node": format!("z{}-{}", k % 4, 1 + k * 13)}}));
+    }
+    // Node agents: 20 nodes go silent or NotReady; the node lifecycle controller evicts their
+    // pods (and the kubelet those of full disks).
+    for k in 0..20u64 {
+        let node = format!("z{}-{}", k % 4, 6 + k * 13);
+        let at = hhmm(45 + k * 65);
+        faults.push(match k % 4 {
+            0 => json!({"networkLoss": {"at": at, "node": node, "for": "20m"}}),
+            1 => json!({"networkLoss": {"at": at, "node": node}}),
+            2 => json!({"dockerHung": {"at": at, "node": node}}),
+            _ => json!({"diskFull": {"at": at, "node": node}}),
+        });
     }
     serde_json::from_value(json!({
         "apiVersion": "capsize.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "large"},
