@@ -36,6 +36,12 @@ pub enum FormatArg {
     Table,
     /// JSON (the stable output contract).
     Json,
+    /// Markdown, for a postmortem document.
+    Markdown,
+    /// One self-contained HTML page with charts (no script, no network).
+    Html,
+    /// JUnit XML, for CI systems.
+    Junit,
 }
 
 impl From<FormatArg> for Format {
@@ -43,6 +49,9 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Table => Format::Table,
             FormatArg::Json => Format::Json,
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
+            FormatArg::Junit => Format::Junit,
         }
     }
 }
@@ -86,6 +95,21 @@ enum Command {
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run a suite (scenarios x policies x seeds with expectations) and judge every case:
+    /// exit 0 when every expectation holds, 1 when one does not, 2 on invalid input.
+    Check {
+        /// Suite file (`kind: Suite`).
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: FormatArg,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Rewrite the suite's baseline file with these results (the verdicts still count).
+        #[arg(long)]
+        update_baseline: bool,
     },
     /// Check scenario and policy files without running them.
     Validate {
@@ -140,6 +164,32 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Check { file, format, out, update_baseline } => {
+            let suite = crate::suite::load_suite(&file)?;
+            let baseline_path = suite.baseline_path();
+            let baseline = match (&baseline_path, update_baseline) {
+                (Some(p), false) if p.is_file() => Some(crate::suite::read_baseline(p)?),
+                _ => None,
+            };
+            let (report, results) = suite.check(baseline.as_ref());
+            if update_baseline {
+                let Some(p) = baseline_path else {
+                    return Err(Failure::Invalid(LoadError {
+                        diagnostics: vec![suite.file.at(
+                            &crate::yaml::parse_path("spec"),
+                            "--update-baseline needs `spec.baseline` (the file to write) in the suite",
+                        )],
+                    }));
+                };
+                let mut text =
+                    serde_json::to_string_pretty(&crate::suite::baseline_of(&results)).expect("a baseline serializes");
+                text.push('\n');
+                emit(&text, Some(&p))?;
+                eprintln!("baseline written to {}", p.display());
+            }
+            emit(&capsize_reports::render_check(&report, format.into()), out.as_deref())?;
+            Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Command::Compare { file, policies, seed, format, out } => {
             let scenario = load::load_scenario(&file)?;
             let selected = load::select_policies(&scenario, &policies)?;
@@ -169,6 +219,10 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
 fn validate_file(path: &Path) -> Result<String, LoadError> {
     let file = load::SourceFile::read(path)?;
     match load::peek_kind(&file)?.as_str() {
+        "Suite" => {
+            let s = crate::suite::load_suite(path)?;
+            Ok(format!("Suite {}, {} cases", s.suite.metadata.name, s.suite.spec.cases.len()))
+        }
         "Policy" => {
             let p = load::load_policy(path)?;
             Ok(format!(

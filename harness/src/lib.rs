@@ -9,4 +9,5 @@ pub mod load;
 pub mod patch;
 pub mod policy;
 pub mod runner;
+pub mod suite;
 pub mod yaml;

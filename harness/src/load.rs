@@ -111,6 +111,11 @@ impl SourceFile {
         }
     }
 
+    /// A parse error of this file as a located diagnostic.
+    pub fn yaml_diagnostic(&self, e: YamlError) -> Diagnostic {
+        self.yaml_error(e)
+    }
+
     fn yaml_error(&self, e: YamlError) -> Diagnostic {
         let pos = e.line.zip(e.column);
         let message = match &e.path {

@@ -21,9 +21,15 @@ pub fn run(prepared: Prepared, opts: &RunOptions) -> RunResult {
 
 /// Runs every prepared scenario, in parallel up to the machine's cores; results in input order.
 pub fn run_all(prepared: Vec<Prepared>, opts: &RunOptions) -> Vec<RunResult> {
-    let n = prepared.len();
+    run_each(prepared.into_iter().map(|p| (p, opts.clone())).collect())
+}
+
+/// Runs every prepared scenario with its own options, in parallel up to the machine's cores;
+/// results in input order.
+pub fn run_each(jobs: Vec<(Prepared, RunOptions)>) -> Vec<RunResult> {
+    let n = jobs.len();
     let workers = std::thread::available_parallelism().map_or(1, |p| p.get()).min(n.max(1));
-    let jobs: Vec<Mutex<Option<Prepared>>> = prepared.into_iter().map(|p| Mutex::new(Some(p))).collect();
+    let jobs: Vec<Mutex<Option<(Prepared, RunOptions)>>> = jobs.into_iter().map(|p| Mutex::new(Some(p))).collect();
     let results: Vec<Mutex<Option<RunResult>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -34,8 +40,8 @@ pub fn run_all(prepared: Vec<Prepared>, opts: &RunOptions) -> Vec<RunResult> {
                     if i >= n {
                         break;
                     }
-                    let job = jobs[i].lock().expect("job lock").take().expect("each job is taken once");
-                    let r = run(job, opts);
+                    let (job, opts) = jobs[i].lock().expect("job lock").take().expect("each job is taken once");
+                    let r = run(job, &opts);
                     *results[i].lock().expect("result lock") = Some(r);
                 }
             });

@@ -7,6 +7,16 @@ use comfy_table::{Cell, CellAlignment, Table, presets};
 
 use capsize_sim::result::{RunResult, ServiceResult};
 
+pub mod check;
+mod html;
+mod junit;
+mod markdown;
+
+pub use check::{CaseReport, CheckReport, CheckResult, check_table};
+pub use html::{check_html, runs_html};
+pub use junit::{check_junit, runs_junit};
+pub use markdown::{check_markdown, runs_markdown};
+
 /// Output formats.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub enum Format {
@@ -15,6 +25,12 @@ pub enum Format {
     Table,
     /// JSON, the stable contract.
     Json,
+    /// Markdown for a postmortem document.
+    Markdown,
+    /// One self-contained HTML page with charts.
+    Html,
+    /// JUnit XML for CI systems.
+    Junit,
 }
 
 /// One run, in `format`.
@@ -22,6 +38,7 @@ pub fn render_run(r: &RunResult, format: Format) -> String {
     match format {
         Format::Table => run_table(r),
         Format::Json => run_json(r),
+        other => render_compare(std::slice::from_ref(r), other),
     }
 }
 
@@ -30,6 +47,24 @@ pub fn render_compare(runs: &[RunResult], format: Format) -> String {
     match format {
         Format::Table => compare_table(runs),
         Format::Json => compare_json(runs),
+        Format::Markdown => runs_markdown(runs),
+        Format::Html => runs_html(runs),
+        Format::Junit => runs_junit(runs),
+    }
+}
+
+/// A suite's verdicts, in `format`.
+pub fn render_check(r: &CheckReport, format: Format) -> String {
+    match format {
+        Format::Table => check_table(r),
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(r).expect("verdicts serialize");
+            s.push('\n');
+            s
+        }
+        Format::Markdown => check_markdown(r),
+        Format::Html => check_html(r),
+        Format::Junit => check_junit(r),
     }
 }
 
@@ -63,7 +98,7 @@ pub fn percent(a: f64) -> String {
     format!("{:.3}%", a * 100.0)
 }
 
-fn new_table(header: &[&str]) -> Table {
+pub(crate) fn new_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::ASCII_MARKDOWN);
     t.set_header(header.to_vec());

@@ -21,6 +21,8 @@ pub struct History {
     pub dead: Vec<Vec<(SimTime, f64)>>,
     /// Per cluster: swarm mode periods without a leader, `(cluster name, from, until)`.
     pub leaderless: Vec<(String, SimTime, Option<SimTime>)>,
+    /// The policy failed and the run stopped here: why.
+    pub aborted: Option<String>,
     /// Kubernetes node conditions other than Ready as the API showed them (`NotReady`,
     /// `DiskPressure`): `(node, condition, from, until)`.
     pub node_conditions: Vec<(String, &'static str, SimTime, Option<SimTime>)>,

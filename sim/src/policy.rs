@@ -398,6 +398,9 @@ pub struct Decision {
     pub actions: Vec<Request>,
     /// Look again at this time (besides every monitoring evaluation).
     pub wake_at: Option<SimTime>,
+    /// The policy cannot go on (a plug-in crashed, hung, or answered nonsense): the run stops
+    /// and its result carries this message.
+    pub error: Option<String>,
 }
 
 /// A remediation policy.

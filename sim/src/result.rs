@@ -38,6 +38,10 @@ pub struct RunResult {
     pub cost: CostResult,
     /// Per swarm-mode cluster, the periods its managers had no leader.
     pub leaderless: Vec<LeaderlessResult>,
+    /// The run could not be completed (a policy plug-in failed): why. The results cover the
+    /// run up to that point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Periods in which Kubernetes nodes were NotReady or under DiskPressure.
     pub node_conditions: Vec<NodeConditionResult>,
     /// Nodes that went offline because their CPU stayed saturated.
@@ -94,6 +98,10 @@ pub struct ServiceResult {
     pub mttd_s: Option<f64>,
     /// Mean outage length (time to recover).
     pub mttr_s: Option<f64>,
+    /// Availability in equal slices of the run, `(from s, to s, availability)`, for charts.
+    /// Not part of the JSON contract (reports draw it).
+    #[serde(skip)]
+    pub series: Vec<(f64, f64, f64)>,
 }
 
 /// One outage.

@@ -31,6 +31,9 @@ const GL: [(f64, f64); 5] = [
     (0.906_179_845_938_664, 0.236_926_885_056_189_1),
 ];
 
+/// Slices of a run in the availability series that reports chart.
+const SERIES_SLICES: u64 = 288;
+
 /// Samples per piece when looking for a threshold crossing inside it.
 const SAMPLES: u64 = 16;
 
@@ -117,6 +120,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 mttd_s: mean(&detected),
                 mttr_s: mean(&outages.iter().map(|o| o.duration_s).collect::<Vec<_>>()),
                 outages,
+                series: availability_series(&topo, i, history, SERIES_SLICES),
             }
         })
         .collect();
@@ -206,6 +210,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             instances: history.instances.clone(),
         },
         events: history.events,
+        error: history.aborted.clone(),
         leaderless: history
             .leaderless
             .iter()
@@ -276,6 +281,37 @@ fn mean(v: &[f64]) -> Option<f64> {
 
 /// Offered and served requests of service `s` over `[0, end)`, and its outage intervals.
 pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) -> (f64, f64, Vec<(SimTime, SimTime)>) {
+    integrate(topo, s, history, None)
+}
+
+/// Served over offered requests of service `s` in `buckets` equal slices of the run, as
+/// `(slice start s, slice end s, availability)`: what a chart of availability over time draws.
+/// Integrated exactly as the totals are (the slice edges are extra cuts).
+pub(crate) fn availability_series(topo: &Topology, s: usize, history: &History, buckets: u64) -> Vec<(f64, f64, f64)> {
+    let end = history.end.0.max(1);
+    let n = buckets.clamp(1, end);
+    let mut sums = vec![(0.0, 0.0); n as usize];
+    integrate(topo, s, history, Some((end.div_ceil(n), &mut sums)));
+    let width = end.div_ceil(n);
+    sums.iter()
+        .enumerate()
+        .map(|(k, &(offered, served))| {
+            let a = k as u64 * width;
+            let b = ((k as u64 + 1) * width).min(end);
+            (a as f64 / 1000.0, b as f64 / 1000.0, if offered > 0.0 { (served / offered).clamp(0.0, 1.0) } else { 1.0 })
+        })
+        .filter(|&(a, b, _)| b > a)
+        .collect()
+}
+
+/// The integration behind both: totals and outages, and per-slice sums when `slices` is given
+/// (`(width ms, sums)`).
+fn integrate(
+    topo: &Topology,
+    s: usize,
+    history: &History,
+    mut slices: Option<(u64, &mut [(f64, f64)])>,
+) -> (f64, f64, Vec<(SimTime, SimTime)>) {
     let (capacity, end) = (&history.capacity, history.end);
     // The service and everything it calls, callees first.
     let mut in_closure = vec![false; topo.len()];
@@ -307,6 +343,9 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
         cuts.extend(history.dead[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
         let src = topo.source(x);
         cuts.extend(topo.curves[src].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
+    }
+    if let Some((width, sums)) = &slices {
+        cuts.extend((1..sums.len() as u64).map(|k| k * width).filter(|&t| t < end.0));
     }
     let cuts: Vec<u64> = cuts.into_iter().collect();
 
@@ -363,10 +402,10 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
         for w in pieces.windows(2) {
             let (u, v) = (w[0], w[1]);
             let len_s = (v - u) as f64 / 1000.0;
-            offered += (offered_at(u as f64) + offered_at(v as f64)) / 2.0 * len_s;
+            let piece_offered = (offered_at(u as f64) + offered_at(v as f64)) / 2.0 * len_s;
             let mid = (u + v) as f64 / 2.0;
             let half = (v - u) as f64 / 2.0;
-            served += GL
+            let piece_served = GL
                 .iter()
                 .map(|&(x, wt)| {
                     let t = mid + half * x;
@@ -375,6 +414,13 @@ pub(crate) fn service_integrals(topo: &Topology, s: usize, history: &History) ->
                 .sum::<f64>()
                 * len_s
                 / 2.0;
+            offered += piece_offered;
+            served += piece_served;
+            if let Some((width, sums)) = &mut slices {
+                let k = ((u / *width) as usize).min(sums.len() - 1);
+                sums[k].0 += piece_offered;
+                sums[k].1 += piece_served;
+            }
 
             // Outage state along the piece.
             let below = |t: u64, ratios: &mut Vec<f64>| ratio_at(t as f64, ratios) < threshold;

@@ -378,7 +378,7 @@ impl Sim {
 
     /// Processes the next event; false once the run is over.
     pub fn step(&mut self, policy: &mut dyn Policy) -> bool {
-        if self.done {
+        if self.done || self.world.history.aborted.is_some() {
             return false;
         }
         let Some((t, event)) = self.world.queue.pop() else {
@@ -438,6 +438,12 @@ impl Sim {
         let decision = policy.decide(&self.world);
         let w = &mut self.world;
         let now = w.now;
+        if let Some(e) = decision.error {
+            // The policy cannot go on (a plug-in crashed or answered nonsense): the run ends
+            // here, and says why.
+            w.history.aborted = Some(e);
+            return;
+        }
         for request in decision.actions {
             let idx = w.actions.len();
             w.actions.push(PendingAction { request: Request { ..request }, issued: now });

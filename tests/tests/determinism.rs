@@ -10,6 +10,7 @@ fn all() -> Vec<String> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter(|p| std::fs::read_to_string(p).unwrap().contains("\nkind: Scenario"))
         .map(|p| format!("scenarios/{}", p.file_name().unwrap().to_str().unwrap()))
         .collect();
     v.sort();

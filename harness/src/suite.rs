@@ -1,0 +1,524 @@
+//! Suites for `capsize check`: scenarios x policies x seeds with expectations, and a baseline
+//! of earlier results to compare against.
+//!
+//! A case fails when an expectation does not hold, when a fault of its scenario hit nothing
+//! (the drill did not test what it says), when the suite says the policy must act and it did
+//! not, when it regressed against the baseline beyond the tolerance, or when its run could not
+//! be completed. The exit code follows: 0 every case passed, 1 one failed, 2 invalid input.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use capsize_reports::{CaseReport, CheckReport, CheckResult, human_duration};
+use capsize_sim::spec::Metadata;
+use capsize_sim::time::SimDuration;
+use capsize_sim::{RunOptions, RunResult};
+
+use crate::load::{self, LoadError, LoadedScenario, Prepared, SourceFile};
+use crate::runner;
+use crate::yaml;
+
+/// A suite file.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuiteFile {
+    /// Must be `capsize.dev/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Suite`.
+    pub kind: String,
+    /// Name and description.
+    pub metadata: Metadata,
+    /// The cases.
+    pub spec: SuiteSpec,
+}
+
+/// What a suite runs and expects.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuiteSpec {
+    /// Earlier results (a file `check --update-baseline` writes), relative to the suite file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<PathBuf>,
+    /// How far a case may fall behind its baseline before it fails.
+    #[serde(default)]
+    pub tolerance: Tolerance,
+    /// The cases.
+    pub cases: Vec<CaseSpec>,
+}
+
+/// Allowed regressions against the baseline.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Tolerance {
+    /// Availability may drop by this much (0.0005 = 0.05 percentage points).
+    pub availability: f64,
+    /// Downtime may grow by this much.
+    pub downtime: SimDuration,
+}
+
+impl Default for Tolerance {
+    fn default() -> Self {
+        Tolerance { availability: 0.0005, downtime: SimDuration::secs(60) }
+    }
+}
+
+/// One scenario under one policy, for one or more seeds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CaseSpec {
+    /// Scenario file, relative to the suite file.
+    pub scenario: PathBuf,
+    /// A policy the scenario lists (by name), or a policy file relative to the suite file.
+    pub policy: String,
+    /// Seeds to run (the scenario's own when omitted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seeds: Vec<u64>,
+    /// Expectations, one per line: `SERVICE availability >= 0.999`, `SERVICE downtime <= 15m`,
+    /// `SERVICE outages == 0`, `spend <= 120`, `no leaderless period`, `actions >= 1`, `no
+    /// failed actions`, `node NODE NotReady <= 6m`, `node NODE DiskPressure <= 10m`.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// The policy must act at least once (a rule that never fired is a failure).
+    #[serde(default)]
+    pub must_act: bool,
+    /// Faults that hit nothing are expected (off by default: such a case fails).
+    #[serde(default)]
+    pub allow_unmatched_faults: bool,
+}
+
+/// A comparison.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Op {
+    Ge,
+    Gt,
+    Le,
+    Lt,
+    Eq,
+}
+
+impl Op {
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            ">=" => Op::Ge,
+            ">" => Op::Gt,
+            "<=" => Op::Le,
+            "<" => Op::Lt,
+            "==" => Op::Eq,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, a: f64, b: f64) -> bool {
+        match self {
+            Op::Ge => a >= b,
+            Op::Gt => a > b,
+            Op::Le => a <= b,
+            Op::Lt => a < b,
+            Op::Eq => (a - b).abs() < 1e-9,
+        }
+    }
+}
+
+/// An expectation, parsed.
+#[derive(Clone, Debug, PartialEq)]
+enum Expectation {
+    Availability(String, Op, f64),
+    Downtime(String, Op, f64),
+    Outages(String, Op, f64),
+    Spend(Op, f64),
+    NoLeaderless,
+    Actions(Op, f64),
+    NoFailedActions,
+    NodeCondition(String, String, Op, f64),
+}
+
+/// Why an expectation line does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ParseError(String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const GRAMMAR: &str = "expected `SERVICE availability|downtime|outages OP VALUE`, `spend OP NUMBER`, `actions OP N`, \
+                       `node NODE NotReady|DiskPressure OP DURATION`, `no leaderless period` or `no failed actions` \
+                       (OP: >=, >, <=, <, ==)";
+
+fn parse_expectation(line: &str) -> Result<Expectation, ParseError> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let bad = || ParseError(format!("`{line}`: {GRAMMAR}"));
+    let op = |w: &str| {
+        Op::parse(w).ok_or_else(|| ParseError(format!("`{line}`: `{w}` is not a comparison (>=, >, <=, <, ==)")))
+    };
+    let number = |w: &str| -> Result<f64, ParseError> {
+        // `99.9%` is read as `99.9e-2`, which is exactly the decimal 0.999 (dividing by 100 is not).
+        let text = match w.strip_suffix('%') {
+            Some(p) if !p.contains(['e', 'E']) => format!("{p}e-2"),
+            Some(_) => return Err(ParseError(format!("`{line}`: `{w}` is not a number"))),
+            None => w.to_string(),
+        };
+        let x: f64 = text.parse().map_err(|_| ParseError(format!("`{line}`: `{w}` is not a number")))?;
+        if !x.is_finite() {
+            return Err(ParseError(format!("`{line}`: `{w}` is not a number")));
+        }
+        Ok(x)
+    };
+    let duration = |w: &str| -> Result<f64, ParseError> {
+        SimDuration::parse(w).map(|d| d.secs_f64()).map_err(|e| ParseError(format!("`{line}`: {e}")))
+    };
+    match words.as_slice() {
+        ["no", "leaderless", "period"] => Ok(Expectation::NoLeaderless),
+        ["no", "failed", "actions"] => Ok(Expectation::NoFailedActions),
+        ["spend", o, v] => Ok(Expectation::Spend(op(o)?, number(v)?)),
+        ["actions", o, v] => Ok(Expectation::Actions(op(o)?, number(v)?)),
+        ["node", n, c @ ("NotReady" | "DiskPressure"), o, v] => {
+            Ok(Expectation::NodeCondition(n.to_string(), c.to_string(), op(o)?, duration(v)?))
+        }
+        [s, "availability", o, v] => {
+            let x = number(v)?;
+            if !(0.0..=1.0).contains(&x) {
+                return Err(ParseError(format!("`{line}`: an availability is between 0 and 1 (or 0% and 100%)")));
+            }
+            Ok(Expectation::Availability(s.to_string(), op(o)?, x))
+        }
+        [s, "downtime", o, v] => Ok(Expectation::Downtime(s.to_string(), op(o)?, duration(v)?)),
+        [s, "outages", o, v] => Ok(Expectation::Outages(s.to_string(), op(o)?, number(v)?)),
+        _ => Err(bad()),
+    }
+}
+
+/// A suite, loaded and checked: every scenario and policy resolved, every expectation parsed
+/// and naming what exists.
+pub struct LoadedSuite {
+    /// The file.
+    pub file: SourceFile,
+    /// Its contents.
+    pub suite: SuiteFile,
+    /// Per case: the scenario, the policy, the parsed expectations.
+    cases: Vec<(LoadedScenario, load::LoadedPolicy, Vec<Expectation>)>,
+}
+
+fn at(file: &SourceFile, path: &str, message: impl Into<String>) -> load::Diagnostic {
+    file.at(&yaml::parse_path(path), message)
+}
+
+/// Reads a suite and everything it names; every problem is reported with its place.
+pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
+    let file = SourceFile::read(path)?;
+    let kind = load::peek_kind(&file)?;
+    if kind != "Suite" {
+        return Err(LoadError {
+            diagnostics: vec![at(&file, "kind", format!("expected a Suite file, found kind `{kind}`"))],
+        });
+    }
+    let suite: SuiteFile =
+        yaml::parse(&file.text).map_err(|e| LoadError { diagnostics: vec![file.yaml_diagnostic(e)] })?;
+    let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut diagnostics = Vec::new();
+    let mut cases = Vec::new();
+    if suite.spec.cases.is_empty() {
+        diagnostics.push(at(&file, "spec.cases", "a suite needs at least one case"));
+    }
+    if !(0.0..=1.0).contains(&suite.spec.tolerance.availability) {
+        diagnostics.push(at(&file, "spec.tolerance.availability", "a tolerance on availability is between 0 and 1"));
+    }
+    for (i, c) in suite.spec.cases.iter().enumerate() {
+        let scenario = match load::load_scenario(&dir.join(&c.scenario)) {
+            Ok(s) => s,
+            Err(e) => {
+                diagnostics.push(at(
+                    &file,
+                    &format!("spec.cases[{i}].scenario"),
+                    format!("the scenario `{}` cannot be used (its errors follow)", c.scenario.display()),
+                ));
+                diagnostics.extend(e.diagnostics);
+                continue;
+            }
+        };
+        let as_file = dir.join(&c.policy);
+        let policy = if as_file.is_file() {
+            load::load_policy(&as_file)
+        } else {
+            load::select_policies(&scenario, std::slice::from_ref(&c.policy)).map(|mut v| v.remove(0)).map_err(|_| {
+                LoadError {
+                    diagnostics: vec![at(
+                        &file,
+                        &format!("spec.cases[{i}].policy"),
+                        format!(
+                            "`{}` is neither a policy `{}` lists nor a policy file",
+                            c.policy,
+                            c.scenario.display()
+                        ),
+                    )],
+                }
+            })
+        };
+        let policy = match policy {
+            Ok(p) => p,
+            Err(e) => {
+                diagnostics.extend(e.diagnostics);
+                continue;
+            }
+        };
+        if let Err(e) = load::prepare(&scenario, &policy) {
+            diagnostics.extend(e.diagnostics);
+            continue;
+        }
+        let services: Vec<String> = scenario
+            .scenario
+            .spec
+            .cluster
+            .services
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(scenario.scenario.spec.cluster.load_balancers.iter().map(|l| l.name.clone()))
+            .collect();
+        let nodes: Vec<String> = scenario
+            .scenario
+            .spec
+            .cluster
+            .nodes
+            .iter()
+            .flat_map(|p| (1..=p.count).map(move |n| format!("{}-{n}", p.pool)))
+            .collect();
+        let mut parsed = Vec::new();
+        for (j, line) in c.expect.iter().enumerate() {
+            let here = format!("spec.cases[{i}].expect[{j}]");
+            match parse_expectation(line) {
+                Err(e) => diagnostics.push(at(&file, &here, e.to_string())),
+                Ok(x) => {
+                    let unknown = match &x {
+                        Expectation::Availability(s, ..)
+                        | Expectation::Downtime(s, ..)
+                        | Expectation::Outages(s, ..)
+                            if !services.contains(s) =>
+                        {
+                            Some(format!("`{s}` is not a service of the scenario (it has: {})", services.join(", ")))
+                        }
+                        Expectation::NodeCondition(n, ..) if !nodes.contains(n) => {
+                            Some(format!("`{n}` is not a node of the scenario"))
+                        }
+                        _ => None,
+                    };
+                    match unknown {
+                        Some(m) => diagnostics.push(at(&file, &here, m)),
+                        None => parsed.push(x),
+                    }
+                }
+            }
+        }
+        cases.push((scenario, policy, parsed));
+    }
+    if !diagnostics.is_empty() {
+        return Err(LoadError { diagnostics });
+    }
+    Ok(LoadedSuite { file, suite, cases })
+}
+
+/// Earlier results: per case (`scenario/policy/seed`), per service.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Baseline {
+    /// Cases by id.
+    pub cases: BTreeMap<String, BTreeMap<String, BaselineService>>,
+}
+
+/// What the baseline keeps of a service.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct BaselineService {
+    /// Availability, 0..1.
+    pub availability: f64,
+    /// Downtime, seconds.
+    pub downtime_s: f64,
+}
+
+fn case_id(r: &RunResult) -> String {
+    format!("{}/{}/{}", r.scenario, r.policy, r.seed)
+}
+
+impl LoadedSuite {
+    /// Where the baseline lives, if the suite has one.
+    pub fn baseline_path(&self) -> Option<PathBuf> {
+        let dir = self.file.path.parent().unwrap_or(Path::new("."));
+        self.suite.spec.baseline.as_ref().map(|b| dir.join(b))
+    }
+
+    /// Runs every case and judges it against its expectations and `baseline`; also returns
+    /// the results (for `--update-baseline`).
+    pub fn check(&self, baseline: Option<&Baseline>) -> (CheckReport, Vec<RunResult>) {
+        let mut jobs: Vec<(Prepared, RunOptions, usize)> = Vec::new();
+        for (k, (scenario, policy, _)) in self.cases.iter().enumerate() {
+            let spec = &self.suite.spec.cases[k];
+            let seeds = if spec.seeds.is_empty() { vec![scenario.scenario.spec.seed] } else { spec.seeds.clone() };
+            for seed in seeds {
+                let prepared = load::prepare(scenario, policy).expect("checked when the suite was loaded");
+                jobs.push((prepared, RunOptions { seed: Some(seed), timeline: false }, k));
+            }
+        }
+        let owners: Vec<usize> = jobs.iter().map(|j| j.2).collect();
+        let results = runner::run_each(jobs.into_iter().map(|(p, o, _)| (p, o)).collect());
+        let mut cases = Vec::new();
+        for (r, &k) in results.iter().zip(&owners) {
+            let spec = &self.suite.spec.cases[k];
+            let mut checks: Vec<CheckResult> = Vec::new();
+            if !spec.allow_unmatched_faults {
+                let hit = r.faults.iter().filter(|f| f.matched > 0).count();
+                let missed: Vec<String> =
+                    r.faults.iter().filter(|f| f.matched == 0).map(|f| format!("{} {}", f.kind, f.target)).collect();
+                checks.push(CheckResult {
+                    expectation: "every fault hits something".into(),
+                    passed: missed.is_empty(),
+                    measured: if r.faults.is_empty() {
+                        "the scenario injects no fault".into()
+                    } else if missed.is_empty() {
+                        format!("{hit} of {} faults hit", r.faults.len())
+                    } else {
+                        format!("hit nothing: {}", missed.join("; "))
+                    },
+                });
+            }
+            if spec.must_act {
+                checks.push(CheckResult {
+                    expectation: "the policy acts".into(),
+                    passed: !r.actions.is_empty(),
+                    measured: format!("{} actions", r.actions.len()),
+                });
+            }
+            for (line, x) in spec.expect.iter().zip(&self.cases[k].2) {
+                let (passed, measured) = judge(x, r);
+                checks.push(CheckResult { expectation: line.clone(), passed, measured });
+            }
+            if let Some(b) = baseline.and_then(|b| b.cases.get(&case_id(r))) {
+                let tol = &self.suite.spec.tolerance;
+                for s in &r.services {
+                    let Some(old) = b.get(&s.name) else { continue };
+                    checks.push(CheckResult {
+                        expectation: format!("{} availability within {} of the baseline", s.name, tol.availability),
+                        passed: s.availability + tol.availability >= old.availability,
+                        measured: format!("{:.5} (baseline {:.5})", s.availability, old.availability),
+                    });
+                    checks.push(CheckResult {
+                        expectation: format!("{} downtime within {} of the baseline", s.name, tol.downtime),
+                        passed: s.downtime_s <= old.downtime_s + tol.downtime.secs_f64(),
+                        measured: format!(
+                            "{} (baseline {})",
+                            human_duration(s.downtime_s),
+                            human_duration(old.downtime_s)
+                        ),
+                    });
+                }
+            }
+            cases.push(CaseReport {
+                scenario: r.scenario.clone(),
+                policy: r.policy.clone(),
+                seed: r.seed,
+                checks,
+                error: r.error.clone(),
+            });
+        }
+        (CheckReport { suite: self.suite.metadata.name.clone(), cases }, results)
+    }
+}
+
+/// The baseline the results make.
+pub fn baseline_of(results: &[RunResult]) -> Baseline {
+    let mut b = Baseline::default();
+    for r in results {
+        let services = r
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), BaselineService { availability: s.availability, downtime_s: s.downtime_s }))
+            .collect();
+        b.cases.insert(case_id(r), services);
+    }
+    b
+}
+
+/// Whether `x` holds in `r`, and what was measured.
+fn judge(x: &Expectation, r: &RunResult) -> (bool, String) {
+    let service = |name: &str| r.services.iter().find(|s| s.name == name).expect("checked at load");
+    match x {
+        Expectation::Availability(s, op, v) => {
+            let a = service(s).availability;
+            (op.holds(a, *v), format!("{a:.5}"))
+        }
+        Expectation::Downtime(s, op, v) => {
+            let d = service(s).downtime_s;
+            (op.holds(d, *v), human_duration(d))
+        }
+        Expectation::Outages(s, op, v) => {
+            let n = service(s).outages.len() as f64;
+            (op.holds(n, *v), format!("{n}"))
+        }
+        Expectation::Spend(op, v) => (op.holds(r.cost.spend, *v), format!("{:.2}", r.cost.spend)),
+        Expectation::NoLeaderless => (r.leaderless.is_empty(), format!("{} leaderless periods", r.leaderless.len())),
+        Expectation::Actions(op, v) => (op.holds(r.actions.len() as f64, *v), format!("{} actions", r.actions.len())),
+        Expectation::NoFailedActions => {
+            let failed: Vec<&str> = r.actions.iter().filter(|a| !a.ok).map(|a| a.action.as_str()).collect();
+            (
+                failed.is_empty(),
+                if failed.is_empty() { "none failed".into() } else { format!("failed: {}", failed.join("; ")) },
+            )
+        }
+        Expectation::NodeCondition(n, c, op, v) => {
+            let total: f64 = r
+                .node_conditions
+                .iter()
+                .filter(|x| x.node == *n && x.condition == *c)
+                .map(|x| x.duration_s)
+                .fold(0.0, |a, b| a + b);
+            (op.holds(total, *v), human_duration(total))
+        }
+    }
+}
+
+/// Reads a baseline file (JSON written by `--update-baseline`).
+pub fn read_baseline(path: &Path) -> Result<Baseline, LoadError> {
+    let file = SourceFile::read(path)?;
+    serde_json::from_str(&file.text).map_err(|e| LoadError {
+        diagnostics: vec![load::Diagnostic {
+            file: path.to_path_buf(),
+            line: Some(e.line()),
+            column: Some(e.column()),
+            message: format!("not a capsize baseline: {e}"),
+            source_line: file.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
+        }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations_parse_or_say_what_was_expected() {
+        assert_eq!(
+            parse_expectation("i-web availability >= 99.9%"),
+            Ok(Expectation::Availability("i-web".into(), Op::Ge, 0.999))
+        );
+        assert_eq!(
+            parse_expectation("i-web downtime <= 15m"),
+            Ok(Expectation::Downtime("i-web".into(), Op::Le, 900.0))
+        );
+        assert_eq!(parse_expectation("no leaderless period"), Ok(Expectation::NoLeaderless));
+        assert_eq!(parse_expectation("spend <= 120"), Ok(Expectation::Spend(Op::Le, 120.0)));
+        assert_eq!(
+            parse_expectation("node worker-2 NotReady < 6m"),
+            Ok(Expectation::NodeCondition("worker-2".into(), "NotReady".into(), Op::Lt, 360.0))
+        );
+        assert!(parse_expectation("i-web availability => 0.9").unwrap_err().0.contains("not a comparison"));
+        assert!(parse_expectation("i-web availability >= 2").unwrap_err().0.contains("between 0 and 1"));
+        assert!(parse_expectation("i-web uptime >= 0.9").unwrap_err().0.contains("expected"));
+        assert!(parse_expectation("i-web downtime <= soon").is_err());
+    }
+
+    #[test]
+    fn comparisons_hold_as_written() {
+        assert!(Op::Ge.holds(1.0, 1.0) && !Op::Gt.holds(1.0, 1.0));
+        assert!(Op::Le.holds(1.0, 1.0) && !Op::Lt.holds(1.0, 1.0) && Op::Eq.holds(0.3, 0.1 + 0.2));
+    }
+}

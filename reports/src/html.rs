@@ -1,0 +1,248 @@
+//! A self-contained HTML report: one file, no script, no network. Per service, availability
+//! over time for each policy on one time axis (inline SVG), with the faults and each policy's
+//! actions marked on it; then the comparison table, the actions and the faults.
+//!
+//! Deterministic like every report: coordinates are rounded to a tenth of a pixel, colours come
+//! from a fixed palette in policy order.
+
+use capsize_sim::result::RunResult;
+
+use crate::check::CheckReport;
+use crate::human_duration;
+use crate::junit::xml as esc;
+
+/// Line colours, in policy order (colour-blind friendly, Okabe-Ito).
+const PALETTE: [&str; 8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
+
+const W: f64 = 960.0;
+const H: f64 = 280.0;
+const LEFT: f64 = 56.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 16.0;
+const BOTTOM: f64 = 44.0;
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1b1b;max-width:1000px}\
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}\
+th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}td.num{text-align:right}.fail{color:#b00020;font-weight:600}\
+.legend span{display:inline-block;margin-right:1.2rem}.swatch{display:inline-block;width:1.6rem;height:.3rem;\
+vertical-align:middle;margin-right:.4rem}svg{background:#fff;border:1px solid #ddd}.muted{color:#666}";
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n\
+         </head>\n<body>\n{body}</body>\n</html>\n",
+        esc(title)
+    )
+}
+
+fn x_of(t: f64, duration: f64) -> f64 {
+    LEFT + (t / duration.max(1.0)).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
+}
+
+fn y_of(a: f64) -> f64 {
+    TOP + (1.0 - a.clamp(0.0, 1.0)) * (H - TOP - BOTTOM)
+}
+
+/// `HH:MM` of the scenario's clock, `secs` after a start shown as `start` (`...THH:MM:SS...`).
+fn clock(start: &str, secs: f64) -> String {
+    let t = start.split('T').nth(1).unwrap_or("00:00:00");
+    let mut p = t.split(':').map(|x| x.get(..2).unwrap_or("0").parse::<f64>().unwrap_or(0.0));
+    let base = p.next().unwrap_or(0.0) * 3600.0 + p.next().unwrap_or(0.0) * 60.0;
+    let m = ((base + secs) / 60.0).round() as u64 % (24 * 60);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The chart of one service across the runs.
+fn chart(runs: &[RunResult], service: usize) -> String {
+    let first = &runs[0];
+    let d = first.duration_s;
+    let name = &first.services[service].name;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
+         aria-label=\"Availability of {} over time, per policy\">\n",
+        esc(name)
+    );
+    // Grid and axes.
+    for pct in [0.0, 0.25, 0.5, 0.75, 1.0] {
+        let y = y_of(pct);
+        svg.push_str(&format!(
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e5e5\"/><text x=\"{:.1}\" y=\"{:.1}\" \
+             font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{}%</text>\n",
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            (pct * 100.0) as u32
+        ));
+    }
+    let ticks = 8;
+    for k in 0..=ticks {
+        let t = d * f64::from(k) / f64::from(ticks);
+        let x = x_of(t, d);
+        svg.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
+             font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+            H - BOTTOM,
+            H - BOTTOM + 4.0,
+            H - BOTTOM + 18.0,
+            clock(&first.start, t)
+        ));
+    }
+    // Faults: dashed red lines across the chart.
+    for f in &first.faults {
+        let x = x_of(f.at_s, d);
+        svg.push_str(&format!(
+            "<line class=\"fault\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#b00020\" \
+             stroke-dasharray=\"4 3\"><title>fault {} at {}: {}</title></line>\n",
+            H - BOTTOM,
+            esc(&f.kind),
+            esc(&f.at),
+            esc(&f.target)
+        ));
+    }
+    // One step line per policy, and its actions as ticks under the axis.
+    for (i, r) in runs.iter().enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        let Some(s) = r.services.get(service) else { continue };
+        let mut pts = String::new();
+        for &(a, b, v) in &s.series {
+            let y = y_of(v);
+            pts.push_str(&format!("{:.1},{y:.1} {:.1},{y:.1} ", x_of(a, d), x_of(b, d)));
+        }
+        svg.push_str(&format!(
+            "<polyline class=\"series\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\">\
+             <title>{}</title></polyline>\n",
+            pts.trim_end(),
+            esc(&r.policy)
+        ));
+        for a in &r.actions {
+            let x = x_of(a.at_s, d);
+            let y = H - BOTTOM + 24.0 + (i % 3) as f64 * 5.0;
+            svg.push_str(&format!(
+                "<path class=\"action\" d=\"M{x:.1} {:.1} l4 6 h-8 z\" fill=\"{colour}\"><title>{} at {}: {} ({})</title>\
+                 </path>\n",
+                y - 6.0,
+                esc(&r.policy),
+                esc(&a.at),
+                esc(&a.action),
+                esc(&a.result)
+            ));
+            let _ = y;
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn legend(runs: &[RunResult]) -> String {
+    let mut out = String::from("<p class=\"legend\">");
+    for (i, r) in runs.iter().enumerate() {
+        out.push_str(&format!(
+            "<span><span class=\"swatch\" style=\"background:{}\"></span>{}</span>",
+            PALETTE[i % PALETTE.len()],
+            esc(&r.policy)
+        ));
+    }
+    out.push_str("<span><span class=\"swatch\" style=\"background:#b00020\"></span>fault</span>");
+    out.push_str("<span class=\"muted\">&#9650; an action of the policy of that colour</span></p>\n");
+    out
+}
+
+/// Runs of one scenario as one self-contained HTML page.
+pub fn runs_html(runs: &[RunResult]) -> String {
+    let Some(first) = runs.first() else { return page("capsize", "<p>No runs.</p>\n") };
+    let mut body = format!("<h1>{}</h1>\n", esc(&first.scenario));
+    body.push_str(&format!(
+        "<p>{} policies, seed {}, from {} for {}. Every number comes out of the model's mechanics.</p>\n",
+        runs.len(),
+        first.seed,
+        esc(&first.start),
+        human_duration(first.duration_s)
+    ));
+    body.push_str(&legend(runs));
+    for (i, s) in first.services.iter().enumerate() {
+        body.push_str(&format!("<h2>{}: availability over time</h2>\n", esc(&s.name)));
+        body.push_str(&chart(runs, i));
+    }
+    body.push_str(
+        "<h2>Side by side</h2>\n<table>\n<tr><th>policy</th><th>service</th><th>availability</th><th>downtime</th>\
+                   <th>outages</th><th>restarts</th></tr>\n",
+    );
+    for r in runs {
+        for s in &r.services {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td></tr>\n",
+                esc(&r.policy),
+                esc(&s.name),
+                crate::percent(s.availability),
+                human_duration(s.downtime_s),
+                s.outages.len(),
+                s.restarts
+            ));
+        }
+    }
+    body.push_str("</table>\n<h2>Actions</h2>\n");
+    for r in runs {
+        body.push_str(&format!("<h3>{}</h3>\n", esc(&r.policy)));
+        if r.actions.is_empty() {
+            body.push_str("<p class=\"muted\">None.</p>\n");
+            continue;
+        }
+        body.push_str("<table>\n<tr><th>at</th><th>by</th><th>action</th><th>result</th></tr>\n");
+        for a in &r.actions {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td{}>{}</td></tr>\n",
+                esc(&a.at),
+                esc(&a.by),
+                esc(&a.action),
+                if a.ok { "" } else { " class=\"fail\"" },
+                esc(&a.result)
+            ));
+        }
+        body.push_str("</table>\n");
+    }
+    body.push_str("<h2>Faults</h2>\n<table>\n<tr><th>at</th><th>fault</th><th>target</th><th>objects hit</th></tr>\n");
+    for f in &first.faults {
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n",
+            esc(&f.at),
+            esc(&f.kind),
+            esc(&f.target),
+            f.matched
+        ));
+    }
+    body.push_str("</table>\n");
+    page(&format!("capsize: {}", first.scenario), &body)
+}
+
+/// `capsize check`'s verdicts as one HTML page.
+pub fn check_html(r: &CheckReport) -> String {
+    let mut body = format!(
+        "<h1>Suite {}</h1>\n<p>{} cases, {} failed.</p>\n<table>\n<tr><th>case</th><th>expectation</th><th>measured</th>\
+         <th>verdict</th></tr>\n",
+        esc(&r.suite),
+        r.cases.len(),
+        r.failures()
+    );
+    for c in &r.cases {
+        if let Some(e) = &c.error {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>the run completes</td><td>{}</td><td class=\"fail\">FAIL</td></tr>\n",
+                esc(&c.id()),
+                esc(e)
+            ));
+        }
+        for k in &c.checks {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td{}>{}</td></tr>\n",
+                esc(&c.id()),
+                esc(&k.expectation),
+                esc(&k.measured),
+                if k.passed { "" } else { " class=\"fail\"" },
+                if k.passed { "ok" } else { "FAIL" }
+            ));
+        }
+    }
+    body.push_str("</table>\n");
+    page(&format!("capsize suite {}", r.suite), &body)
+}
