@@ -43,12 +43,16 @@ fn y_of(a: f64) -> f64 {
     TOP + (1.0 - a.clamp(0.0, 1.0)) * (H - TOP - BOTTOM)
 }
 
-/// `HH:MM` of the scenario's clock, `secs` after a start shown as `start` (`...THH:MM:SS...`).
-fn clock(start: &str, secs: f64) -> String {
+/// Seconds after midnight of a start shown as `YYYY-MM-DDTHH:MM:SS...`.
+fn clock_secs(start: &str) -> f64 {
     let t = start.split('T').nth(1).unwrap_or("00:00:00");
     let mut p = t.split(':').map(|x| x.get(..2).unwrap_or("0").parse::<f64>().unwrap_or(0.0));
-    let base = p.next().unwrap_or(0.0) * 3600.0 + p.next().unwrap_or(0.0) * 60.0;
-    let m = ((base + secs) / 60.0).round() as u64 % (24 * 60);
+    p.next().unwrap_or(0.0) * 3600.0 + p.next().unwrap_or(0.0) * 60.0 + p.next().unwrap_or(0.0)
+}
+
+/// `HH:MM` of the scenario's clock, `secs` after the start.
+fn clock(start: &str, secs: f64) -> String {
+    let m = ((clock_secs(start) + secs) / 60.0).round() as u64 % (24 * 60);
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
@@ -74,9 +78,14 @@ fn chart(runs: &[RunResult], service: usize) -> String {
             (pct * 100.0) as u32
         ));
     }
-    let ticks = 8;
-    for k in 0..=ticks {
-        let t = d * f64::from(k) / f64::from(ticks);
+    // Ticks on round clock times: the smallest step that gives at most 9 of them.
+    let base = clock_secs(&first.start);
+    let step = [300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0]
+        .into_iter()
+        .find(|s| d / s <= 9.0)
+        .unwrap_or(86400.0 * (d / 86400.0 / 9.0).ceil());
+    let mut t = (step - base % step) % step;
+    while t <= d {
         let x = x_of(t, d);
         svg.push_str(&format!(
             "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
@@ -86,6 +95,7 @@ fn chart(runs: &[RunResult], service: usize) -> String {
             H - BOTTOM + 18.0,
             clock(&first.start, t)
         ));
+        t += step;
     }
     // Faults: dashed red lines across the chart.
     for f in &first.faults {
@@ -126,7 +136,6 @@ fn chart(runs: &[RunResult], service: usize) -> String {
                 esc(&a.action),
                 esc(&a.result)
             ));
-            let _ = y;
         }
     }
     svg.push_str("</svg>\n");
@@ -198,6 +207,27 @@ pub fn runs_html(runs: &[RunResult]) -> String {
                 if a.ok { "" } else { " class=\"fail\"" },
                 esc(&a.result)
             ));
+        }
+        body.push_str("</table>\n");
+    }
+    if runs.iter().any(|r| !r.node_conditions.is_empty()) {
+        body.push_str(
+            "<h2>Node conditions</h2>\n<table>\n<tr><th>policy</th><th>node</th><th>condition</th><th>from</th><th>to</th>\
+             <th>length</th></tr>\n",
+        );
+        for r in runs {
+            for c in &r.node_conditions {
+                body.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td class=\"num\">{}</td></tr>\n",
+                    esc(&r.policy),
+                    esc(&c.node),
+                    esc(&c.condition),
+                    esc(&c.start),
+                    esc(&c.end),
+                    if c.ongoing { " (still)" } else { "" },
+                    human_duration(c.duration_s)
+                ));
+            }
         }
         body.push_str("</table>\n");
     }

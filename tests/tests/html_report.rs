@@ -1,0 +1,127 @@
+//! The HTML report in a real browser: one self-contained file that headless Chromium loads
+//! without errors and renders with visible charts (the DOM holds the SVG lines, the screenshot
+//! is not blank and shows the policies' colours).
+//!
+//! Chromium is Debian's `chromium` package. `.ci/run` installs it; on a machine without it this
+//! test installs it with apt-get when it can (as root), and otherwise fails saying how.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use capsize_tests::capsize;
+
+/// The browser, installed on first use when missing.
+fn chromium() -> PathBuf {
+    let find = || {
+        ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|b| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|d| d.join(b))
+                .find(|p| p.is_file())
+        })
+    };
+    if let Some(p) = find() {
+        return p;
+    }
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if root && Path::new("/usr/bin/apt-get").is_file() {
+        let apt = |args: &[&str]| {
+            Command::new("apt-get")
+                .args(args)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        assert!(
+            apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium"]),
+            "apt-get install chromium failed"
+        );
+    }
+    find().expect("headless Chromium is needed: install Debian's `chromium` package (apt-get install chromium)")
+}
+
+/// Runs headless Chromium on `page` with `args`; returns its stderr.
+fn browse(page: &Path, args: &[&str]) -> (Vec<u8>, String) {
+    let out = Command::new(chromium())
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    (out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_renders_its_charts() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out =
+        capsize(&["compare", "scenarios/subpath-configmap.yaml", "--format", "html", "--out", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // One file, nothing fetched: no scripts, no stylesheets or images from elsewhere.
+    for outside in ["<script", "<link", "<img", "<iframe", "src=", "url(", "https://", "@import"] {
+        assert!(!html.contains(outside), "the report refers outside itself: `{outside}`");
+    }
+    // The one namespace URI of inline SVG is not a reference; nothing else is.
+    assert_eq!(html.matches("http").count(), html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count());
+
+    // The DOM Chromium builds holds a chart per service with a line per policy.
+    let (dom, log) = browse(&page, &["--dump-dom"]);
+    let dom = String::from_utf8(dom).unwrap();
+    for bad in ["Uncaught", "Failed to load resource", "CONSOLE"] {
+        assert!(!log.contains(bad), "console: {bad}\n{log}");
+    }
+    assert_eq!(dom.matches("<svg").count(), 3, "one chart per service");
+    let lines = dom.matches("class=\"series\"").count();
+    assert_eq!(lines, 3 * 6, "a line per policy per service");
+    assert!(dom.matches("class=\"fault\"").count() >= 3 * 5, "the faults are marked");
+    assert!(dom.contains("class=\"action\""), "the actions are marked");
+
+    // The screenshot is not blank: the charts' colours are there.
+    let shot = dir.path().join("shot.png");
+    let (_, log) = browse(&page, &["--window-size=1100,1400", &format!("--screenshot={}", shot.display())]);
+    let decoder =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap_or_else(|e| panic!("{e}: {log}"))));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
+    let near = |p: &[u8], rgb: [u8; 3]| p.iter().zip(rgb).all(|(&a, b)| a.abs_diff(b) <= 24);
+    let non_white = pixels.iter().filter(|p| !near(p, [255, 255, 255])).count();
+    assert!(non_white * 50 > pixels.len(), "more than 2 % of the page is drawn: {non_white} of {}", pixels.len());
+    // as-happened's blue (#0072B2) and the faults' red (#b00020) are drawn.
+    let blue = pixels.iter().filter(|p| near(p, [0x00, 0x72, 0xB2])).count();
+    let red = pixels.iter().filter(|p| near(p, [0xB0, 0x00, 0x20])).count();
+    assert!(blue > 200 && red > 100, "chart lines drawn: {blue} blue, {red} red pixels");
+}
+
+#[test]
+fn markdown_and_junit_come_from_run_and_compare_too() {
+    let md = capsize(&["compare", "scenarios/node-notready-pleg.yaml", "--format", "markdown"]);
+    let text = String::from_utf8(md.stdout).unwrap();
+    assert!(text.starts_with("# node-notready-pleg: 3 policies compared"), "{text}");
+    for part in [
+        "## Side by side",
+        "## Outage windows",
+        "## Actions taken",
+        "`systemctl restart docker (on worker-2)`",
+        "## Assumptions",
+    ] {
+        assert!(text.contains(part), "{part}:\n{text}");
+    }
+    let xml =
+        capsize(&["run", "scenarios/maintenance-reboot.yaml", "--policy", "reboot-undrained", "--format", "junit"]);
+    let xml = String::from_utf8(xml.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed");
+    let failures = doc.descendants().filter(|n| n.has_tag_name("failure")).count();
+    assert_eq!(failures, 1, "shop-api had outages: {xml}");
+}
