@@ -111,6 +111,16 @@ enum Command {
         #[arg(long)]
         update_baseline: bool,
     },
+    /// Print the JSON Schema of scenario, policy and suite files (for editors: see the README's
+    /// yaml-language-server modeline).
+    Schema {
+        /// Only this kind of file (all three, told apart by `kind`, when omitted).
+        #[arg(long, value_enum)]
+        kind: Option<crate::schema::SchemaKind>,
+        /// Write the schema to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check scenario and policy files without running them.
     Validate {
         /// Files to check.
@@ -162,6 +172,12 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let prepared = load::prepare(&scenario, &policies[0])?;
             let result = runner::run(prepared, &RunOptions { seed, timeline });
             emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Schema { kind, out } => {
+            let mut text = serde_json::to_string_pretty(&crate::schema::schema(kind)).expect("a schema serializes");
+            text.push('\n');
+            emit(&text, out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { file, format, out, update_baseline } => {

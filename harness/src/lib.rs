@@ -9,5 +9,6 @@ pub mod load;
 pub mod patch;
 pub mod policy;
 pub mod runner;
+pub mod schema;
 pub mod suite;
 pub mod yaml;

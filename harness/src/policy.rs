@@ -27,7 +27,7 @@ use capsize_sim::validate::selects;
 use crate::yaml::Value;
 
 /// A policy file.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicyFile {
     /// Must be `capsize.dev/v1alpha1`.
@@ -42,12 +42,13 @@ pub struct PolicyFile {
 }
 
 /// What the policy changes before the run and does during it.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PolicySpec {
     /// Merged into the scenario's `spec` before the run: mappings merge key by key, lists of
     /// objects merge by their `name` (or `pool`, `service`), `null` removes a key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub patch: Option<Value>,
     /// Reactive rules.
     #[serde(default)]
@@ -55,7 +56,7 @@ pub struct PolicySpec {
 }
 
 /// One rule: when, who, what.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleSpec {
     /// Shown in reports as who took the action.
@@ -100,7 +101,7 @@ pub struct RuleSpec {
 }
 
 /// A response time that holds between two clock times (`from` 22:00 `to` 07:00 spans midnight).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResponseWindow {
     /// Start of the window, local clock.
@@ -118,7 +119,7 @@ impl ResponseWindow {
 }
 
 /// One step of a ladder.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LadderStep {
     /// What this step does.
@@ -151,7 +152,7 @@ one_key_enum! {
 }
 
 /// Which nodes, as `kubectl get nodes` / `docker node ls` and a host monitor show them.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeFilter {
     /// Only nodes of this cluster.
@@ -243,7 +244,7 @@ impl Serialize for NodeStatusName {
 }
 
 /// Which failed operations to react to.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OperationFilter {
     /// Text the error contains (e.g. `NoStock`).
@@ -255,7 +256,7 @@ pub struct OperationFilter {
 }
 
 /// An alert to react to.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AlertTrigger {
     /// Alert rule name (from the scenario's `monitoring.alerts`).
@@ -266,7 +267,7 @@ pub struct AlertTrigger {
 }
 
 /// Which pods, as `kubectl get pods` would filter them.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodFilter {
     /// Label selector; every pod when omitted.
@@ -330,7 +331,7 @@ impl Serialize for StatusName {
 }
 
 /// Who acts.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Actor {
     /// A controller or script: acts at the trigger.
@@ -404,7 +405,7 @@ one_key_enum! {
 }
 
 /// Apps by name, or every app of a cluster.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AppTarget {
     /// These apps (workloads).
@@ -419,7 +420,7 @@ pub struct AppTarget {
 }
 
 /// Reschedule on or off.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetReschedule {
     /// Which apps.
@@ -431,7 +432,7 @@ pub struct SetReschedule {
 }
 
 /// New labels for a node.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetNodeLabels {
     /// Node name.
@@ -442,7 +443,7 @@ pub struct SetNodeLabels {
 }
 
 /// One node by name.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeName {
     /// Node name.
@@ -450,7 +451,7 @@ pub struct NodeName {
 }
 
 /// Promote workers.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PromoteNodes {
     /// Pool whose Ready nodes are promoted (first by name).
@@ -460,7 +461,7 @@ pub struct PromoteNodes {
 }
 
 /// Leave and join again.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RejoinNodes {
     /// Node names.
@@ -470,7 +471,7 @@ pub struct RejoinNodes {
 }
 
 /// Move traffic between clusters.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SwitchBackends {
     /// Cluster whose backends are turned off.
@@ -480,7 +481,7 @@ pub struct SwitchBackends {
 }
 
 /// Nodes by name, pool or cluster (or, with none of them, the nodes a `nodes` trigger matched).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PoolTarget {
     /// These nodes.
@@ -495,7 +496,7 @@ pub struct PoolTarget {
 }
 
 /// Nodes to reboot, and how.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RebootTarget {
     /// These nodes.
@@ -520,7 +521,7 @@ impl RebootTarget {
 }
 
 /// Nodes to drain, and for how long to try.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DrainTarget {
     /// These nodes.
@@ -544,7 +545,7 @@ impl DrainTarget {
 }
 
 /// Buy machines.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BuyNodes {
     /// The pool they join.
@@ -557,7 +558,7 @@ pub struct BuyNodes {
 }
 
 /// One (type, zone, pricing) to try.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChoiceSpec {
     /// Instance type; the pool's when omitted.
@@ -572,7 +573,7 @@ pub struct ChoiceSpec {
 }
 
 /// Reimage machines into another pool.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReimageNodes {
     /// The pool they leave.
@@ -584,7 +585,7 @@ pub struct ReimageNodes {
 }
 
 /// Turn a backend on or off.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetBackend {
     /// Load balancer.
@@ -601,7 +602,7 @@ fn yes() -> bool {
 }
 
 /// `kubectl delete pod` for every matching pod.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeletePods {
     /// Label selector.
@@ -635,7 +636,7 @@ impl DeletePods {
 }
 
 /// `kubectl scale deployment`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScaleSpec {
     /// Workload name.
@@ -1414,4 +1415,36 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
         }
     }
     errors
+}
+
+/// A string that is one of `names`, as a schema.
+fn name_schema(description: &str, names: &[&str]) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "description": description, "enum": names })
+}
+
+impl schemars::JsonSchema for ConditionName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeCondition".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        name_schema("A node condition, as kubectl shows it.", capsize_sim::policy::NODE_CONDITIONS)
+    }
+}
+
+impl schemars::JsonSchema for NodeStatusName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NodeStatus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        name_schema("A node status.", &["Ready", "NotReady", "Stopped"])
+    }
+}
+
+impl schemars::JsonSchema for StatusName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PodStatus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        name_schema("A pod STATUS as kubectl shows it.", PodStatus::NAMES)
+    }
 }

@@ -22,7 +22,7 @@ use crate::runner;
 use crate::yaml;
 
 /// A suite file.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SuiteFile {
     /// Must be `capsize.dev/v1alpha1`.
@@ -36,7 +36,7 @@ pub struct SuiteFile {
 }
 
 /// What a suite runs and expects.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SuiteSpec {
     /// Earlier results (a file `check --update-baseline` writes), relative to the suite file.
@@ -50,7 +50,7 @@ pub struct SuiteSpec {
 }
 
 /// Allowed regressions against the baseline.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Tolerance {
     /// Availability may drop by this much (0.0005 = 0.05 percentage points).
@@ -66,7 +66,7 @@ impl Default for Tolerance {
 }
 
 /// One scenario under one policy, for one or more seeds.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CaseSpec {
     /// Scenario file, relative to the suite file.
@@ -321,14 +321,14 @@ pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
 }
 
 /// Earlier results: per case (`scenario/policy/seed`), per service.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct Baseline {
     /// Cases by id.
     pub cases: BTreeMap<String, BTreeMap<String, BaselineService>>,
 }
 
 /// What the baseline keeps of a service.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct BaselineService {
     /// Availability, 0..1.
     pub availability: f64,

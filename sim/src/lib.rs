@@ -36,6 +36,10 @@
 //! Files and YAML (the harness parses them into [`spec`] types), how results are presented (the
 //! reports crate), and how a policy decides (policies are behind a trait).
 
+/// The schema library, for the `one_key_enum!` macro's expansion in other crates.
+#[doc(hidden)]
+pub use schemars as __schemars;
+
 pub mod defaults;
 pub mod history;
 pub mod ids;

@@ -9,7 +9,7 @@ use crate::time::SimDuration;
 
 /// The provider the cluster's machines come from. Without it, nodes are machines that are simply
 /// there: they cost nothing and cannot be started, stopped or bought.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CloudSpec {
     /// Whose error texts the operations return.
@@ -35,7 +35,7 @@ pub struct CloudSpec {
 }
 
 /// A duration drawn uniformly from `min..=max` each time.
-#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Range {
     /// Shortest.
@@ -55,7 +55,7 @@ fn default_reimage() -> Range {
 }
 
 /// Whose API the operations speak.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Provider {
     /// Alibaba Cloud ECS (`OperationDenied.NoStock`).
@@ -66,7 +66,7 @@ pub enum Provider {
 }
 
 /// An instance type and its prices.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct InstanceTypeSpec {
     /// e.g. `ecs.c6.xlarge`.
@@ -82,7 +82,7 @@ pub struct InstanceTypeSpec {
 }
 
 /// How an instance is paid for.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Pricing {
     /// Pay-as-you-go at the list price.
@@ -103,7 +103,7 @@ impl Pricing {
 }
 
 /// Instances of one type, zone and pricing that can be started or bought.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StockSpec {
     /// Instance type.
@@ -118,7 +118,7 @@ pub struct StockSpec {
 }
 
 /// A scheduled operation on a pool (a cron job calling the provider's API).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PoolSchedule {
     /// When, as a crontab line in the scenario's local time.
@@ -128,7 +128,7 @@ pub struct PoolSchedule {
 }
 
 /// What a scheduled job does.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PoolAction {
     /// Start the pool's stopped instances.

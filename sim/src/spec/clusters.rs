@@ -8,7 +8,7 @@ use crate::time::SimDuration;
 
 /// One cluster. Node pools, workloads and services name the cluster they belong to; names are
 /// unique across the scenario, so actions and reports never need to qualify them.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterDef {
     /// Name pools, workloads and services refer to.
@@ -62,7 +62,7 @@ impl ClusterDef {
 /// Both `spread` and `binpack` weigh a node by the share of its CPU and memory that reservations
 /// would use with the new container (100 % for a resource the container reserves none of), then
 /// break ties by container count, exited containers included.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PlacementStrategy {
     /// Lowest weight, then fewest containers (classic swarm's default).
@@ -78,7 +78,7 @@ pub enum PlacementStrategy {
 }
 
 /// Documented behaviour of a hosted (managed) container service, each a switch.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct HostedQuirks {
     /// A redeploy after a node label or constraint change leaves running containers where they
@@ -98,7 +98,7 @@ pub struct HostedQuirks {
 }
 
 /// Which orchestrator runs a cluster.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ClusterKind {
     /// Kubernetes: kube-scheduler, kubelets, probes, CrashLoopBackOff.
@@ -119,7 +119,7 @@ impl ClusterKind {
 }
 
 /// Whether a swarm node takes tasks (`docker node update --availability`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Availability {
     /// Takes new tasks.
@@ -130,7 +130,7 @@ pub enum Availability {
 }
 
 /// What a node does in its cluster.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeRole {
     /// Runs workloads.
@@ -144,7 +144,7 @@ pub enum NodeRole {
 
 /// Host-based routing: a fixed share of a load balancer's requests (those for one site or app)
 /// goes to one target, whatever its health.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RouteSpec {
     /// A load balancer (one per app, with the app's backends in each cluster) or a service.
@@ -157,7 +157,7 @@ pub struct RouteSpec {
 /// cluster's ingress as a backend). Users reach the site through it; it is scored as a service
 /// of its own name. It health-checks each backend and sends traffic to the healthy ones in
 /// proportion to the capacity it last saw them serve.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
     /// Name traffic and reports use (e.g. `site`).
@@ -178,7 +178,7 @@ pub struct LoadBalancerSpec {
 }
 
 /// One backend of a load balancer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BackendSpec {
     /// The service.
@@ -193,7 +193,7 @@ fn yes() -> bool {
 }
 
 /// A load balancer's health check of its backends.
-#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct HealthCheckSpec {
     /// Time between checks.

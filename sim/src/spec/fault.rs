@@ -91,7 +91,7 @@ impl FaultSpec {
 }
 
 /// A ConfigMap is changed.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfigMapUpdate {
     /// When.
@@ -104,7 +104,7 @@ pub struct ConfigMapUpdate {
 }
 
 /// Running containers of matching pods exit with an error.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerCrash {
     /// When.
@@ -120,7 +120,7 @@ pub struct ContainerCrash {
 }
 
 /// A node disappears.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeRemoved {
     /// When.
@@ -133,7 +133,7 @@ pub struct NodeRemoved {
 }
 
 /// A node hangs.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeFailure {
     /// When.
@@ -153,7 +153,7 @@ pub struct NodeFailure {
 }
 
 /// The provider's stock changes.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StockChange {
     /// When.
@@ -173,7 +173,7 @@ pub struct StockChange {
 }
 
 /// A fault on a set of nodes of one cluster.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeFault {
     /// When.
@@ -189,7 +189,7 @@ pub struct NodeFault {
 }
 
 /// Which nodes a node fault hits.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeScope {
     /// Nodes that join the cluster from then on (the fault hits each as it joins).
@@ -199,7 +199,7 @@ pub enum NodeScope {
 }
 
 /// A fault of one Kubernetes node's agents.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeAgentFault {
     /// When.
@@ -212,7 +212,7 @@ pub struct NodeAgentFault {
 }
 
 /// PLEG trouble that a reboot clears, perhaps only for a while.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PlegFault {
     /// When.
@@ -229,7 +229,7 @@ pub struct PlegFault {
 }
 
 /// A node fault that may end by itself.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TimedNodeFault {
     /// When.

@@ -12,6 +12,7 @@ mod cron;
 mod fault;
 pub(crate) mod oneof;
 mod quantity;
+mod schema;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -44,7 +45,7 @@ pub const API_VERSION: &str = "capsize.dev/v1alpha1";
 pub type Labels = BTreeMap<String, String>;
 
 /// A scenario file.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Scenario {
     /// Must be [`API_VERSION`]; lets the format evolve without silently misreading old files.
@@ -58,7 +59,7 @@ pub struct Scenario {
 }
 
 /// Name and provenance of a scenario or policy.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Metadata {
     /// The name reports show.
@@ -72,7 +73,7 @@ pub struct Metadata {
 }
 
 /// Everything the run needs.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScenarioSpec {
     /// Seed of every random stream; the same seed gives byte-identical results.
@@ -109,7 +110,7 @@ fn default_seed() -> u64 {
 }
 
 /// A value in the scenario that the source does not give.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Assumption {
     /// Where the value is, e.g. `cluster.workloads[blog-api].capacityRps` (list entries are picked
@@ -120,7 +121,7 @@ pub struct Assumption {
 }
 
 /// The cluster's machines, workloads and services.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterSpec {
     /// `MAJOR.MINOR`; decides version-dependent behaviour such as the subPath restart failure.
@@ -228,7 +229,7 @@ impl Serialize for KubeVersion {
 }
 
 /// kubelet settings. Every default is the real kubelet's (see [`crate::defaults`]).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct KubeletConfig {
     /// First delay of CrashLoopBackOff (after the immediate first restart).
@@ -253,7 +254,7 @@ impl Default for KubeletConfig {
 }
 
 /// API server and controller-manager timing.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct ControlPlaneConfig {
     /// How long an action (`kubectl delete`, a scale) takes to take effect once issued.
@@ -298,7 +299,7 @@ impl Default for ControlPlaneConfig {
 }
 
 /// kube-scheduler settings.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct SchedulerConfig {
     /// `percentageOfNodesToScore`; 0 means the adaptive default.
@@ -314,7 +315,7 @@ impl Default for SchedulerConfig {
 }
 
 /// A group of identical nodes named `<pool>-1` ... `<pool>-<count>`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodePoolSpec {
     /// Name prefix of the nodes.
@@ -365,7 +366,7 @@ pub struct NodePoolSpec {
 }
 
 /// Whether a pool's machines run at the start.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum PoolState {
     /// Running and in the cluster.
@@ -399,7 +400,7 @@ fn default_max_pods() -> u32 {
 }
 
 /// A ConfigMap; its content is not modelled, only its version (each update adds one).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfigMapSpec {
     /// Name workloads refer to.
@@ -407,7 +408,7 @@ pub struct ConfigMapSpec {
 }
 
 /// A Service: endpoints are the Ready pods its selector matches in its cluster.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ServiceSpec {
     /// Name probes, calls and traffic refer to.
@@ -426,7 +427,7 @@ pub struct ServiceSpec {
 }
 
 /// A request dependency: `share` of the caller's requests need `service` and fail when it fails.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CallSpec {
     /// The called service.
@@ -437,7 +438,7 @@ pub struct CallSpec {
 
 /// Offered requests per second over time for one service: a piecewise-linear curve through the
 /// points, flat before the first and after the last.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TrafficSpec {
     /// The service users call.
@@ -447,7 +448,7 @@ pub struct TrafficSpec {
 }
 
 /// Alert rules, evaluated the way Prometheus evaluates them.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct MonitoringSpec {
     /// How often services are scraped: rules see each service as of the last scrape.
@@ -469,7 +470,7 @@ impl Default for MonitoringSpec {
 }
 
 /// One alert rule; it fires once its condition has held for `for`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AlertRuleSpec {
     /// Alert name policies refer to.
@@ -482,7 +483,7 @@ pub struct AlertRuleSpec {
 }
 
 /// What an alert rule watches; one alert instance per service or workload.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum AlertCondition {
     /// A service serves less than its outage threshold of offered requests.
@@ -492,7 +493,7 @@ pub enum AlertCondition {
 }
 
 /// What "available" means.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct SloSpec {
     /// A service is in an outage while it serves less than this share of offered requests.

@@ -36,6 +36,28 @@ macro_rules! one_key_enum {
             }
         }
 
+        impl $crate::__schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(generator: &mut $crate::__schemars::SchemaGenerator) -> $crate::__schemars::Schema {
+                // Exactly one of the keys, each with its own settings.
+                let one_of: Vec<$crate::__schemars::Schema> = vec![$(
+                    {
+                        let inner = generator.subschema_for::<$ty>();
+                        $crate::__schemars::json_schema!({
+                            "type": "object",
+                            "required": [$key],
+                            "properties": { $key: inner },
+                            "additionalProperties": false,
+                        })
+                    }
+                ),+];
+                $crate::__schemars::json_schema!({ "oneOf": one_of })
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 struct V;

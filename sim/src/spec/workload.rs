@@ -7,7 +7,7 @@ use crate::defaults;
 use crate::time::SimDuration;
 
 /// A workload: a Deployment, or bare Pods (one container per pod).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WorkloadSpec {
     /// Name; pods are named `<name>-<hash>-<suffix>`.
@@ -85,7 +85,7 @@ fn is_no(r: &Reschedule) -> bool {
 }
 
 /// CPU a container uses as a function of its traffic.
-#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CpuDemand {
     /// Used with no traffic.
@@ -96,7 +96,7 @@ pub struct CpuDemand {
 }
 
 /// Classic swarm's rescheduling policy for a container.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Reschedule {
     /// A container on a failed node is lost to the cluster (it restarts if the node returns).
@@ -135,7 +135,7 @@ impl WorkloadSpec {
 }
 
 /// Kinds of workload.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 pub enum WorkloadKind {
     /// A Deployment: its ReplicaSet keeps `replicas` pods, replacing deleted ones.
     #[default]
@@ -151,7 +151,7 @@ pub enum WorkloadKind {
 }
 
 /// Resource requests.
-#[derive(Copy, Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Resources {
     /// CPU request.
@@ -161,7 +161,7 @@ pub struct Resources {
 }
 
 /// A range for the container start latency.
-#[derive(Copy, Clone, Debug, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StartTimeSpec {
     /// Shortest start.
@@ -171,7 +171,7 @@ pub struct StartTimeSpec {
 }
 
 /// Pod `restartPolicy`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 pub enum RestartPolicy {
     /// Restart whatever the exit.
     #[default]
@@ -183,7 +183,7 @@ pub enum RestartPolicy {
 }
 
 /// A ConfigMap mounted into the container.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MountSpec {
     /// Volume name (used in error messages, as the kubelet does).
@@ -206,7 +206,7 @@ pub struct MountSpec {
 /// A probe with the five Kubernetes settings. `calls` lists services the check's handler
 /// calls (an HTTP health endpoint that requests another service): the check fails while any of
 /// them has no serving endpoint.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProbeSpec {
     /// Descriptive only: what the check requests.
@@ -235,7 +235,7 @@ pub struct ProbeSpec {
 }
 
 /// The request an HTTP probe makes.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HttpGet {
     /// URL path.
@@ -276,7 +276,7 @@ impl Default for ProbeSpec {
 }
 
 /// A PodDisruptionBudget: exactly one of the two fields.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DisruptionBudget {
     /// At least this many pods must stay healthy (Ready).
