@@ -172,7 +172,7 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let prepared = load::prepare(&scenario, &policies[0])?;
             let result = runner::run(prepared, &RunOptions { seed, timeline });
             emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
-            Ok(ExitCode::SUCCESS)
+            Ok(report_failed_runs(std::slice::from_ref(&result)))
         }
         Command::Schema { kind, out } => {
             let mut text = serde_json::to_string_pretty(&crate::schema::schema(kind)).expect("a schema serializes");
@@ -212,7 +212,7 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
             let results = runner::run_all(prepared, &RunOptions { seed, timeline: false });
             emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
-            Ok(ExitCode::SUCCESS)
+            Ok(report_failed_runs(&results))
         }
         Command::Validate { files } => {
             let mut errors = Vec::new();
@@ -263,6 +263,18 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
             Ok(format!("Scenario {}, {} policies", s.scenario.metadata.name, policies.len()))
         }
     }
+}
+
+/// Runs that could not be completed (a plug-in failed) are told on stderr: exit code 1.
+fn report_failed_runs(results: &[capsize_sim::RunResult]) -> ExitCode {
+    let mut failed = false;
+    for r in results {
+        if let Some(e) = &r.error {
+            eprintln!("error: the run of `{}` under `{}` stopped: {e}", r.scenario, r.policy);
+            failed = true;
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// Writes `text` to stdout, or atomically to `out`.

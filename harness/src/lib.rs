@@ -5,6 +5,7 @@
 //! The simulator itself is `capsize-sim`; presentation is `capsize-reports`.
 
 pub mod cli;
+pub mod external;
 pub mod load;
 pub mod patch;
 pub mod policy;

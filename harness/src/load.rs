@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use capsize_sim::spec::API_VERSION;
+use capsize_sim::time::SimDuration;
 use capsize_sim::{PathSeg, Scenario, SpecError};
 
+use crate::external::ExternalPolicy;
 use crate::patch;
 use crate::policy::{PolicyFile, RulePolicy, check_rules};
 use crate::yaml::{self, Value, YamlError};
@@ -276,8 +278,26 @@ pub struct Prepared {
     pub policy_name: String,
     /// The scenario with the policy's patch merged in.
     pub scenario: Scenario,
-    /// The policy's rules.
-    pub rules: RulePolicy,
+    /// The policy's runtime: its rules, or its plug-in.
+    pub policy: PolicyRt,
+}
+
+/// What decides during a run.
+#[derive(Clone, Debug)]
+pub enum PolicyRt {
+    /// The policy file's rules.
+    Rules(RulePolicy),
+    /// A plug-in program.
+    External(ExternalPolicy),
+}
+
+impl capsize_sim::Policy for PolicyRt {
+    fn decide(&mut self, view: &dyn capsize_sim::policy::ClusterView) -> capsize_sim::Decision {
+        match self {
+            PolicyRt::Rules(r) => r.decide(view),
+            PolicyRt::External(e) => e.decide(view),
+        }
+    }
 }
 
 /// Applies `policy` to `scenario`: merges its patch, re-validates the result, checks its rules.
@@ -326,12 +346,29 @@ pub fn prepare(scenario: &LoadedScenario, policy: &LoadedPolicy) -> Result<Prepa
     for (path, message) in check_rules(&policy.policy.spec.rules, &merged_scenario) {
         diagnostics.push(policy.file.at(&yaml::parse_path(&path), message));
     }
+    if let Some(ext) = &policy.policy.spec.external {
+        if !policy.policy.spec.rules.is_empty() {
+            diagnostics
+                .push(policy.file.at(&yaml::parse_path("spec.external"), "a policy has rules or a plug-in, not both"));
+        }
+        if ext.command.is_empty() || ext.command[0].trim().is_empty() {
+            diagnostics.push(policy.file.at(&yaml::parse_path("spec.external.command"), "name the program to run"));
+        }
+        if ext.timeout.ms() == 0 || ext.timeout > SimDuration::hours(1) {
+            diagnostics.push(
+                policy.file.at(&yaml::parse_path("spec.external.timeout"), "the time limit per answer is 1ms to 1h"),
+            );
+        }
+    }
     if !diagnostics.is_empty() {
         return Err(LoadError { diagnostics });
     }
     Ok(Prepared {
         policy_name: policy.policy.metadata.name.clone(),
-        rules: RulePolicy::new(&policy.policy.spec.rules, &merged_scenario.spec.start),
+        policy: match &policy.policy.spec.external {
+            Some(ext) => PolicyRt::External(ExternalPolicy::new(&policy.policy.metadata.name, ext, &policy.file.path)),
+            None => PolicyRt::Rules(RulePolicy::new(&policy.policy.spec.rules, &merged_scenario.spec.start)),
+        },
         scenario: merged_scenario,
     })
 }

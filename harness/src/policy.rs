@@ -53,6 +53,9 @@ pub struct PolicySpec {
     /// Reactive rules.
     #[serde(default)]
     pub rules: Vec<RuleSpec>,
+    /// A plug-in program that decides instead of rules (see `docs/plugin-protocol.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<crate::external::ExternalSpec>,
 }
 
 /// One rule: when, who, what.

@@ -12,10 +12,10 @@ use crate::load::Prepared;
 
 /// Runs one prepared scenario under its policy and scores it.
 pub fn run(prepared: Prepared, opts: &RunOptions) -> RunResult {
-    let Prepared { policy_name, scenario, mut rules } = prepared;
+    let Prepared { policy_name, scenario, mut policy } = prepared;
     tracing::info!(scenario = %scenario.metadata.name, policy = %policy_name, "run");
     // `prepare` validated the merged scenario, so the simulator accepts it.
-    capsize_sim::simulate(&scenario, &policy_name, &mut rules, opts)
+    capsize_sim::simulate(&scenario, &policy_name, &mut policy, opts)
         .unwrap_or_else(|e| unreachable!("a prepared scenario failed validation: {e:?}"))
 }
 

@@ -20,11 +20,17 @@ pub enum SchemaKind {
     Policy,
     /// Suite files (`kind: Suite`).
     Suite,
+    /// The plug-in protocol's two messages: the observation capsize writes and the answer it
+    /// reads (`docs/plugin-protocol.schema.json`).
+    Plugin,
 }
 
 /// The schema of one kind of file, or of any capsize file (`None`: one of the three, told
 /// apart by `kind`).
 pub fn schema(kind: Option<SchemaKind>) -> Value {
+    if kind == Some(SchemaKind::Plugin) {
+        return plugin_schema();
+    }
     let mut generator = SchemaSettings::draft2020_12().into_generator();
     let refs = [
         ("Scenario", generator.subschema_for::<Scenario>()),
@@ -52,6 +58,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
                 SchemaKind::Scenario => 0,
                 SchemaKind::Policy => 1,
                 SchemaKind::Suite => 2,
+                SchemaKind::Plugin => unreachable!("handled above"),
             };
             ("capsize file", refs[i].1.clone().to_value())
         }
@@ -66,4 +73,17 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
         obj.insert(k.clone(), v.clone());
     }
     root
+}
+
+/// The plug-in protocol: an observation (capsize to the program) or an answer (back).
+fn plugin_schema() -> Value {
+    let mut generator = SchemaSettings::draft2020_12().into_generator();
+    let observation = generator.subschema_for::<crate::external::Observation>().to_value();
+    let answer = generator.subschema_for::<crate::external::Answer>().to_value();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "capsize plug-in protocol: one JSON object per line, an observation out, an answer back",
+        "oneOf": [observation, answer],
+        "$defs": generator.take_definitions(true),
+    })
 }

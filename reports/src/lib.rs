@@ -138,6 +138,9 @@ pub fn run_table(r: &RunResult) -> String {
     if r.cost.spend > 0.0 {
         out.push_str(&format!("cost: {:.1} instance-hours, spend {:.2}\n\n", r.cost.instance_hours, r.cost.spend));
     }
+    if let Some(e) = &r.error {
+        out.push_str(&format!("RUN STOPPED: {e}\n\n"));
+    }
     out.push_str(&node_conditions(std::slice::from_ref(r), false));
     if r.actions.is_empty() {
         out.push_str("actions: none\n");
@@ -190,6 +193,9 @@ pub fn compare_table(runs: &[RunResult]) -> String {
         out.push_str(&c.to_string());
     }
     out.push_str("\n\n");
+    for r in runs.iter().filter(|r| r.error.is_some()) {
+        out.push_str(&format!("RUN STOPPED ({}): {}\n", r.policy, r.error.as_deref().unwrap_or_default()));
+    }
     out.push_str(&node_conditions(runs, true));
     out.push_str("actions taken:\n");
     for r in runs {

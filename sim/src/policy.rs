@@ -167,9 +167,10 @@ pub struct BackendInfo {
     pub healthy: bool,
 }
 
-/// What a policy asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// What a policy asks for. A plug-in writes one as a one-key object:
+/// `{"deletePod": {"pod": "web-1", "force": true}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", deny_unknown_fields)]
 pub enum Action {
     /// `kubectl delete pod NAME` (`--force --grace-period=0` when `force`).
     DeletePod {
@@ -317,8 +318,8 @@ pub enum Action {
 }
 
 /// One (instance type, zone, pricing) to try when buying; `None` keeps the pool's.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstanceChoice {
     /// Instance type.
     pub instance_type: Option<String>,

@@ -8,15 +8,18 @@ use capsize_tests::{capsize, repo};
 
 const SUITE: &str = "scenarios/suite.yaml";
 
-/// A copy of `scenarios/` in a temporary directory, to break on purpose.
-fn copy_scenarios(dir: &Path) {
-    let src = repo().join("scenarios");
-    for entry in walk(&src) {
-        let rel = entry.strip_prefix(&src).unwrap();
-        let to = dir.join(rel);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&entry, &to).unwrap();
+/// A copy of `scenarios/` (and the `examples/` its plug-in policy runs) in a temporary
+/// directory, to break on purpose; returns the copy of `scenarios/`.
+fn copy_scenarios(dir: &Path) -> std::path::PathBuf {
+    for top in ["scenarios", "examples"] {
+        let src = repo().join(top);
+        for entry in walk(&src) {
+            let to = dir.join(top).join(entry.strip_prefix(&src).unwrap());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&entry, &to).unwrap();
+        }
     }
+    dir.join("scenarios")
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -40,9 +43,9 @@ fn the_shipped_suite_passes_and_a_policy_that_loses_availability_fails_it() {
     assert!(text.contains("all expectations hold"), "{text}");
 
     // Break one policy: projected volumes without the patch is the incident again.
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
-    let policy = dir.path().join("policies/subpath-configmap/projected-volumes.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let policy = dir.join("policies/subpath-configmap/projected-volumes.yaml");
     let text = std::fs::read_to_string(&policy).unwrap();
     let broken: String = text
         .lines()
@@ -51,7 +54,7 @@ fn the_shipped_suite_passes_and_a_policy_that_loses_availability_fails_it() {
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(&policy, broken).unwrap();
-    let suite = dir.path().join("suite.yaml");
+    let suite = dir.join("suite.yaml");
     let out = capsize(&["check", suite.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -67,13 +70,13 @@ fn the_shipped_suite_passes_and_a_policy_that_loses_availability_fails_it() {
 
 #[test]
 fn junit_output_parses_and_counts_cases_and_failures() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
     // One failing expectation, on purpose.
-    let suite = dir.path().join("suite.yaml");
+    let suite = dir.join("suite.yaml");
     let text = std::fs::read_to_string(&suite).unwrap();
     std::fs::write(&suite, text.replace("\"i-web downtime <= 15m\"", "\"i-web downtime <= 1m\"")).unwrap();
-    let xml_path = dir.path().join("junit.xml");
+    let xml_path = dir.join("junit.xml");
     let out = capsize(&["check", suite.to_str().unwrap(), "--format", "junit", "--out", xml_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let xml = std::fs::read_to_string(&xml_path).unwrap();
@@ -98,9 +101,9 @@ fn junit_output_parses_and_counts_cases_and_failures() {
 
 #[test]
 fn a_case_whose_fault_hits_nothing_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
-    let suite = dir.path().join("suite.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let suite = dir.join("suite.yaml");
     let text = std::fs::read_to_string(&suite).unwrap();
     // Without the allowance, the do-nothing run's 23:15 crash (nothing left to crash) fails.
     std::fs::write(&suite, text.replace("      allowUnmatchedFaults: true\n", "")).unwrap();
@@ -112,9 +115,9 @@ fn a_case_whose_fault_hits_nothing_fails() {
 
 #[test]
 fn a_policy_that_must_act_and_does_not_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
-    let suite = dir.path().join("suite.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let suite = dir.join("suite.yaml");
     let text = std::fs::read_to_string(&suite).unwrap();
     let extra = "    - scenario: subpath-configmap.yaml\n      policy: do-nothing\n      mustAct: true\n";
     std::fs::write(&suite, format!("{text}{extra}")).unwrap();
@@ -129,9 +132,9 @@ fn a_policy_that_must_act_and_does_not_fails() {
 
 #[test]
 fn an_invalid_suite_is_refused_with_its_location() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
-    let suite = dir.path().join("suite.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let suite = dir.join("suite.yaml");
     let text = std::fs::read_to_string(&suite).unwrap();
     std::fs::write(&suite, text.replace("\"i-web downtime <= 15m\"", "\"i-wbe downtime <= 15m\"")).unwrap();
     let out = capsize(&["check", suite.to_str().unwrap()]);
@@ -147,11 +150,11 @@ fn an_invalid_suite_is_refused_with_its_location() {
 
 #[test]
 fn update_baseline_rewrites_it_deliberately() {
-    let dir = tempfile::tempdir().unwrap();
-    copy_scenarios(dir.path());
-    let baseline = dir.path().join("suite-baseline.json");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let baseline = dir.join("suite-baseline.json");
     std::fs::remove_file(&baseline).unwrap();
-    let suite = dir.path().join("suite.yaml");
+    let suite = dir.join("suite.yaml");
     let out = capsize(&["check", suite.to_str().unwrap(), "--update-baseline"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let written = std::fs::read_to_string(&baseline).unwrap();
