@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -251,14 +251,24 @@ fn observe(view: &dyn ClusterView) -> Observation {
 /// The running program.
 struct Process {
     child: Child,
-    stdin: ChildStdin,
+    /// Lines for the writer thread (which owns the program's stdin, so that a program that
+    /// stops reading cannot block the run: the answer's time limit covers the write too).
+    to_stdin: Option<Sender<String>>,
     lines: Receiver<std::io::Result<String>>,
     stderr: Arc<Mutex<String>>,
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // Closing stdin tells a well-behaved plug-in to exit; a hung one is killed.
+        // Closing stdin tells a well-behaved plug-in to exit; give it a moment, then kill
+        // whatever is left, and reap it.
+        self.to_stdin = None;
+        for _ in 0..20 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -330,7 +340,16 @@ impl ExternalPolicy {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| format!("{} could not start: {e}", self.who()))?;
-        let stdin = child.stdin.take().expect("piped");
+        let mut stdin: ChildStdin = child.stdin.take().expect("piped");
+        let (to_stdin, outbox) = channel::<String>();
+        std::thread::spawn(move || {
+            for line in outbox {
+                if stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()).is_err() {
+                    break;
+                }
+            }
+            // Dropping stdin here closes it: the program sees the end of its input.
+        });
         let stdout = child.stdout.take().expect("piped");
         let stderr_pipe = child.stderr.take().expect("piped");
         let (tx, lines) = channel();
@@ -364,7 +383,7 @@ impl ExternalPolicy {
                 }
             }
         });
-        self.process = Some(Process { child, stdin, lines, stderr });
+        self.process = Some(Process { child, to_stdin: Some(to_stdin), lines, stderr });
         Ok(())
     }
 
@@ -383,11 +402,10 @@ impl ExternalPolicy {
             let s = p.stderr.lock().expect("stderr buffer").clone();
             if s.trim().is_empty() { String::new() } else { format!("; its stderr: {}", quote(s.trim(), 600)) }
         };
-        if let Err(e) = p.stdin.write_all(line.as_bytes()).and_then(|()| p.stdin.flush()) {
-            // Give the reader a moment to see the exit and the stderr thread to collect it.
-            std::thread::sleep(Duration::from_millis(50));
-            let status = p.child.try_wait().ok().flatten().map_or("still running".into(), |s| s.to_string());
-            return Err(format!("{who} stopped reading at {clock} ({e}; {status}){}", stderr_tail(p)));
+        if let Some(tx) = &p.to_stdin {
+            // A writer thread that is gone means the program closed its stdin (it exited, most
+            // likely): the read below says how.
+            let _ = tx.send(line);
         }
         match p.lines.recv_timeout(timeout) {
             Ok(Ok(text)) => {
