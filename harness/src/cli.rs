@@ -184,24 +184,23 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let suite = crate::suite::load_suite(&file)?;
             let baseline_path = suite.baseline_path();
             let baseline = match (&baseline_path, update_baseline) {
-                (Some(p), false) if p.is_file() => Some(crate::suite::read_baseline(p)?),
-                _ => None,
-            };
-            let (report, results) = suite.check(baseline.as_ref());
-            if update_baseline {
-                let Some(p) = baseline_path else {
+                (Some(p), false) => Some(crate::suite::read_baseline(p)?),
+                (None, true) => {
                     return Err(Failure::Invalid(LoadError {
                         diagnostics: vec![suite.file.at(
                             &crate::yaml::parse_path("spec"),
                             "--update-baseline needs `spec.baseline` (the file to write) in the suite",
                         )],
                     }));
-                };
-                let mut text =
-                    serde_json::to_string_pretty(&crate::suite::baseline_of(&results)).expect("a baseline serializes");
+                }
+                _ => None,
+            };
+            let (report, made) = suite.check(baseline.as_ref());
+            if let (Some(p), true) = (baseline_path, update_baseline) {
+                let mut text = serde_json::to_string_pretty(&made).expect("a baseline serializes");
                 text.push('\n');
                 emit(&text, Some(&p))?;
-                eprintln!("baseline written to {}", p.display());
+                eprintln!("baseline written to {} ({} cases)", p.display(), made.cases.len());
             }
             emit(&capsize_reports::render_check(&report, format.into()), out.as_deref())?;
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })

@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -254,8 +254,34 @@ struct Process {
     /// Lines for the writer thread (which owns the program's stdin, so that a program that
     /// stops reading cannot block the run: the answer's time limit covers the write too).
     to_stdin: Option<Sender<String>>,
-    lines: Receiver<std::io::Result<String>>,
-    stderr: Arc<Mutex<String>>,
+    lines: Receiver<std::io::Result<Line>>,
+    /// The end of what the program wrote to stderr (the last [`STDERR_TAIL`] bytes).
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// The thread collecting stderr: done once the program and its pipe are gone.
+    stderr_thread: std::thread::JoinHandle<()>,
+}
+
+/// A line the program wrote, or the sign that it was longer than [`MAX_LINE`].
+enum Line {
+    Text(String),
+    TooLong,
+}
+
+/// How much of the end of a program's stderr an error quotes.
+const STDERR_TAIL: usize = 2048;
+
+/// Waits up to `limit` for `done`, polling.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let step = Duration::from_millis(5);
+    let mut waited = Duration::ZERO;
+    while waited < limit {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(step);
+        waited += step;
+    }
+    done()
 }
 
 impl Drop for Process {
@@ -308,6 +334,12 @@ impl std::fmt::Debug for ExternalPolicy {
     }
 }
 
+/// The last `n` characters of `s`, marked when cut.
+fn quote_tail(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n { s.to_string() } else { format!("...{}", s.chars().skip(count - n).collect::<String>()) }
+}
+
 /// At most `n` characters of `s`, marked when cut.
 fn quote(s: &str, n: usize) -> String {
     let t: String = s.chars().take(n).collect();
@@ -352,7 +384,8 @@ impl ExternalPolicy {
         });
         let stdout = child.stdout.take().expect("piped");
         let stderr_pipe = child.stderr.take().expect("piped");
-        let (tx, lines) = channel();
+        // One line in flight at most: a program that floods stdout is held by its pipe.
+        let (tx, lines) = sync_channel(1);
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             loop {
@@ -360,8 +393,14 @@ impl ExternalPolicy {
                 match reader.by_ref().take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
                     Ok(0) => break,
                     Ok(_) => {
-                        let line = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
-                        if tx.send(Ok(line)).is_err() {
+                        // More than MAX_LINE bytes before the newline: the read stopped at the limit.
+                        let line = if buf.len() > MAX_LINE && !buf.ends_with(b"\n") {
+                            Line::TooLong
+                        } else {
+                            Line::Text(String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string())
+                        };
+                        let too_long = matches!(line, Line::TooLong);
+                        if tx.send(Ok(line)).is_err() || too_long {
                             break;
                         }
                     }
@@ -372,18 +411,23 @@ impl ExternalPolicy {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-                let mut s = sink.lock().expect("stderr buffer");
-                if s.len() < 4096 {
-                    s.push_str(&line);
-                    s.push('\n');
+        let stderr_thread = std::thread::spawn(move || {
+            // Drain everything (a program blocked on a full stderr pipe would hang); keep the end.
+            let mut pipe = stderr_pipe;
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut chunk) {
+                if n == 0 {
+                    break;
                 }
+                let mut tail = sink.lock().expect("stderr buffer");
+                tail.extend_from_slice(&chunk[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL);
+                tail.drain(..excess);
             }
         });
-        self.process = Some(Process { child, to_stdin: Some(to_stdin), lines, stderr });
+        self.process = Some(Process { child, to_stdin: Some(to_stdin), lines, stderr, stderr_thread });
         Ok(())
     }
 
@@ -399,8 +443,8 @@ impl ExternalPolicy {
         let timeout = self.timeout;
         let p = self.process.as_mut().expect("started");
         let stderr_tail = |p: &Process| {
-            let s = p.stderr.lock().expect("stderr buffer").clone();
-            if s.trim().is_empty() { String::new() } else { format!("; its stderr: {}", quote(s.trim(), 600)) }
+            let s = String::from_utf8_lossy(&p.stderr.lock().expect("stderr buffer")).trim().to_string();
+            if s.is_empty() { String::new() } else { format!("; the end of its stderr: {}", quote_tail(&s, 600)) }
         };
         if let Some(tx) = &p.to_stdin {
             // A writer thread that is gone means the program closed its stdin (it exited, most
@@ -408,23 +452,27 @@ impl ExternalPolicy {
             let _ = tx.send(line);
         }
         match p.lines.recv_timeout(timeout) {
-            Ok(Ok(text)) => {
-                if text.len() > MAX_LINE {
-                    return Err(format!("{who} answered more than {MAX_LINE} bytes at {clock}"));
-                }
-                serde_json::from_str::<Answer>(&text).map_err(|e| {
-                    format!("{who} answered at {clock} with `{}`, which is not a valid answer: {e}", quote(&text, 200))
-                })
-            }
+            Ok(Ok(Line::Text(text))) => serde_json::from_str::<Answer>(&text).map_err(|e| {
+                format!("{who} answered at {clock} with `{}`, which is not a valid answer: {e}", quote(&text, 200))
+            }),
+            Ok(Ok(Line::TooLong)) => Err(format!("{who} answered more than {MAX_LINE} bytes in one line at {clock}")),
             Ok(Err(e)) => Err(format!("{who}: reading its answer at {clock} failed: {e}")),
             Err(RecvTimeoutError::Timeout) => Err(format!(
                 "{who} did not answer within {} at {clock} (killed)",
                 SimDuration(timeout.as_millis() as u64)
             )),
             Err(RecvTimeoutError::Disconnected) => {
-                std::thread::sleep(Duration::from_millis(50));
-                let status = p.child.wait().map_or("unknown".into(), |s| s.to_string());
-                Err(format!("{who} exited without answering at {clock} ({status}){}", stderr_tail(p)))
+                // It closed its stdout: it exited, or will. Wait a little for it (and for its
+                // stderr to be read to the end), never forever.
+                let exited = wait_until(Duration::from_secs(2), || matches!(p.child.try_wait(), Ok(Some(_))));
+                let status = match p.child.try_wait() {
+                    Ok(Some(s)) => s.to_string(),
+                    _ => "still running; killed".into(),
+                };
+                if exited {
+                    wait_until(Duration::from_secs(1), || p.stderr_thread.is_finished());
+                }
+                Err(format!("{who} closed its output without answering at {clock} ({status}){}", stderr_tail(p)))
             }
         }
     }

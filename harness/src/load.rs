@@ -268,6 +268,23 @@ pub fn load_policy(path: &Path) -> Result<LoadedPolicy, LoadError> {
             diagnostics: vec![file.at(&yaml::parse_path("spec.patch"), "a patch is a mapping of scenario spec fields")],
         });
     }
+    // A plug-in's declaration is checked here, so `capsize validate` sees it.
+    let mut diagnostics = Vec::new();
+    if let Some(ext) = &policy.spec.external {
+        if !policy.spec.rules.is_empty() {
+            diagnostics.push(file.at(&yaml::parse_path("spec.external"), "a policy has rules or a plug-in, not both"));
+        }
+        if ext.command.is_empty() || ext.command[0].trim().is_empty() {
+            diagnostics.push(file.at(&yaml::parse_path("spec.external.command"), "name the program to run"));
+        }
+        if ext.timeout.ms() == 0 || ext.timeout > SimDuration::hours(1) {
+            diagnostics
+                .push(file.at(&yaml::parse_path("spec.external.timeout"), "the time limit per answer is 1ms to 1h"));
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(LoadError { diagnostics });
+    }
     Ok(LoadedPolicy { file, policy })
 }
 
@@ -345,20 +362,6 @@ pub fn prepare(scenario: &LoadedScenario, policy: &LoadedPolicy) -> Result<Prepa
     };
     for (path, message) in check_rules(&policy.policy.spec.rules, &merged_scenario) {
         diagnostics.push(policy.file.at(&yaml::parse_path(&path), message));
-    }
-    if let Some(ext) = &policy.policy.spec.external {
-        if !policy.policy.spec.rules.is_empty() {
-            diagnostics
-                .push(policy.file.at(&yaml::parse_path("spec.external"), "a policy has rules or a plug-in, not both"));
-        }
-        if ext.command.is_empty() || ext.command[0].trim().is_empty() {
-            diagnostics.push(policy.file.at(&yaml::parse_path("spec.external.command"), "name the program to run"));
-        }
-        if ext.timeout.ms() == 0 || ext.timeout > SimDuration::hours(1) {
-            diagnostics.push(
-                policy.file.at(&yaml::parse_path("spec.external.timeout"), "the time limit per answer is 1ms to 1h"),
-            );
-        }
     }
     if !diagnostics.is_empty() {
         return Err(LoadError { diagnostics });

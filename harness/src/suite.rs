@@ -111,13 +111,17 @@ impl Op {
         })
     }
 
+    /// Whether `a OP b`, with measured values within 1e-9 of `b` counted as equal to it (the
+    /// scorer's floating point must not turn a tie into a failure, for any operator alike).
     fn holds(self, a: f64, b: f64) -> bool {
+        const EPS: f64 = 1e-9;
+        let tie = (a - b).abs() <= EPS;
         match self {
-            Op::Ge => a >= b,
-            Op::Gt => a > b,
-            Op::Le => a <= b,
-            Op::Lt => a < b,
-            Op::Eq => (a - b).abs() < 1e-9,
+            Op::Ge => a >= b || tie,
+            Op::Gt => a > b && !tie,
+            Op::Le => a <= b || tie,
+            Op::Lt => a < b && !tie,
+            Op::Eq => tie,
         }
     }
 }
@@ -244,19 +248,19 @@ pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
         let policy = if as_file.is_file() {
             load::load_policy(&as_file)
         } else {
-            load::select_policies(&scenario, std::slice::from_ref(&c.policy)).map(|mut v| v.remove(0)).map_err(|_| {
-                LoadError {
-                    diagnostics: vec![at(
-                        &file,
-                        &format!("spec.cases[{i}].policy"),
-                        format!(
-                            "`{}` is neither a policy `{}` lists nor a policy file",
-                            c.policy,
-                            c.scenario.display()
-                        ),
-                    )],
-                }
-            })
+            // The scenario's listed policies (their own errors, if any, are reported as they are).
+            load::select_policies(&scenario, std::slice::from_ref(&c.policy)).map(|mut v| v.remove(0)).map_err(
+                |mut e| {
+                    let here = format!("spec.cases[{i}].policy");
+                    let message = format!(
+                        "`{}` is neither a policy file next to the suite nor a policy `{}` lists (see below)",
+                        c.policy,
+                        c.scenario.display()
+                    );
+                    e.diagnostics.insert(0, at(&file, &here, message));
+                    e
+                },
+            )
         };
         let policy = match policy {
             Ok(p) => p,
@@ -265,27 +269,36 @@ pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
                 continue;
             }
         };
-        if let Err(e) = load::prepare(&scenario, &policy) {
-            diagnostics.extend(e.diagnostics);
-            continue;
-        }
-        let services: Vec<String> = scenario
-            .scenario
+        // Expectations name what the run has: the scenario with the policy's patch merged in.
+        let merged = match load::prepare(&scenario, &policy) {
+            Ok(p) => p.scenario,
+            Err(e) => {
+                diagnostics.extend(e.diagnostics);
+                continue;
+            }
+        };
+        let services: Vec<String> = merged
             .spec
             .cluster
             .services
             .iter()
             .map(|s| s.name.clone())
-            .chain(scenario.scenario.spec.cluster.load_balancers.iter().map(|l| l.name.clone()))
+            .chain(merged.spec.cluster.load_balancers.iter().map(|l| l.name.clone()))
             .collect();
-        let nodes: Vec<String> = scenario
-            .scenario
+        let nodes: Vec<String> = merged
             .spec
             .cluster
             .nodes
             .iter()
             .flat_map(|p| (1..=p.count).map(move |n| format!("{}-{n}", p.pool)))
             .collect();
+        if c.expect.is_empty() && !c.must_act && c.allow_unmatched_faults {
+            diagnostics.push(at(
+                &file,
+                &format!("spec.cases[{i}]"),
+                "this case checks nothing: give it an expectation",
+            ));
+        }
         let mut parsed = Vec::new();
         for (j, line) in c.expect.iter().enumerate() {
             let here = format!("spec.cases[{i}].expect[{j}]");
@@ -336,8 +349,10 @@ pub struct BaselineService {
     pub downtime_s: f64,
 }
 
-fn case_id(r: &RunResult) -> String {
-    format!("{}/{}/{}", r.scenario, r.policy, r.seed)
+/// A case's key in the baseline: the scenario file and the policy as the suite writes them, and
+/// the seed (names inside the files could collide; these cannot within one suite).
+fn case_key(spec: &CaseSpec, seed: u64) -> String {
+    format!("{} | {} | seed {seed}", spec.scenario.display(), spec.policy)
 }
 
 impl LoadedSuite {
@@ -347,9 +362,10 @@ impl LoadedSuite {
         self.suite.spec.baseline.as_ref().map(|b| dir.join(b))
     }
 
-    /// Runs every case and judges it against its expectations and `baseline`; also returns
-    /// the results (for `--update-baseline`).
-    pub fn check(&self, baseline: Option<&Baseline>) -> (CheckReport, Vec<RunResult>) {
+    /// Runs every case and judges it against its expectations and `baseline`; also returns the
+    /// baseline these results make (for `--update-baseline`; runs that did not complete are
+    /// left out of it).
+    pub fn check(&self, baseline: Option<&Baseline>) -> (CheckReport, Baseline) {
         let mut jobs: Vec<(Prepared, RunOptions, usize)> = Vec::new();
         for (k, (scenario, policy, _)) in self.cases.iter().enumerate() {
             let spec = &self.suite.spec.cases[k];
@@ -362,55 +378,38 @@ impl LoadedSuite {
         let owners: Vec<usize> = jobs.iter().map(|j| j.2).collect();
         let results = runner::run_each(jobs.into_iter().map(|(p, o, _)| (p, o)).collect());
         let mut cases = Vec::new();
+        let mut made = Baseline::default();
         for (r, &k) in results.iter().zip(&owners) {
             let spec = &self.suite.spec.cases[k];
+            let key = case_key(spec, r.seed);
             let mut checks: Vec<CheckResult> = Vec::new();
             if !spec.allow_unmatched_faults {
-                let hit = r.faults.iter().filter(|f| f.matched > 0).count();
-                let missed: Vec<String> =
-                    r.faults.iter().filter(|f| f.matched == 0).map(|f| format!("{} {}", f.kind, f.target)).collect();
-                checks.push(CheckResult {
-                    expectation: "every fault hits something".into(),
-                    passed: missed.is_empty(),
-                    measured: if r.faults.is_empty() {
-                        "the scenario injects no fault".into()
-                    } else if missed.is_empty() {
-                        format!("{hit} of {} faults hit", r.faults.len())
-                    } else {
-                        format!("hit nothing: {}", missed.join("; "))
-                    },
-                });
+                checks.push(fault_check(r, self.cases[k].0.scenario.spec.faults.len()));
             }
             if spec.must_act {
+                let n = r.actions.iter().filter(|a| a.by_policy).count();
                 checks.push(CheckResult {
                     expectation: "the policy acts".into(),
-                    passed: !r.actions.is_empty(),
-                    measured: format!("{} actions", r.actions.len()),
+                    passed: n > 0,
+                    measured: format!("{n} actions"),
                 });
             }
             for (line, x) in spec.expect.iter().zip(&self.cases[k].2) {
                 let (passed, measured) = judge(x, r);
                 checks.push(CheckResult { expectation: line.clone(), passed, measured });
             }
-            if let Some(b) = baseline.and_then(|b| b.cases.get(&case_id(r))) {
-                let tol = &self.suite.spec.tolerance;
-                for s in &r.services {
-                    let Some(old) = b.get(&s.name) else { continue };
-                    checks.push(CheckResult {
-                        expectation: format!("{} availability within {} of the baseline", s.name, tol.availability),
-                        passed: s.availability + tol.availability >= old.availability,
-                        measured: format!("{:.5} (baseline {:.5})", s.availability, old.availability),
-                    });
-                    checks.push(CheckResult {
-                        expectation: format!("{} downtime within {} of the baseline", s.name, tol.downtime),
-                        passed: s.downtime_s <= old.downtime_s + tol.downtime.secs_f64(),
-                        measured: format!(
-                            "{} (baseline {})",
-                            human_duration(s.downtime_s),
-                            human_duration(old.downtime_s)
-                        ),
-                    });
-                }
+            if let Some(all) = baseline {
+                checks.extend(baseline_checks(r, all.cases.get(&key), &key, &self.suite.spec.tolerance));
+            }
+            if r.error.is_none() {
+                let services = r
+                    .services
+                    .iter()
+                    .map(|s| {
+                        (s.name.clone(), BaselineService { availability: s.availability, downtime_s: s.downtime_s })
+                    })
+                    .collect();
+                made.cases.insert(key, services);
             }
             cases.push(CaseReport {
                 scenario: r.scenario.clone(),
@@ -420,22 +419,68 @@ impl LoadedSuite {
                 error: r.error.clone(),
             });
         }
-        (CheckReport { suite: self.suite.metadata.name.clone(), cases }, results)
+        (CheckReport { suite: self.suite.metadata.name.clone(), cases }, made)
     }
 }
 
-/// The baseline the results make.
-pub fn baseline_of(results: &[RunResult]) -> Baseline {
-    let mut b = Baseline::default();
-    for r in results {
-        let services = r
-            .services
-            .iter()
-            .map(|s| (s.name.clone(), BaselineService { availability: s.availability, downtime_s: s.downtime_s }))
-            .collect();
-        b.cases.insert(case_id(r), services);
+/// Every fault of the scenario fired and hit something (a drill that hit nothing tested
+/// nothing; a run that stopped early did not fire them all).
+fn fault_check(r: &RunResult, planned: usize) -> CheckResult {
+    let hit = r.faults.iter().filter(|f| f.matched > 0).count();
+    let missed: Vec<String> =
+        r.faults.iter().filter(|f| f.matched == 0).map(|f| format!("{} {}", f.kind, f.target)).collect();
+    CheckResult {
+        expectation: "every fault hits something".into(),
+        passed: missed.is_empty() && r.faults.len() == planned,
+        measured: if planned == 0 {
+            "the scenario injects no fault".into()
+        } else if !missed.is_empty() {
+            format!("hit nothing: {}", missed.join("; "))
+        } else if r.faults.len() < planned {
+            format!("only {} of {planned} faults fired (the run stopped early)", r.faults.len())
+        } else {
+            format!("{hit} of {planned} faults hit")
+        },
     }
-    b
+}
+
+/// The run against its baseline entry: a missing entry fails (the gate must not silently test
+/// nothing), and each service may fall behind by the tolerance at most.
+fn baseline_checks(
+    r: &RunResult,
+    entry: Option<&BTreeMap<String, BaselineService>>,
+    key: &str,
+    tol: &Tolerance,
+) -> Vec<CheckResult> {
+    let Some(entry) = entry else {
+        return vec![CheckResult {
+            expectation: "the case is in the baseline".into(),
+            passed: false,
+            measured: format!("no entry `{key}` (rewrite it deliberately with `capsize check --update-baseline`)"),
+        }];
+    };
+    let mut checks = Vec::new();
+    for s in &r.services {
+        let Some(old) = entry.get(&s.name) else {
+            checks.push(CheckResult {
+                expectation: format!("{} is in the baseline", s.name),
+                passed: false,
+                measured: format!("no entry for it under `{key}`"),
+            });
+            continue;
+        };
+        checks.push(CheckResult {
+            expectation: format!("{} availability within {} of the baseline", s.name, tol.availability),
+            passed: Op::Ge.holds(s.availability + tol.availability, old.availability),
+            measured: format!("{:.5} (baseline {:.5})", s.availability, old.availability),
+        });
+        checks.push(CheckResult {
+            expectation: format!("{} downtime within {} of the baseline", s.name, tol.downtime),
+            passed: Op::Le.holds(s.downtime_s, old.downtime_s + tol.downtime.secs_f64()),
+            measured: format!("{} (baseline {})", human_duration(s.downtime_s), human_duration(old.downtime_s)),
+        });
+    }
+    checks
 }
 
 /// Whether `x` holds in `r`, and what was measured.
@@ -456,9 +501,13 @@ fn judge(x: &Expectation, r: &RunResult) -> (bool, String) {
         }
         Expectation::Spend(op, v) => (op.holds(r.cost.spend, *v), format!("{:.2}", r.cost.spend)),
         Expectation::NoLeaderless => (r.leaderless.is_empty(), format!("{} leaderless periods", r.leaderless.len())),
-        Expectation::Actions(op, v) => (op.holds(r.actions.len() as f64, *v), format!("{} actions", r.actions.len())),
+        Expectation::Actions(op, v) => {
+            let n = r.actions.iter().filter(|a| a.by_policy).count();
+            (op.holds(n as f64, *v), format!("{n} actions"))
+        }
         Expectation::NoFailedActions => {
-            let failed: Vec<&str> = r.actions.iter().filter(|a| !a.ok).map(|a| a.action.as_str()).collect();
+            let failed: Vec<&str> =
+                r.actions.iter().filter(|a| a.by_policy && !a.ok).map(|a| a.action.as_str()).collect();
             (
                 failed.is_empty(),
                 if failed.is_empty() { "none failed".into() } else { format!("failed: {}", failed.join("; ")) },

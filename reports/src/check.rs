@@ -65,19 +65,24 @@ impl CheckReport {
 
 /// The verdicts as a terminal (and Markdown) table, failures spelled out.
 pub fn check_table(r: &CheckReport) -> String {
+    verdict_table(r, |s| s.to_string())
+}
+
+/// The table with each cell passed through `cell` (Markdown escapes `|`).
+pub(crate) fn verdict_table(r: &CheckReport, cell: impl Fn(&str) -> String) -> String {
     let mut out = format!("suite {}: {} cases, {} failed\n\n", r.suite, r.cases.len(), r.failures());
     let mut t = crate::new_table(&["case", "expectation", "measured", "verdict"]);
     for c in &r.cases {
         let id = c.id();
         if let Some(e) = &c.error {
-            t.add_row(vec![id.clone(), "the run completes".into(), e.clone(), "FAIL".into()]);
+            t.add_row(vec![cell(&id), "the run completes".into(), cell(e), "FAIL".into()]);
         }
         for (i, k) in c.checks.iter().enumerate() {
             let first = i == 0 && c.error.is_none();
             t.add_row(vec![
-                if first { id.clone() } else { String::new() },
-                k.expectation.clone(),
-                k.measured.clone(),
+                if first { cell(&id) } else { String::new() },
+                cell(&k.expectation),
+                cell(&k.measured),
                 if k.passed { "ok".into() } else { "FAIL".into() },
             ]);
         }

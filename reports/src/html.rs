@@ -56,11 +56,30 @@ fn clock(start: &str, secs: f64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// The chart of one service across the runs.
-fn chart(runs: &[RunResult], service: usize) -> String {
-    let first = &runs[0];
+/// The run that went furthest (a run a plug-in stopped early is shorter): its length is the time
+/// axis, its faults are the ones marked.
+fn longest(runs: &[RunResult]) -> &RunResult {
+    runs.iter().fold(&runs[0], |a, b| if b.duration_s > a.duration_s { b } else { a })
+}
+
+/// Every service name of the runs, in the order they first appear (a policy's patch can add
+/// services).
+fn service_names(runs: &[RunResult]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in runs {
+        for s in &r.services {
+            if !names.contains(&s.name.as_str()) {
+                names.push(&s.name);
+            }
+        }
+    }
+    names
+}
+
+/// The chart of one service across the runs (matched by name in each run).
+fn chart(runs: &[RunResult], name: &str) -> String {
+    let first = longest(runs);
     let d = first.duration_s;
-    let name = &first.services[service].name;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
          aria-label=\"Availability of {} over time, per policy\">\n",
@@ -112,7 +131,7 @@ fn chart(runs: &[RunResult], service: usize) -> String {
     // One step line per policy, and its actions as ticks under the axis.
     for (i, r) in runs.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
-        let Some(s) = r.services.get(service) else { continue };
+        let Some(s) = r.services.iter().find(|s| s.name == name) else { continue };
         let mut pts = String::new();
         for &(a, b, v) in &s.series {
             let y = y_of(v);
@@ -158,7 +177,10 @@ fn legend(runs: &[RunResult]) -> String {
 
 /// Runs of one scenario as one self-contained HTML page.
 pub fn runs_html(runs: &[RunResult]) -> String {
-    let Some(first) = runs.first() else { return page("capsize", "<p>No runs.</p>\n") };
+    if runs.is_empty() {
+        return page("capsize", "<p>No runs.</p>\n");
+    }
+    let first = longest(runs);
     let mut body = format!("<h1>{}</h1>\n", esc(&first.scenario));
     body.push_str(&format!(
         "<p>{} policies, seed {}, from {} for {}. Every number comes out of the model's mechanics.</p>\n",
@@ -167,10 +189,17 @@ pub fn runs_html(runs: &[RunResult]) -> String {
         esc(&first.start),
         human_duration(first.duration_s)
     ));
+    for r in runs.iter().filter(|r| r.error.is_some()) {
+        body.push_str(&format!(
+            "<p class=\"fail\">The run under {} stopped early: {}</p>\n",
+            esc(&r.policy),
+            esc(r.error.as_deref().unwrap_or_default())
+        ));
+    }
     body.push_str(&legend(runs));
-    for (i, s) in first.services.iter().enumerate() {
-        body.push_str(&format!("<h2>{}: availability over time</h2>\n", esc(&s.name)));
-        body.push_str(&chart(runs, i));
+    for name in service_names(runs) {
+        body.push_str(&format!("<h2>{}: availability over time</h2>\n", esc(name)));
+        body.push_str(&chart(runs, name));
     }
     body.push_str(
         "<h2>Side by side</h2>\n<table>\n<tr><th>policy</th><th>service</th><th>availability</th><th>downtime</th>\

@@ -19,6 +19,7 @@ pub(crate) fn xml(s: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // Characters XML 1.0 cannot carry at all.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            '\u{FFFE}' | '\u{FFFF}' => out.push(' '),
             c => out.push(c),
         }
     }
@@ -98,6 +99,10 @@ pub fn runs_junit(runs: &[RunResult]) -> String {
     let Some(first) = runs.first() else { return document("capsize", &[]) };
     let mut cases: Vec<Case> = Vec::new();
     for r in runs {
+        if let Some(e) = &r.error {
+            let class = format!("{}.{}.seed{}", r.scenario, r.policy, r.seed);
+            cases.push((class, "the run completes".into(), Some((e.clone(), e.clone()))));
+        }
         for s in &r.services {
             let class = format!("{}.{}.seed{}", r.scenario, r.policy, r.seed);
             let name = format!("{} has no outage", s.name);

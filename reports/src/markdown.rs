@@ -4,7 +4,7 @@
 
 use capsize_sim::result::RunResult;
 
-use crate::check::{CheckReport, check_table};
+use crate::check::CheckReport;
 use crate::{compare_table, human_duration};
 
 /// Escapes `|` so that text stays in its table cell.
@@ -14,7 +14,9 @@ fn cell(s: &str) -> String {
 
 /// Runs of one scenario as a Markdown report.
 pub fn runs_markdown(runs: &[RunResult]) -> String {
-    let Some(first) = runs.first() else { return "No runs.\n".into() };
+    let Some(first) = runs.iter().reduce(|a, b| if b.duration_s > a.duration_s { b } else { a }) else {
+        return "No runs.\n".into();
+    };
     let mut out = format!("# {}: {} policies compared\n\n", first.scenario, runs.len());
     out.push_str(&format!(
         "Seed {}, from {} for {}. Produced by capsize; every number below comes out of the model's \
@@ -23,6 +25,13 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
         first.start,
         human_duration(first.duration_s)
     ));
+    for r in runs.iter().filter(|r| r.error.is_some()) {
+        out.push_str(&format!(
+            "**The run under {} stopped early**: {}\n\n",
+            r.policy,
+            cell(r.error.as_deref().unwrap_or_default())
+        ));
+    }
     out.push_str("## Side by side\n\n");
     // The terminal table is already Markdown; drop its title line.
     let table = compare_table(runs);
@@ -93,7 +102,7 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
 /// `capsize check`'s verdicts as Markdown.
 pub fn check_markdown(r: &CheckReport) -> String {
     let mut out = format!("# Suite {}\n\n", r.suite);
-    let table = check_table(r);
+    let table = crate::check::verdict_table(r, cell);
     let body: Vec<&str> = table.lines().skip(2).collect();
     out.push_str(&body.join("\n"));
     out.push('\n');

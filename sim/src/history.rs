@@ -173,6 +173,8 @@ pub struct PodRecord {
 /// An action and its outcome.
 #[derive(Clone, Debug, Serialize)]
 pub struct ActionRecord {
+    /// The policy asked for it (not a scheduled job of the cloud, nor the cluster itself).
+    pub from_policy: bool,
     /// When the policy issued it.
     pub issued: SimTime,
     /// When it took effect (or failed).

@@ -168,6 +168,9 @@ pub struct ActionResult {
     pub ok: bool,
     /// What the API answered.
     pub result: String,
+    /// The policy asked for it; false for the cloud's scheduled jobs and the cluster's own
+    /// operations (a swarm join).
+    pub by_policy: bool,
 }
 
 /// One fault as applied.

@@ -168,6 +168,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 result: match &a.outcome {
                     Ok(s) | Err(s) => s.clone(),
                 },
+                by_policy: a.from_policy,
             })
             .collect(),
         faults: history

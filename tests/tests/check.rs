@@ -161,3 +161,34 @@ fn update_baseline_rewrites_it_deliberately() {
     let shipped = std::fs::read_to_string(repo().join("scenarios/suite-baseline.json")).unwrap();
     assert_eq!(written, shipped, "the shipped baseline is what the suite gives today");
 }
+
+#[test]
+fn a_missing_baseline_is_an_error_and_a_case_missing_from_it_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_scenarios(tmp.path());
+    let suite = dir.join("suite.yaml");
+    // The suite names a baseline that is not there: invalid input, not a silent pass.
+    std::fs::remove_file(dir.join("suite-baseline.json")).unwrap();
+    let out = capsize(&["check", suite.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("suite-baseline.json") && err.contains("cannot read the file"), "{err}");
+    // A case the baseline has never seen fails until the baseline is rewritten deliberately.
+    std::fs::copy(repo().join("scenarios/suite-baseline.json"), dir.join("suite-baseline.json")).unwrap();
+    let text = std::fs::read_to_string(&suite).unwrap();
+    std::fs::write(
+        &suite,
+        text.replace(
+            "      seeds: [7, 11]\n      expect: [\"i-web outages == 0\", \"blog-api outages == 0\"",
+            "      seeds: [7, 12]\n      expect: [\"i-web outages == 0\", \"blog-api outages == 0\"",
+        ),
+    )
+    .unwrap();
+    let out = capsize(&["check", suite.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines().any(|l| l.contains("the case is in the baseline") && l.contains("seed 12") && l.contains("FAIL")),
+        "{text}"
+    );
+}

@@ -97,7 +97,7 @@ fn a_plugin_that_crashes_ends_its_run_only() {
         "crasher",
         "import sys\nsys.stdin.readline()\nprint('boom: cannot parse the cluster', file=sys.stderr)\nsys.exit(3)\n",
         "5s",
-        &["exited without answering", "exit status: 3", "boom: cannot parse the cluster"],
+        &["closed its output without answering", "exit status: 3", "boom: cannot parse the cluster"],
     );
 }
 

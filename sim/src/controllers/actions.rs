@@ -85,6 +85,13 @@ impl World {
         let by = pending.request.by.clone();
         let action = pending.request.action.to_string();
         self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-        self.history.actions.push(ActionRecord { issued: pending.issued, done: now, by, action, outcome });
+        self.history.actions.push(ActionRecord {
+            from_policy: true,
+            issued: pending.issued,
+            done: now,
+            by,
+            action,
+            outcome,
+        });
     }
 }

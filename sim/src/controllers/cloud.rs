@@ -381,7 +381,14 @@ impl World {
             };
             let action = format!("{verb} instance {node}");
             self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-            self.history.actions.push(ActionRecord { issued: now, done: now, by: by.clone(), action, outcome });
+            self.history.actions.push(ActionRecord {
+                from_policy: false,
+                issued: now,
+                done: now,
+                by: by.clone(),
+                action,
+                outcome,
+            });
         }
     }
 }

@@ -198,7 +198,14 @@ impl World {
         let action = pending.request.action.to_string();
         let now = self.now;
         self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-        self.history.actions.push(ActionRecord { issued: pending.issued, done: now, by, action, outcome });
+        self.history.actions.push(ActionRecord {
+            from_policy: true,
+            issued: pending.issued,
+            done: now,
+            by,
+            action,
+            outcome,
+        });
     }
 
     /// The run ends: drains still going are recorded as not completed, with why.

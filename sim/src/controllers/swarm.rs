@@ -105,6 +105,7 @@ impl World {
         if self.leaderless(c) {
             self.history.note(now, &name, || format!("docker swarm join: {}", defaults::SWARM_NO_LEADER));
             self.history.actions.push(crate::history::ActionRecord {
+                from_policy: false,
                 issued: now,
                 done: now,
                 by: format!("swarm join ({name})"),

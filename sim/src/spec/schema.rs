@@ -34,19 +34,19 @@ string_schema!(
     SimDuration,
     "Duration",
     "A duration with units: 500ms, 30s, 5m, 1h30m, 2d.",
-    Some(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$")
+    Some(r"^\s*([0-9.]+(ms|s|m|h|d))+\s*$")
 );
 string_schema!(
     At,
     "At",
     "A clock time (\"07:50\", \"07:50:30\": the first such time at or after the start) or an offset from the start (\"+1h49m\").",
-    Some(r"^(\+([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+|[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?)$")
+    Some(r"^\s*(\+([0-9.]+(ms|s|m|h|d))+|([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)\s*$")
 );
 string_schema!(
     ClockTime,
     "ClockTime",
     "A time of day, HH:MM or HH:MM:SS.",
-    Some(r"^[0-2][0-9]:[0-5][0-9](:[0-5][0-9])?$")
+    Some(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
 );
 string_schema!(
     StartTime,
@@ -58,7 +58,7 @@ string_schema!(
     KubeVersion,
     "KubeVersion",
     "A Kubernetes version: \"1.20\" or \"v1.20.3\".",
-    Some(r"^v?[0-9]+\.[0-9]+")
+    Some(r"^\s*v*[0-9]+\.[0-9]+(\..*)?\s*$")
 );
 string_schema!(Cron, "Cron", "A 5-field crontab line: minute hour day-of-month month day-of-week.", None);
 
@@ -70,7 +70,8 @@ impl JsonSchema for Cpu {
         json_schema!({
             "description": "CPU as Kubernetes writes it: cores (\"2\", 1.5) or millicores (\"500m\").",
             "type": ["string", "number"],
-            "pattern": r"^[0-9]+(\.[0-9]+)?m?$"
+            "minimum": 0,
+            "pattern": r"^\s*\+?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?m?\s*$"
         })
     }
 }
@@ -83,7 +84,8 @@ impl JsonSchema for Memory {
         json_schema!({
             "description": "Memory as Kubernetes writes it: bytes or with a suffix (512Mi, 2Gi, 1G).",
             "type": ["string", "number"],
-            "pattern": r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+            "minimum": 0,
+            "pattern": r"^\s*\+?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?\s*$"
         })
     }
 }
