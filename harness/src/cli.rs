@@ -170,7 +170,8 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let mut policies = load::select_policies(&scenario, &wanted)?;
             policies.truncate(1);
             let prepared = load::prepare(&scenario, &policies[0])?;
-            let result = runner::run(prepared, &RunOptions { seed, timeline });
+            let series = format == FormatArg::Html;
+            let result = runner::run(prepared, &RunOptions { seed, timeline, series });
             emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
             Ok(report_failed_runs(std::slice::from_ref(&result)))
         }
@@ -209,7 +210,8 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let scenario = load::load_scenario(&file)?;
             let selected = load::select_policies(&scenario, &policies)?;
             let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
-            let results = runner::run_all(prepared, &RunOptions { seed, timeline: false });
+            let series = format == FormatArg::Html;
+            let results = runner::run_all(prepared, &RunOptions { seed, timeline: false, series });
             emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
             Ok(report_failed_runs(&results))
         }

@@ -372,7 +372,7 @@ impl LoadedSuite {
             let seeds = if spec.seeds.is_empty() { vec![scenario.scenario.spec.seed] } else { spec.seeds.clone() };
             for seed in seeds {
                 let prepared = load::prepare(scenario, policy).expect("checked when the suite was loaded");
-                jobs.push((prepared, RunOptions { seed: Some(seed), timeline: false }, k));
+                jobs.push((prepared, RunOptions { seed: Some(seed), timeline: false, series: false }, k));
             }
         }
         let owners: Vec<usize> = jobs.iter().map(|j| j.2).collect();

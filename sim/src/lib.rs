@@ -74,5 +74,9 @@ pub fn simulate(
 ) -> Result<RunResult, Vec<SpecError>> {
     let seed = opts.seed.unwrap_or(scenario.spec.seed);
     let history = Sim::new(scenario, opts)?.run(policy);
-    Ok(score::evaluate(scenario, policy_name, seed, &history))
+    let mut result = score::evaluate(scenario, policy_name, seed, &history);
+    if opts.series {
+        score::add_series(scenario, &history, &mut result);
+    }
+    Ok(result)
 }

@@ -120,7 +120,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 mttd_s: mean(&detected),
                 mttr_s: mean(&outages.iter().map(|o| o.duration_s).collect::<Vec<_>>()),
                 outages,
-                series: availability_series(&topo, i, history, SERIES_SLICES),
+                series: Vec::new(),
             }
         })
         .collect();
@@ -272,6 +272,16 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
 }
 
 /// Restarts of a service's workloads; a load balancer's are those of everything behind it.
+/// Fills each service's availability series (for charts): the same exact integration as the
+/// totals, per slice of the run. It costs about as much as scoring again, so only reports that
+/// draw it ask for it (`RunOptions::series`).
+pub fn add_series(scenario: &Scenario, history: &History, result: &mut RunResult) {
+    let topo = Topology::new(scenario);
+    for (i, s) in result.services.iter_mut().enumerate().take(topo.len()) {
+        s.series = availability_series(&topo, i, history, SERIES_SLICES);
+    }
+}
+
 fn restarts_of(topo: &Topology, own: &[u32], i: usize) -> u32 {
     if i < own.len() { own[i] } else { topo.backends[i].iter().map(|&b| restarts_of(topo, own, usize::from(b))).sum() }
 }

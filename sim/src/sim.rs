@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Keep a timeline of notable transitions in the history.
     pub timeline: bool,
+    /// Compute each service's availability over time (what the HTML report charts).
+    pub series: bool,
 }
 
 /// A simulation in progress.
