@@ -9,7 +9,6 @@ use crate::world::World;
 impl World {
     /// Action number `idx` takes effect now.
     pub(crate) fn on_action(&mut self, idx: usize) {
-        let now = self.now;
         let pending = self.actions[idx].clone();
         let outcome = match &pending.request.action {
             Action::DeletePod { pod, force } => match self.pod_by_name.get(pod).copied() {
@@ -82,16 +81,17 @@ impl World {
             Action::PromoteNode { node } => self.op_promote(node),
             Action::Rejoin { node, pool } => self.op_rejoin(node, pool),
         };
-        let by = pending.request.by.clone();
+        self.record_action(idx, outcome);
+    }
+
+    /// Action number `idx` is over (now, or, for a drain, when it ends): its record and the
+    /// timeline note are written.
+    pub(crate) fn record_action(&mut self, idx: usize, outcome: Result<String, String>) {
+        let now = self.now;
+        let pending = &self.actions[idx];
+        let (by, issued) = (pending.request.by.clone(), pending.issued);
         let action = pending.request.action.to_string();
         self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-        self.history.actions.push(ActionRecord {
-            from_policy: true,
-            issued: pending.issued,
-            done: now,
-            by,
-            action,
-            outcome,
-        });
+        self.history.actions.push(ActionRecord { from_policy: true, issued, done: now, by, action, outcome });
     }
 }

@@ -10,7 +10,6 @@
 //! scheduler's reason for the replacements still Pending.
 
 use crate::defaults;
-use crate::history::ActionRecord;
 use crate::ids::{NodeId, PodId, WorkloadId};
 use crate::time::SimTime;
 use crate::world::{Event, Phase, World};
@@ -193,19 +192,7 @@ impl World {
     /// Drain `idx` is over: its record is written now.
     fn end_drain(&mut self, idx: usize, outcome: Result<String, String>) {
         self.drains[idx].over = true;
-        let pending = self.actions[self.drains[idx].action].clone();
-        let by = pending.request.by.clone();
-        let action = pending.request.action.to_string();
-        let now = self.now;
-        self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-        self.history.actions.push(ActionRecord {
-            from_policy: true,
-            issued: pending.issued,
-            done: now,
-            by,
-            action,
-            outcome,
-        });
+        self.record_action(self.drains[idx].action, outcome);
     }
 
     /// The run ends: drains still going are recorded as not completed, with why.

@@ -28,22 +28,20 @@ impl World {
         p.anchor = now;
         p.subpath_versions = versions;
         let node = p.node.expect("admitted pods are bound");
-        if !self.kubelet_acts(node) {
-            // A silent or stuck kubelet does not start it; it does when it can act again
-            // (`node_health_changed`).
+        // A silent or stuck kubelet starts nothing until it can act again (`node_health_changed`);
+        // a broken one accepts the binding and does nothing more: ContainerCreating for good.
+        let blocked = if !self.kubelet_acts(node) {
+            Some("waiting for the kubelet: its node is silent or its runtime hangs")
+        } else if self.nodes[node].kubelet_broken {
+            Some("kubelet not responding: container never created")
+        } else {
+            None
+        };
+        if let Some(why) = blocked {
             let p = &mut self.pods[pod];
             p.container = Container::NotCreated;
             p.epoch += 1;
-            self.note_pod(pod, || "waiting for the kubelet: its node is silent or its runtime hangs".into());
-            self.refresh_status(pod);
-            return;
-        }
-        if self.nodes[node].kubelet_broken {
-            // The kubelet accepted the binding and does nothing more: ContainerCreating for good.
-            let p = &mut self.pods[pod];
-            p.container = Container::NotCreated;
-            p.epoch += 1;
-            self.note_pod(pod, || "kubelet not responding: container never created".into());
+            self.note_pod(pod, || why.into());
             self.refresh_status(pod);
             return;
         }

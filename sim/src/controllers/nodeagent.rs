@@ -195,8 +195,9 @@ impl World {
         self.node_health_changed(node);
     }
 
-    /// The kubelet starts the containers that stopped (or were never created) while the node,
-    /// its kubelet or its runtime was away.
+    /// The node's agent starts the containers that stopped (or were never created) while the
+    /// node, its kubelet or its runtime was away. A restarted kubelet has no backoff memory, and
+    /// posts the pod's real state: not Ready until its probes pass. On swarm, only with a leader.
     pub(crate) fn restart_stopped_containers(&mut self, node: NodeId) {
         if !self.kubelet_acts(node) {
             return;
@@ -206,9 +207,10 @@ impl World {
             let p = &mut self.pods[pod];
             if p.phase == Phase::Bound && matches!(p.container, Container::Exited | Container::NotCreated) {
                 p.backoff = None;
-                // The kubelet posts the pod's real state: not Ready until its probes pass.
                 p.ready = false;
-                self.kubelet_admit(pod);
+                if self.swarm_may_start(pod) {
+                    self.kubelet_admit(pod);
+                }
             }
         }
     }

@@ -18,7 +18,7 @@
 
 use crate::ids::{NodeId, PodId};
 use crate::spec::ClusterKind;
-use crate::world::{Container, ExitReason, Phase, World};
+use crate::world::{Container, ExitReason, World};
 
 impl World {
     /// The node stops reporting: containers die, nothing new lands here.
@@ -68,21 +68,10 @@ impl World {
         if self.clusters[c].kind == ClusterKind::Swarm {
             self.swarm_quorum_changed(c as u32);
         }
-        // Kubernetes: the kubelet registers and posts its status; the controller follows.
+        // Kubernetes: the kubelet registers and posts its status; the controller follows (and
+        // starts the containers once the kubelet can act).
         self.node_health_changed(node);
-        let pods: Vec<PodId> = self.nodes[node].pods.iter().copied().collect();
-        for pod in pods {
-            let p = &mut self.pods[pod];
-            if p.phase == Phase::Bound && p.container == Container::Exited {
-                // A restarted kubelet has no backoff memory, and posts the pod's real state:
-                // not Ready until its probes pass.
-                p.backoff = None;
-                p.ready = false;
-                if self.swarm_may_start(pod) {
-                    self.kubelet_admit(pod);
-                }
-            }
-        }
+        self.restart_stopped_containers(node);
         self.node_joined_cluster(node);
         self.cpu_refresh(node);
     }
