@@ -518,7 +518,7 @@ fn judge(x: &Expectation, r: &RunResult) -> (bool, String) {
                 .node_conditions
                 .iter()
                 .filter(|x| x.node == *n && x.condition == *c)
-                .map(|x| x.duration_s)
+                .map(|x| x.period.duration_s)
                 .fold(0.0, |a, b| a + b);
             (op.holds(total, *v), human_duration(total))
         }

@@ -251,10 +251,10 @@ pub fn runs_html(runs: &[RunResult]) -> String {
                     esc(&r.policy),
                     esc(&c.node),
                     esc(&c.condition),
-                    esc(&c.start),
-                    esc(&c.end),
-                    if c.ongoing { " (still)" } else { "" },
-                    human_duration(c.duration_s)
+                    esc(&c.period.start),
+                    esc(&c.period.end),
+                    if c.period.ongoing { " (still)" } else { "" },
+                    human_duration(c.period.duration_s)
                 ));
             }
         }

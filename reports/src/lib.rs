@@ -242,11 +242,13 @@ fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
         keys.dedup();
         for (i, (node, cond)) in keys.into_iter().enumerate() {
             let spans: Vec<_> = r.node_conditions.iter().filter(|c| c.node == node && c.condition == cond).collect();
-            let total: f64 = spans.iter().map(|c| c.duration_s).fold(0.0, |a, b| a + b);
+            let total: f64 = spans.iter().map(|c| c.period.duration_s).fold(0.0, |a, b| a + b);
             let mut when: Vec<String> = spans
                 .iter()
                 .take(3)
-                .map(|c| format!("{} - {}{}", c.start, c.end, if c.ongoing { " (still)" } else { "" }))
+                .map(|c| {
+                    format!("{} - {}{}", c.period.start, c.period.end, if c.period.ongoing { " (still)" } else { "" })
+                })
                 .collect();
             if spans.len() > 3 {
                 when.push(format!("+{} more", spans.len() - 3));

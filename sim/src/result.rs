@@ -218,31 +218,10 @@ pub struct TimelineResult {
     pub what: String,
 }
 
-/// A period in which a swarm had no leader.
+/// A period of time in a result: when it started and ended, and whether it was still going when
+/// the run ended (its end is then the run's end).
 #[derive(Clone, Debug, Serialize)]
-pub struct LeaderlessResult {
-    /// Cluster.
-    pub cluster: String,
-    /// Start, scenario-local clock.
-    pub start: String,
-    /// End, scenario-local clock (the run's end if it never ended).
-    pub end: String,
-    /// Start, seconds from the scenario start.
-    pub start_s: f64,
-    /// End, seconds from the scenario start.
-    pub end_s: f64,
-    /// Still leaderless when the run ended.
-    pub ongoing: bool,
-}
-
-/// A period in which a Kubernetes node had a condition other than Ready, as the API showed it:
-/// `NotReady` (the Ready condition False or Unknown) or `DiskPressure`.
-#[derive(Clone, Debug, Serialize)]
-pub struct NodeConditionResult {
-    /// Node.
-    pub node: String,
-    /// `NotReady` or `DiskPressure`.
-    pub condition: String,
+pub struct Period {
     /// Start, scenario-local clock.
     pub start: String,
     /// End, scenario-local clock (the run's end if it never ended).
@@ -253,8 +232,31 @@ pub struct NodeConditionResult {
     pub end_s: f64,
     /// Length, seconds.
     pub duration_s: f64,
-    /// Still on when the run ended.
+    /// Still going when the run ended.
     pub ongoing: bool,
+}
+
+/// A period in which a swarm had no leader.
+#[derive(Clone, Debug, Serialize)]
+pub struct LeaderlessResult {
+    /// Cluster.
+    pub cluster: String,
+    /// When.
+    #[serde(flatten)]
+    pub period: Period,
+}
+
+/// A period in which a Kubernetes node had a condition other than Ready, as the API showed it:
+/// `NotReady` (the Ready condition False or Unknown) or `DiskPressure`.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeConditionResult {
+    /// Node.
+    pub node: String,
+    /// `NotReady` or `DiskPressure`.
+    pub condition: String,
+    /// When.
+    #[serde(flatten)]
+    pub period: Period,
 }
 
 /// A node whose agent stalled under CPU saturation.

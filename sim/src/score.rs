@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::history::History;
 use crate::result::{
     ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, NodeConditionResult,
-    OfflineResult, OutageResult, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
+    OfflineResult, OutageResult, Period, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
@@ -42,6 +42,18 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
     let start = &scenario.spec.start;
     let topo = Topology::new(scenario);
     let clock = |t: SimTime| start.clock_at(t).to_string();
+    // A recorded period; one still open ends with the run.
+    let period = |a: SimTime, b: Option<SimTime>| {
+        let end = b.unwrap_or(history.end);
+        Period {
+            start: clock(a),
+            end: clock(end),
+            start_s: a.secs_f64(),
+            end_s: end.secs_f64(),
+            duration_s: end.secs_f64() - a.secs_f64(),
+            ongoing: b.is_none(),
+        }
+    };
     let cl = &scenario.spec.cluster;
     let down_rules: BTreeSet<&str> = scenario
         .spec
@@ -215,33 +227,15 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
         leaderless: history
             .leaderless
             .iter()
-            .map(|(c, a, b)| {
-                let end = b.unwrap_or(history.end);
-                LeaderlessResult {
-                    cluster: c.clone(),
-                    start: clock(*a),
-                    end: clock(end),
-                    start_s: a.secs_f64(),
-                    end_s: end.secs_f64(),
-                    ongoing: b.is_none(),
-                }
-            })
+            .map(|(c, a, b)| LeaderlessResult { cluster: c.clone(), period: period(*a, *b) })
             .collect(),
         node_conditions: history
             .node_conditions
             .iter()
-            .map(|(n, c, a, b)| {
-                let end = b.unwrap_or(history.end);
-                NodeConditionResult {
-                    node: n.clone(),
-                    condition: c.to_string(),
-                    start: clock(*a),
-                    end: clock(end),
-                    start_s: a.secs_f64(),
-                    end_s: end.secs_f64(),
-                    duration_s: end.secs_f64() - a.secs_f64(),
-                    ongoing: b.is_none(),
-                }
+            .map(|(n, c, a, b)| NodeConditionResult {
+                node: n.clone(),
+                condition: c.to_string(),
+                period: period(*a, *b),
             })
             .collect(),
         offline_nodes: history

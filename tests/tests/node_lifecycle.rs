@@ -21,18 +21,7 @@ fn timeline(scenario: &str, seed: &str) -> Vec<(f64, String, String)> {
         "json",
         "--timeline",
     ]);
-    out["timeline"]
-        .as_array()
-        .expect("a timeline")
-        .iter()
-        .map(|e| {
-            (
-                e["at_s"].as_f64().unwrap(),
-                e["object"].as_str().unwrap().to_string(),
-                e["what"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+    entries(&out)
 }
 
 /// Checks the whole chain for one grace period.
@@ -99,31 +88,23 @@ fn older_releases_give_up_on_a_node_after_40_s() {
 /// A scenario of `nodes` workers, `lost` of which lose their network at 10:00; `policy` is a
 /// policy file's text (or none).
 fn zone_run(nodes: u32, lost: u32, policy: Option<&str>) -> Vec<(f64, String, String)> {
-    let dir = tempfile::tempdir().unwrap();
     let faults: String =
         (1..=lost).map(|i| format!("    - networkLoss: {{at: \"10:00\", node: worker-{i}}}\n")).collect();
-    let policies = if policy.is_some() { "  policies: [p.yaml]\n" } else { "" };
     let text = format!(
         "apiVersion: capsize.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: zones}}\nspec:\n  start: \"2024-01-01T09:00:00\"\n  \
-         duration: 2h\n{policies}  cluster:\n    nodes:\n      - {{pool: worker, count: {nodes}, cpu: \"4\", memory: 8Gi}}\n    \
+         duration: 2h\n  cluster:\n    nodes:\n      - {{pool: worker, count: {nodes}, cpu: \"4\", memory: 8Gi}}\n    \
          workloads:\n      - {{name: web, replicas: {nodes}, requests: {{cpu: 500m, memory: 512Mi}}, capacityRps: 100}}\n    \
          services:\n      - {{name: web, selector: {{app: web}}}}\n  traffic:\n    - {{service: web, rps: [[\"09:00\", 10]]}}\n  \
          faults:\n{faults}"
     );
-    std::fs::write(dir.path().join("s.yaml"), text).unwrap();
-    if let Some(p) = policy {
-        std::fs::write(dir.path().join("p.yaml"), p).unwrap();
-    }
-    let s = dir.path().join("s.yaml");
-    let nothing = capsize_tests::repo().join("scenarios/policies/do-nothing.yaml");
-    let mut args = vec!["run", s.to_str().unwrap(), "--format", "json", "--timeline"];
-    if policy.is_none() {
-        args.extend(["--policy", nothing.to_str().unwrap()]);
-    }
-    let out: Value = capsize_json(&args);
-    out["timeline"]
+    entries(&run_text(&text, policy))
+}
+
+/// A run's timeline as `(seconds, object, what)`.
+fn entries(run: &Value) -> Vec<(f64, String, String)> {
+    run["timeline"]
         .as_array()
-        .unwrap()
+        .expect("a timeline")
         .iter()
         .map(|e| {
             (

@@ -15,7 +15,7 @@ one_key_enum! {
         /// Running containers exit (the process crashes or is killed).
         ContainerCrash(ContainerCrash) = "containerCrash",
         /// A node's machine is terminated and its Node object deleted.
-        NodeRemoved(NodeRemoved) = "nodeRemoved",
+        NodeRemoved(OneNodeFault) = "nodeRemoved",
         /// The provider's stock of an instance type in a zone changes (a stockout is `available: 0`).
         StockChange(StockChange) = "stockChange",
         /// Cluster DNS stops answering on a set of nodes: containers that resolve names at start fail.
@@ -28,14 +28,14 @@ one_key_enum! {
         /// Kubernetes: the docker daemon on a node hangs (`docker ps` never answers). Running
         /// containers go on; the kubelet's PLEG relist blocks, and after its 3-minute threshold
         /// the kubelet reports the node NotReady. A restart of docker or a reboot clears it.
-        DockerHung(NodeAgentFault) = "dockerHung",
+        DockerHung(OneNodeFault) = "dockerHung",
         /// Kubernetes: PLEG unhealthy for a reason outside docker (an old systemd): the kubelet
         /// reports NotReady at once. A reboot clears it, for `recurAfter` if given.
         PlegUnhealthy(PlegFault) = "plegUnhealthy",
         /// Kubernetes: the kubelet process dies. Heartbeats stop; containers go on running and
         /// serving; nothing new starts there. A restart of the kubelet or a reboot clears it.
         /// (Simplification: the model goes on evaluating the running containers' probes.)
-        KubeletDown(NodeAgentFault) = "kubeletDown",
+        KubeletDown(OneNodeFault) = "kubeletDown",
         /// Kubernetes: the node loses its network for `for` (for good when omitted): no
         /// heartbeats, no traffic to its containers, no SSH.
         NetworkLoss(TimedNodeFault) = "networkLoss",
@@ -44,7 +44,7 @@ one_key_enum! {
         NodeOverload(TimedNodeFault) = "nodeOverload",
         /// Kubernetes: the node's disk fills with files no pod owns (logs): DiskPressure, and
         /// the kubelet evicts pods. Only cleaning the disk (`cleanDisk`) clears it.
-        DiskFull(NodeAgentFault) = "diskFull",
+        DiskFull(OneNodeFault) = "diskFull",
     }
 }
 
@@ -54,11 +54,13 @@ impl FaultSpec {
         match self {
             FaultSpec::ConfigMapUpdate(f) => f.at,
             FaultSpec::ContainerCrash(f) => f.at,
-            FaultSpec::NodeRemoved(f) => f.at,
             FaultSpec::StockChange(f) => f.at,
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.at,
             FaultSpec::NodeFailure(f) => f.at,
-            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => f.at,
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => f.at,
             FaultSpec::PlegUnhealthy(f) => f.at,
             FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.at,
         }
@@ -69,11 +71,13 @@ impl FaultSpec {
         match self {
             FaultSpec::ConfigMapUpdate(f) => f.note.as_deref(),
             FaultSpec::ContainerCrash(f) => f.note.as_deref(),
-            FaultSpec::NodeRemoved(f) => f.note.as_deref(),
             FaultSpec::StockChange(f) => f.note.as_deref(),
             FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => f.note.as_deref(),
             FaultSpec::NodeFailure(f) => f.note.as_deref(),
-            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => f.note.as_deref(),
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => f.note.as_deref(),
             FaultSpec::PlegUnhealthy(f) => f.note.as_deref(),
             FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.note.as_deref(),
         }
@@ -114,19 +118,6 @@ pub struct ContainerCrash {
     /// How many of the matching running containers (chosen at random); all when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
-    /// Why it is here (source or assumption).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// A node disappears.
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NodeRemoved {
-    /// When.
-    pub at: At,
-    /// Node name, e.g. `worker-3`.
-    pub node: String,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -198,13 +189,13 @@ pub enum NodeScope {
     All,
 }
 
-/// A fault of one Kubernetes node's agents.
+/// A fault on one node, named (a removal, or a Kubernetes node's agents).
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NodeAgentFault {
+pub struct OneNodeFault {
     /// When.
     pub at: At,
-    /// Node name.
+    /// Node name, e.g. `worker-3`.
     pub node: String,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -26,8 +26,8 @@ pub use clusters::{
 };
 pub use cron::Cron;
 pub use fault::{
-    ConfigMapUpdate, ContainerCrash, FaultSpec, NodeAgentFault, NodeFailure, NodeFault, NodeRemoved, NodeScope,
-    PlegFault, StockChange, TimedNodeFault,
+    ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFailure, NodeFault, NodeScope, OneNodeFault, PlegFault,
+    StockChange, TimedNodeFault,
 };
 pub use quantity::{Cpu, Memory};
 pub use workload::{
