@@ -491,7 +491,7 @@ impl Policy for ExternalPolicy {
                     .map(|action| Request { by: format!("{} (plug-in)", self.name), action })
                     .collect(),
                 wake_at: answer.wake_at_ms.map(SimTime),
-                error: None,
+                ..Decision::default()
             },
             Err(e) => {
                 self.failed = true;

@@ -18,11 +18,12 @@ use serde::{Deserialize, Serialize};
 
 use capsize_sim::one_key_enum;
 use capsize_sim::policy::{
-    Action, ClusterView, Decision, InstanceChoice, NodeStatus, PodInfo, PodStatus, Policy, Request,
+    Action, ClusterView, Decision, InstanceChoice, NodeStatus, PodInfo, PodStatus, Policy, Request, Unresolved,
 };
-use capsize_sim::spec::{AlertCondition, Labels, Metadata, Pricing};
+use capsize_sim::rng::ChaCha8Rng;
+use capsize_sim::spec::{AlertCondition, Labels, Metadata, Pick, Pricing};
 use capsize_sim::time::{At, SimDuration, SimTime};
-use capsize_sim::validate::selects;
+use capsize_sim::validate::{selects, show_labels};
 
 use crate::yaml::Value;
 
@@ -459,7 +460,7 @@ pub struct NodeName {
 pub struct PromoteNodes {
     /// Pool whose Ready nodes are promoted (first by name).
     pub pool: String,
-    /// How many at once; the action waits until that many are Ready.
+    /// How many at once; with fewer Ready the action fails (and is reported) without promoting.
     pub count: u32,
 }
 
@@ -496,6 +497,14 @@ pub struct PoolTarget {
     /// Every node of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The nodes running a pod with these labels when the action is taken (`pick` of them;
+    /// one when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// How many of the nodes named by `pool`, `cluster`, `nodeOf` or the trigger: `one`, `all`,
+    /// `{count: N}`, `{percent: P}`, drawn from the run's seed (all when omitted, one for `nodeOf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
 }
 
 /// Nodes to reboot, and how.
@@ -511,6 +520,14 @@ pub struct RebootTarget {
     /// Every node of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The nodes running a pod with these labels when the action is taken (`pick` of them;
+    /// one when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// How many of the nodes named by `pool`, `cluster`, `nodeOf` or the trigger: `one`, `all`,
+    /// `{count: N}`, `{percent: P}`, drawn from the run's seed (all when omitted, one for `nodeOf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// Force the reboot (the console's "force reboot"): no OS shutdown, so nothing waits for a
     /// hung daemon.
     #[serde(default)]
@@ -519,7 +536,13 @@ pub struct RebootTarget {
 
 impl RebootTarget {
     fn target(&self) -> PoolTarget {
-        PoolTarget { nodes: self.nodes.clone(), pool: self.pool.clone(), cluster: self.cluster.clone() }
+        PoolTarget {
+            nodes: self.nodes.clone(),
+            pool: self.pool.clone(),
+            cluster: self.cluster.clone(),
+            node_of: self.node_of.clone(),
+            pick: self.pick,
+        }
     }
 }
 
@@ -536,6 +559,14 @@ pub struct DrainTarget {
     /// Every node of this cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
+    /// The nodes running a pod with these labels when the action is taken (`pick` of them;
+    /// one when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// How many of the nodes named by `pool`, `cluster`, `nodeOf` or the trigger: `one`, `all`,
+    /// `{count: N}`, `{percent: P}`, drawn from the run's seed (all when omitted, one for `nodeOf`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// Kubernetes `--timeout`: give up after this long (never, when omitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<SimDuration>,
@@ -543,7 +574,13 @@ pub struct DrainTarget {
 
 impl DrainTarget {
     fn target(&self) -> PoolTarget {
-        PoolTarget { nodes: self.nodes.clone(), pool: self.pool.clone(), cluster: self.cluster.clone() }
+        PoolTarget {
+            nodes: self.nodes.clone(),
+            pool: self.pool.clone(),
+            cluster: self.cluster.clone(),
+            node_of: self.node_of.clone(),
+            pick: self.pick,
+        }
     }
 }
 
@@ -623,6 +660,10 @@ pub struct DeletePods {
     /// `--force --grace-period=0`.
     #[serde(default)]
     pub force: bool,
+    /// Only pods on the nodes a `nodes` trigger matched (`kubectl delete pods
+    /// --field-selector spec.nodeName=NODE`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub on_trigger_nodes: bool,
 }
 
 impl DeletePods {
@@ -686,7 +727,12 @@ struct LadderRt {
 #[derive(Clone, Debug)]
 pub struct RulePolicy {
     rules: Vec<RuleRt>,
+    /// The stream `pick` draws from, keyed by the run's seed at the first look.
+    rng: Option<ChaCha8Rng>,
 }
+
+/// The policy's own stream number (see `capsize_sim::rng::keyed_stream`).
+const POLICY_STREAM: u64 = 0x706f_6c69_6379;
 
 impl RulePolicy {
     /// Prepares `rules` for a run that starts at `start`.
@@ -710,6 +756,7 @@ impl RulePolicy {
                     recent: Default::default(),
                 })
                 .collect(),
+            rng: None,
         }
     }
 }
@@ -723,6 +770,7 @@ impl Policy for RulePolicy {
         let now = view.now();
         let mut decision = Decision::default();
         let mut wake: Option<SimTime> = None;
+        let rng = self.rng.get_or_insert_with(|| capsize_sim::rng::keyed_stream(view.seed(), POLICY_STREAM));
         for rule in &mut self.rules {
             // 1. Did the trigger occur?
             let mut occurrences: Vec<Vec<String>> = Vec::new();
@@ -841,7 +889,7 @@ impl Policy for RulePolicy {
                     match rule.hour_room(now) {
                         Ok(()) => {
                             let actions = rule.spec.actions.clone();
-                            rule.act(&actions, &matched, view, now, &mut decision);
+                            rule.act(&actions, &matched, view, now, &mut decision, rng);
                         }
                         // The hourly limit holds it back, not away.
                         Err(at) => rule.pending.push((at, matched)),
@@ -868,7 +916,7 @@ impl Policy for RulePolicy {
                     let next_step = rule.ladders[k].step + 1;
                     let matched = rule.ladders[k].matched.clone();
                     let step = rule.spec.ladder[next_step].clone();
-                    rule.act(&step.actions, &matched, view, now, &mut decision);
+                    rule.act(&step.actions, &matched, view, now, &mut decision, rng);
                     if next_step + 1 == rule.spec.ladder.len() {
                         // The last step: nothing left to wait for.
                         rule.ladders.remove(k);
@@ -890,7 +938,7 @@ impl Policy for RulePolicy {
                         continue;
                     }
                     let step = rule.spec.ladder[0].clone();
-                    rule.act(&step.actions, &matched, view, now, &mut decision);
+                    rule.act(&step.actions, &matched, view, now, &mut decision, rng);
                     if rule.spec.ladder.len() > 1 {
                         rule.ladders.push(LadderRt { matched, step: 0, next: now.after(step.wait) });
                     }
@@ -923,7 +971,8 @@ impl RuleRt {
         }
     }
 
-    /// Issues `actions` for one occurrence, within the rule's limits.
+    /// Issues `actions` for one occurrence, within the rule's limits. An action whose target
+    /// names nothing now is reported as failed (`Decision::unresolved`), not dropped.
     fn act(
         &mut self,
         actions: &[ActionSpec],
@@ -931,10 +980,19 @@ impl RuleRt {
         view: &dyn ClusterView,
         now: SimTime,
         decision: &mut Decision,
+        rng: &mut ChaCha8Rng,
     ) {
         let _ = self.hour_room(now);
+        let by = format!("{} ({})", self.spec.name, self.spec.actor);
         for action in actions {
-            for a in resolve(action, matched, view) {
+            let resolved = match resolve(action, matched, view, rng) {
+                Ok(r) => r,
+                Err(error) => {
+                    decision.unresolved.push(Unresolved { by: by.clone(), action: describe(action), error });
+                    continue;
+                }
+            };
+            for a in resolved {
                 if self.spec.max_actions.is_some_and(|m| self.issued >= m)
                     || self.spec.max_actions_per_hour.is_some_and(|m| self.recent.len() >= m as usize)
                 {
@@ -947,9 +1005,19 @@ impl RuleRt {
                 }
                 self.issued += 1;
                 self.recent.push_back(now);
-                decision.actions.push(Request { by: format!("{} ({})", self.spec.name, self.spec.actor), action: a });
+                decision.actions.push(Request { by: by.clone(), action: a });
             }
         }
+    }
+}
+
+/// An action as the policy file says it, for the report of one that resolved to nothing.
+fn describe(action: &ActionSpec) -> String {
+    let inner = serde_json::to_value(action).ok().and_then(|v| v.get(action.key()).cloned());
+    match inner {
+        Some(serde_json::Value::Object(m)) if m.is_empty() => action.key().to_string(),
+        Some(v) => format!("{} {v}", action.key()),
+        None => action.key().to_string(),
     }
 }
 
@@ -970,33 +1038,53 @@ fn still_holds(when: &Trigger, matched: &[String], view: &dyn ClusterView) -> bo
     }
 }
 
-/// The concrete API calls for one action, against the cluster as it is now.
-fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> Vec<Action> {
-    match action {
+/// The concrete API calls for one action, against the cluster as it is now; `Err` with the
+/// answer `kubectl` would give when its target names nothing (no pod, no node matched).
+fn resolve(
+    action: &ActionSpec,
+    matched: &[String],
+    view: &dyn ClusterView,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<Action>, String> {
+    let on_nodes = |t: &PoolTarget, keep: fn(NodeStatus) -> bool, rng: &mut ChaCha8Rng| {
+        let names = nodes_of(view, t, matched, keep, rng);
+        if names.is_empty() {
+            Err(format!("No resources found: no node matched ({})", target_words(t)))
+        } else {
+            Ok(names)
+        }
+    };
+    let up = |s: NodeStatus| matches!(s, NodeStatus::Ready | NodeStatus::NotReady);
+    Ok(match action {
         ActionSpec::DeletePods(d) => {
             let filter = d.filter();
             let mut pods = Vec::new();
             view.for_each_pod(&mut |p| {
-                let chosen = if filter.is_empty() { matched.iter().any(|m| m == p.name) } else { filter.matches(p) };
+                let chosen = if filter.is_empty() && !d.on_trigger_nodes {
+                    matched.iter().any(|m| m == p.name)
+                } else {
+                    filter.matches(p) && (!d.on_trigger_nodes || p.node.is_some_and(|n| matched.iter().any(|m| m == n)))
+                };
                 // A pod stuck Terminating is what a force delete is for; a normal delete of
                 // one changes nothing.
                 if chosen && (d.force || p.status != PodStatus::Terminating) {
                     pods.push(Action::DeletePod { pod: p.name.to_string(), force: d.force });
                 }
             });
+            if pods.is_empty() {
+                return Err("No resources found: no pod matched".into());
+            }
             pods
         }
         ActionSpec::Scale(s) => vec![Action::Scale { workload: s.workload.clone(), replicas: s.replicas }],
-        ActionSpec::StartNodes(t) => nodes_of(view, t, matched, |s| s == NodeStatus::Stopped)
+        ActionSpec::StartNodes(t) => on_nodes(t, |s| s == NodeStatus::Stopped, rng)?
             .into_iter()
             .map(|node| Action::StartInstance { node })
             .collect(),
-        ActionSpec::RebootNodes(r) => {
-            nodes_of(view, &r.target(), matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
-                .into_iter()
-                .map(|node| Action::RebootInstance { node, force: r.force })
-                .collect()
-        }
+        ActionSpec::RebootNodes(r) => on_nodes(&r.target(), up, rng)?
+            .into_iter()
+            .map(|node| Action::RebootInstance { node, force: r.force })
+            .collect(),
         ActionSpec::BuyNodes(b) => vec![Action::RunInstances {
             pool: b.pool.clone(),
             count: b.count,
@@ -1011,8 +1099,8 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
                 .collect(),
         }],
         ActionSpec::ReimageNodes(r) => {
-            let target = PoolTarget { nodes: Vec::new(), pool: Some(r.from.clone()), cluster: None };
-            nodes_of(view, &target, &[], |s| s == NodeStatus::Ready)
+            let target = PoolTarget { pool: Some(r.from.clone()), ..PoolTarget::default() };
+            on_nodes(&target, |s| s == NodeStatus::Ready, rng)?
                 .into_iter()
                 .take(r.count as usize)
                 .map(|node| Action::Reimage { node, into_pool: r.into.clone() })
@@ -1052,25 +1140,23 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
             on.extend(off);
             on
         }
-        ActionSpec::RemoveNodes(t) => nodes_of(view, t, matched, |s| s != NodeStatus::Removed)
+        ActionSpec::RemoveNodes(t) => on_nodes(t, |s| s != NodeStatus::Removed, rng)?
             .into_iter()
             .map(|node| Action::RemoveNode { node })
             .collect(),
-        ActionSpec::DrainNodes(d) => {
-            nodes_of(view, &d.target(), matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
-                .into_iter()
-                .map(|node| Action::DrainNode { node, timeout_s: d.timeout.map(|t| t.ms().div_ceil(1000)) })
-                .collect()
-        }
+        ActionSpec::DrainNodes(d) => on_nodes(&d.target(), up, rng)?
+            .into_iter()
+            .map(|node| Action::DrainNode { node, timeout_s: d.timeout.map(|t| t.ms().div_ceil(1000)) })
+            .collect(),
         ActionSpec::CordonNodes(t) | ActionSpec::UncordonNodes(t) => {
             let cordon = matches!(action, ActionSpec::CordonNodes(_));
-            nodes_of(view, t, matched, |s| s != NodeStatus::Removed)
+            on_nodes(t, |s| s != NodeStatus::Removed, rng)?
                 .into_iter()
                 .map(|node| if cordon { Action::Cordon { node } } else { Action::Uncordon { node } })
                 .collect()
         }
         ActionSpec::RestartKubelet(t) | ActionSpec::RestartDocker(t) | ActionSpec::CleanDisk(t) => {
-            nodes_of(view, t, matched, |s| matches!(s, NodeStatus::Ready | NodeStatus::NotReady))
+            on_nodes(t, up, rng)?
                 .into_iter()
                 .map(|node| match action {
                     ActionSpec::RestartKubelet(_) => Action::RestartKubelet { node },
@@ -1097,14 +1183,41 @@ fn resolve(action: &ActionSpec, matched: &[String], view: &dyn ClusterView) -> V
                 .take(p.count as usize)
                 .collect();
             if ready.len() < p.count as usize {
-                return Vec::new();
+                return Err(format!(
+                    "only {} Ready worker(s) in pool {} to promote, {} asked for",
+                    ready.len(),
+                    p.pool,
+                    p.count
+                ));
             }
             ready.into_iter().map(|node| Action::PromoteNode { node }).collect()
         }
         ActionSpec::RejoinNodes(r) => {
             r.nodes.iter().map(|node| Action::Rejoin { node: node.clone(), pool: r.pool.clone() }).collect()
         }
+    })
+}
+
+/// How a report names a node target (`pool worker`, `nodeOf app=redis`, `the trigger's nodes`).
+fn target_words(t: &PoolTarget) -> String {
+    let mut parts = Vec::new();
+    if !t.nodes.is_empty() {
+        parts.push(t.nodes.join(","));
     }
+    if let Some(p) = &t.pool {
+        parts.push(format!("pool {p}"));
+    }
+    if let Some(c) = &t.cluster {
+        parts.push(format!("cluster {c}"));
+    }
+    if let Some(sel) = &t.node_of {
+        let l: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("nodeOf {}", l.join(",")));
+    }
+    if parts.is_empty() {
+        parts.push("the trigger's nodes".into());
+    }
+    parts.join(", ")
 }
 
 /// The apps a target names: the listed ones, or every workload of a cluster.
@@ -1119,16 +1232,30 @@ fn apps_of(view: &dyn ClusterView, a: &AppTarget) -> Vec<String> {
     out
 }
 
-/// Names of the nodes a target names (by name, pool or cluster; with none, the nodes the
-/// trigger matched) whose status passes `keep`.
+/// Names of the nodes a target names (by name, pool, cluster or the node of a pod; with none,
+/// the nodes the trigger matched) whose status passes `keep`, then `pick` of them drawn from
+/// `rng` (all when omitted; one for `nodeOf`).
 fn nodes_of(
     view: &dyn ClusterView,
     t: &PoolTarget,
     matched: &[String],
     keep: impl Fn(NodeStatus) -> bool,
+    rng: &mut ChaCha8Rng,
 ) -> Vec<String> {
-    let by_trigger = t.nodes.is_empty() && t.pool.is_none() && t.cluster.is_none();
-    view.nodes()
+    let by_trigger = t.nodes.is_empty() && t.pool.is_none() && t.cluster.is_none() && t.node_of.is_none();
+    let mut of_pods = BTreeSet::new();
+    if let Some(sel) = &t.node_of {
+        view.for_each_pod(&mut |p| {
+            if selects(sel, p.labels)
+                && !matches!(p.status, PodStatus::Terminating | PodStatus::Deleted)
+                && let Some(n) = p.node
+            {
+                of_pods.insert(n.to_string());
+            }
+        });
+    }
+    let mut names: Vec<String> = view
+        .nodes()
         .into_iter()
         .filter(|n| {
             let named = if by_trigger {
@@ -1137,11 +1264,15 @@ fn nodes_of(
                 (t.nodes.is_empty() || t.nodes.contains(&n.name))
                     && t.pool.as_ref().is_none_or(|p| *p == n.pool)
                     && t.cluster.as_ref().is_none_or(|c| *c == n.cluster)
+                    && (t.node_of.is_none() || of_pods.contains(&n.name))
             };
             named && keep(n.status)
         })
         .map(|n| n.name)
-        .collect()
+        .collect();
+    let pick = t.pick.unwrap_or(if t.node_of.is_some() { Pick::One } else { Pick::All });
+    pick.draw(&mut names, |k| capsize_sim::rng::index(rng, k));
+    names
 }
 
 /// Checks what a rule refers to against the scenario it will run with; errors are
@@ -1159,6 +1290,7 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
         .chain(scenario.spec.cluster.load_balancers.iter().map(|l| l.name.as_str()))
         .collect();
     let pools: Vec<&str> = scenario.spec.cluster.nodes.iter().map(|p| p.pool.as_str()).collect();
+    let pod_labels: Vec<Labels> = scenario.spec.cluster.workloads.iter().map(|w| w.pod_labels()).collect();
     let clusters: Vec<String> = scenario.spec.cluster.cluster_defs().into_iter().map(|c| c.name).collect();
     let start = &scenario.spec.start;
     let end = scenario.spec.duration;
@@ -1283,13 +1415,27 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
         }
         for (at, a) in all {
             match a {
-                ActionSpec::DeletePods(d) if d.filter().is_empty() && !matches!(r.when, Trigger::Pods(_)) => errors
-                    .push((
-                        format!("{at}.deletePods"),
-                        "say which pods (selector, status or messageContains): only a `pods` trigger \
-                         supplies pods of its own"
-                            .into(),
-                    )),
+                ActionSpec::DeletePods(d) => {
+                    if d.on_trigger_nodes && !matches!(r.when, Trigger::Nodes(_)) {
+                        errors.push((
+                            format!("{at}.deletePods.onTriggerNodes"),
+                            "only a `nodes` trigger has nodes whose pods this could mean".into(),
+                        ));
+                    } else if d.filter().is_empty() && !d.on_trigger_nodes && !matches!(r.when, Trigger::Pods(_)) {
+                        errors.push((
+                            format!("{at}.deletePods"),
+                            "say which pods (selector, status, messageContains, or onTriggerNodes with a `nodes` \
+                             trigger): only a `pods` trigger supplies pods of its own"
+                                .into(),
+                        ));
+                    }
+                    if !d.selector.is_empty() && !pod_labels.iter().any(|l| selects(&d.selector, l)) {
+                        errors.push((
+                            format!("{at}.deletePods.selector"),
+                            format!("no workload's pods have the labels {}", show_labels(&d.selector)),
+                        ));
+                    }
+                }
                 ActionSpec::Scale(s) if !workloads.contains(&s.workload.as_str()) => errors.push((
                     format!("{at}.scale.workload"),
                     format!("the scenario has no workload named `{}`", s.workload),
@@ -1334,13 +1480,25 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                             ));
                         }
                     }
+                    if let Some(sel) = &t.node_of
+                        && !pod_labels.iter().any(|l| selects(sel, l))
+                    {
+                        errors.push((
+                            format!("{at}.{key}.nodeOf"),
+                            format!("no workload's pods have the labels {}", show_labels(sel)),
+                        ));
+                    }
                     match (&t.pool, &t.cluster) {
-                        (None, None) if t.nodes.is_empty() && !matches!(r.when, Trigger::Nodes(_)) => errors.push((
-                            format!("{at}.{key}"),
-                            "say which nodes: `nodes`, a `pool` or a `cluster` (only a `nodes` trigger supplies \
-                             nodes of its own)"
-                                .into(),
-                        )),
+                        (None, None)
+                            if t.nodes.is_empty() && t.node_of.is_none() && !matches!(r.when, Trigger::Nodes(_)) =>
+                        {
+                            errors.push((
+                                format!("{at}.{key}"),
+                                "say which nodes: `nodes`, a `pool`, a `cluster` or `nodeOf` (only a `nodes` \
+                                 trigger supplies nodes of its own)"
+                                    .into(),
+                            ))
+                        }
                         (Some(p), _) if !pools.contains(&p.as_str()) => errors
                             .push((format!("{at}.{key}.pool"), format!("the scenario has no node pool named `{p}`"))),
                         (_, Some(c)) if !clusters.contains(c) => errors

@@ -58,7 +58,7 @@ mod sim;
 mod view;
 mod world;
 
-pub use policy::{Action, ClusterView, Decision, DoNothing, PodInfo, PodStatus, Policy, Request};
+pub use policy::{Action, ClusterView, Decision, DoNothing, PodInfo, PodStatus, Policy, Request, Unresolved};
 pub use result::RunResult;
 pub use sim::{RunOptions, Sim};
 pub use spec::Scenario;

@@ -20,6 +20,9 @@ pub trait ClusterView {
     fn now(&self) -> SimTime;
     /// When the scenario started (for clock times).
     fn start(&self) -> &StartTime;
+    /// The run's seed: a policy that draws (a `pick` of nodes) draws from it, so the run stays
+    /// reproducible from (scenario, policy, seed).
+    fn seed(&self) -> u64;
     /// Calls `f` for every pod that exists (deleted pods are gone from the API).
     fn for_each_pod(&self, f: &mut dyn FnMut(&PodInfo<'_>));
     /// Alerts firing now.
@@ -402,6 +405,20 @@ pub struct Decision {
     /// The policy cannot go on (a plug-in crashed, hung, or answered nonsense): the run stops
     /// and its result carries this message.
     pub error: Option<String>,
+    /// Actions the policy meant to take that named nothing when it came to act: recorded as
+    /// failed actions, never dropped in silence.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// An action that resolved to nothing (no pod or node matched its target at that moment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unresolved {
+    /// The rule or actor, for reports.
+    pub by: String,
+    /// What it meant to do, as a command line would say it.
+    pub action: String,
+    /// Why nothing was done, as the API or kubectl would say it.
+    pub error: String,
 }
 
 /// A remediation policy.

@@ -6,11 +6,13 @@
 //! invariant needs.
 
 use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+pub use rand_chacha::ChaCha8Rng;
 
 /// The model's random streams.
 #[derive(Clone, Debug)]
 pub struct Streams {
+    /// The seed they were made from (for the per-fault streams of [`Streams::fault_target`]).
+    pub seed: u64,
     /// Tie-breaking among equally scored nodes (kube-scheduler picks uniformly among the best).
     pub scheduler: ChaCha8Rng,
     /// Container start latency and the phase of probe timers.
@@ -41,6 +43,9 @@ const CLOUD: u64 = 6;
 const NETWORK: u64 = 7;
 const SWARM: u64 = 8;
 const LIFECYCLE: u64 = 9;
+/// Fault `i` draws its targets from stream `FAULT_TARGETS + i`: a fault's draw does not depend
+/// on the other faults, so removing one (as the schedule shrinker does) leaves the others' alone.
+const FAULT_TARGETS: u64 = 1 << 32;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -52,6 +57,7 @@ impl Streams {
     /// The streams for a scenario seed.
     pub fn new(seed: u64) -> Streams {
         Streams {
+            seed,
             scheduler: stream(seed, SCHEDULER),
             kubelet: stream(seed, KUBELET),
             faults: stream(seed, FAULTS),
@@ -63,6 +69,17 @@ impl Streams {
             lifecycle: stream(seed, LIFECYCLE),
         }
     }
+
+    /// The stream fault number `i` draws its targets from (`pick` of a `pool` or `nodeOf`).
+    pub fn fault_target(&self, i: usize) -> ChaCha8Rng {
+        stream(self.seed, FAULT_TARGETS + i as u64)
+    }
+}
+
+/// A stream of its own for a purpose outside the model's subsystems (a policy's draws), keyed
+/// by the seed and a fixed number the caller owns.
+pub fn keyed_stream(seed: u64, id: u64) -> ChaCha8Rng {
+    stream(seed, id)
 }
 
 /// A uniform draw in `[lo, hi]` milliseconds (`lo` when the range is empty).

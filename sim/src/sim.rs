@@ -446,6 +446,17 @@ impl Sim {
             w.history.aborted = Some(e);
             return;
         }
+        for u in decision.unresolved {
+            w.history.note(now, &u.by, || format!("{}: {}", u.action, u.error));
+            w.history.actions.push(crate::history::ActionRecord {
+                from_policy: true,
+                issued: now,
+                done: now,
+                by: u.by,
+                action: u.action,
+                outcome: Err(u.error),
+            });
+        }
         for request in decision.actions {
             let idx = w.actions.len();
             w.actions.push(PendingAction { request: Request { ..request }, issued: now });

@@ -623,12 +623,9 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("`{}` is not before the end of the run ({} after the start)", f.at(), spec.duration),
             );
         }
-        if let Some(node) = f.agent_node() {
-            if !node_names.contains(node) {
-                c.err(at("node"), format!("no node named `{node}` (nodes are named <pool>-1 ... <pool>-<count>)"));
-            } else if !kube_nodes.contains(node) {
-                c.err(at("node"), format!("`{node}` runs swarm; this fault is about a Kubernetes node's agents"));
-            }
+        if let Some(fields) = f.target_fields() {
+            let agent = f.is_agent_fault();
+            check_node_target(&mut c, s, &fields, agent, &node_names, &kube_nodes, &|k| at(k));
         }
         match f {
             FaultSpec::DockerHung(_) | FaultSpec::KubeletDown(_) | FaultSpec::DiskFull(_) => {}
@@ -657,15 +654,11 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 if cc.count == Some(0) {
                     c.err(at("count"), "a count of 0 crashes nothing; remove the fault or give a count of at least 1");
                 }
-            }
-            FaultSpec::NodeRemoved(n) => {
-                if !node_names.contains(&n.node) {
-                    c.err(
-                        at("node"),
-                        format!("no node named `{}` (nodes are named <pool>-1 ... <pool>-<count>)", n.node),
-                    );
+                if !cc.selector.is_empty() && !cl.workloads.iter().any(|w| selects(&cc.selector, &w.pod_labels())) {
+                    c.err(at("selector"), format!("no workload's pods have the labels {}", show_labels(&cc.selector)));
                 }
             }
+            FaultSpec::NodeRemoved(_) => {}
             FaultSpec::StockChange(s) => {
                 if cloud.is_none() {
                     c.err(at("instanceType"), "a stock change needs a `cloud` section");
@@ -684,8 +677,17 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 }
             }
             FaultSpec::NodeFailure(f) => {
-                if f.nodes.is_empty() && f.next_to_join.is_none() {
-                    c.err(at("nodes"), "name at least one node, or say `nextToJoin`");
+                let by_selector = f.node_of.is_some() || f.pool.is_some();
+                if f.nodes.is_empty() && f.next_to_join.is_none() && !by_selector {
+                    c.err(at("nodes"), "name at least one node, give `nodeOf` or `pool`, or say `nextToJoin`");
+                }
+                if f.node_of.is_some() && f.pool.is_some() {
+                    c.err(at("pool"), "give one of `nodeOf` and `pool`, not both");
+                } else if by_selector {
+                    let fields = crate::spec::TargetFields::of(&None, &f.node_of, &f.pool, f.pick);
+                    check_node_target(&mut c, s, &fields, false, &node_names, &kube_nodes, &|k| at(k));
+                } else if f.pick.is_some() {
+                    c.err(at("pick"), "`pick` chooses among the nodes of `nodeOf` or `pool`");
                 }
                 if f.next_to_join.is_some() {
                     check_cluster(&mut c, &f.cluster, at("cluster"));
@@ -710,6 +712,68 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     }
 
     if c.errors.is_empty() { Ok(()) } else { Err(c.errors) }
+}
+
+/// Checks a node target (`node`, `nodeOf`, `pool`, `pick`) against the scenario: a name must be
+/// a node of the scenario, a selector must match some workload's pods, a pool must exist; an
+/// agent fault must aim at Kubernetes nodes.
+fn check_node_target(
+    c: &mut Ctx,
+    s: &Scenario,
+    fields: &crate::spec::TargetFields<'_>,
+    agent: bool,
+    node_names: &BTreeSet<String>,
+    kube_nodes: &BTreeSet<String>,
+    at: &dyn Fn(&str) -> Vec<PathSeg>,
+) {
+    let cl = &s.spec.cluster;
+    if let Some((field, message)) = fields.problem() {
+        c.err(at(field), message);
+        return;
+    }
+    let defs = cl.cluster_defs();
+    let kind_of = |cluster: Option<&str>| {
+        let name = cl.cluster_of(cluster);
+        defs.iter().find(|d| d.name == name).map_or(ClusterKind::Kubernetes, |d| d.kind)
+    };
+    const SWARM: &str = "this fault is about a Kubernetes node's agents";
+    match fields.target() {
+        Some(crate::spec::NodeTarget::Named(node)) => {
+            if !node_names.contains(node) {
+                c.err(at("node"), format!("no node named `{node}` (nodes are named <pool>-1 ... <pool>-<count>)"));
+            } else if agent && !kube_nodes.contains(node) {
+                c.err(at("node"), format!("`{node}` runs swarm; {SWARM}"));
+            }
+        }
+        Some(crate::spec::NodeTarget::NodeOf(selector, _)) => {
+            let matching: Vec<&crate::spec::WorkloadSpec> =
+                cl.workloads.iter().filter(|w| selects(selector, &w.pod_labels())).collect();
+            if matching.is_empty() {
+                c.err(at("nodeOf"), format!("no workload's pods have the labels {}", show_labels(selector)));
+            } else if agent && matching.iter().all(|w| kind_of(w.cluster.as_deref()).is_swarm()) {
+                c.err(at("nodeOf"), format!("the pods with these labels run on swarm nodes; {SWARM}"));
+            }
+        }
+        Some(crate::spec::NodeTarget::Pool(pool, _)) => match cl.nodes.iter().find(|p| p.pool == pool) {
+            None => c.err(
+                at("pool"),
+                format!(
+                    "no node pool named `{pool}` (pools: {})",
+                    cl.nodes.iter().map(|p| p.pool.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(p) if agent && kind_of(p.cluster.as_deref()).is_swarm() => {
+                c.err(at("pool"), format!("pool `{pool}` runs swarm; {SWARM}"))
+            }
+            Some(_) => {}
+        },
+        None => {}
+    }
+}
+
+/// `{app: redis}` as `app=redis`.
+pub fn show_labels(l: &crate::spec::Labels) -> String {
+    l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 /// Timing settings the engine divides by or loops on: bounded so that no run can stall.

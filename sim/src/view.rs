@@ -16,6 +16,10 @@ impl ClusterView for World {
         &self.scenario.spec.start
     }
 
+    fn seed(&self) -> u64 {
+        self.rng.seed
+    }
+
     fn for_each_pod(&self, f: &mut dyn FnMut(&PodInfo<'_>)) {
         for (id, p) in self.pods.iter() {
             if p.phase == Phase::Deleted {

@@ -228,10 +228,17 @@ fn alerts_fire_at_evaluations_after_their_for_duration() {
 
 #[test]
 fn crash_faults_record_what_they_hit() {
+    // Validation refuses a selector no workload has; one whose pods are gone by then (here: a
+    // Deployment scaled to zero) resolves to nothing at run time, and the record says so.
     let mut v = base();
-    v["spec"]["faults"] = json!([{"containerCrash": {"at": "00:10", "selector": {"app": "nothing"}}}]);
+    v["spec"]["cluster"]["workloads"][0]["replicas"] = json!(0);
+    v["spec"]["faults"] = json!([{"containerCrash": {"at": "00:10", "selector": {"app": "api"}}}]);
     let h = run(&scenario(v), &mut DoNothing);
     assert_eq!(h.faults[0].matched, 0);
+    let mut v = base();
+    v["spec"]["faults"] = json!([{"containerCrash": {"at": "00:10", "selector": {"app": "nothing"}}}]);
+    let errors = capsize_sim::validate(&scenario(v)).unwrap_err();
+    assert!(errors[0].message.contains("no workload's pods have the labels app=nothing"), "{errors:?}");
 }
 
 #[test]

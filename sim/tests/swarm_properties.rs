@@ -29,7 +29,7 @@ impl Policy for LookAt {
         if view.now() >= self.at && self.leader.is_none() {
             self.leader = view.swarm_leader("s");
         }
-        Decision { actions: Vec::new(), wake_at: Some(self.at), error: None }
+        Decision { wake_at: Some(self.at), ..Decision::default() }
     }
 }
 

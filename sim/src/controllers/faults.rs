@@ -56,22 +56,20 @@ impl World {
                 let sel: Vec<String> = c.selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 (sel.join(","), n as u32)
             }
-            FaultSpec::NodeRemoved(r) => {
-                let found = self.nodes.iter().find(|(_, n)| n.name == r.node && !n.gone).map(|(id, _)| id);
-                match found {
-                    Some(node) => {
-                        let inst = self.nodes[node].instance;
-                        let i = &mut self.instances[inst];
-                        if let Some(since) = i.billed_since.take() {
-                            i.billed_ms += now.0 - since.0;
-                        }
-                        i.state = InstanceState::Released;
-                        i.epoch += 1;
-                        self.node_remove(node);
-                        (r.node.clone(), 1)
+            FaultSpec::NodeRemoved(_) => {
+                let target = fault.target_fields().and_then(|f| f.target()).expect("validated target");
+                let nodes = self.target_nodes(target, &mut self.rng.fault_target(i), |n| !n.gone);
+                for &node in &nodes {
+                    let inst = self.nodes[node].instance;
+                    let i = &mut self.instances[inst];
+                    if let Some(since) = i.billed_since.take() {
+                        i.billed_ms += now.0 - since.0;
                     }
-                    None => (r.node.clone(), 0),
+                    i.state = InstanceState::Released;
+                    i.epoch += 1;
+                    self.node_remove(node);
                 }
+                (self.target_label(target, &nodes), nodes.len() as u32)
             }
             FaultSpec::StockChange(c) => {
                 let cloud = self.scenario.spec.cluster.cloud.as_ref().expect("validated: stock needs a cloud");
@@ -118,25 +116,19 @@ impl World {
             | FaultSpec::NetworkLoss(_)
             | FaultSpec::NodeOverload(_)
             | FaultSpec::DiskFull(_) => {
-                let name = fault.agent_node().expect("a node-agent fault").to_string();
-                match self.live_node(&name).ok().filter(|&n| self.nodes[n].running()) {
-                    Some(node) => {
-                        self.agent_fault(node, &fault);
-                        (name, 1)
-                    }
-                    // A machine that is down has no agents to break.
-                    None => (name, 0),
+                let target = fault.target_fields().and_then(|f| f.target()).expect("validated target");
+                // A machine that is down has no agents to break.
+                let nodes = self.target_nodes(target, &mut self.rng.fault_target(i), |n| n.running());
+                for &node in &nodes {
+                    self.agent_fault(node, &fault);
                 }
+                (self.target_label(target, &nodes), nodes.len() as u32)
             }
             FaultSpec::NodeFailure(f) => {
                 let mut hit = 0;
                 for name in &f.nodes {
                     match self.live_node(name).ok() {
-                        Some(node) => {
-                            self.nodes[node].failed = true;
-                            self.history.note(now, name, || "hangs: stops reporting until rebooted".into());
-                            self.node_down(node);
-                        }
+                        Some(node) => self.hang_node(node),
                         None => {
                             // Armed: the node of that name comes up failed when it joins.
                             self.fail_on_join.insert(name.clone());
@@ -145,6 +137,18 @@ impl World {
                     hit += 1;
                 }
                 let mut target = f.nodes.join(",");
+                let fields = crate::spec::TargetFields::of(&None, &f.node_of, &f.pool, f.pick);
+                if let Some(t) = fields.target() {
+                    let nodes = self.target_nodes(t, &mut self.rng.fault_target(i), |n| n.running());
+                    for &node in &nodes {
+                        self.hang_node(node);
+                    }
+                    hit += nodes.len() as u32;
+                    if !target.is_empty() {
+                        target.push_str(", ");
+                    }
+                    target.push_str(&self.target_label(t, &nodes));
+                }
                 if let Some(k) = f.next_to_join {
                     let name = self.scenario.spec.cluster.cluster_of(f.cluster.as_deref()).to_string();
                     let c = self.clusters.iter().position(|x| x.name == name).expect("validated");
@@ -165,6 +169,25 @@ impl World {
             matched,
             note: fault.note().map(str::to_string),
         });
+    }
+
+    /// A `nodeFailure` hits `node`: it hangs until rebooted.
+    fn hang_node(&mut self, node: crate::ids::NodeId) {
+        self.nodes[node].failed = true;
+        let name = self.nodes[node].name.clone();
+        self.history.note(self.now, &name, || "hangs: stops reporting until rebooted".into());
+        self.node_down(node);
+    }
+
+    /// How a fault record names what a target resolved to: the nodes, and the selector when
+    /// the target was not a name (`worker-2 (nodeOf app=redis)`).
+    fn target_label(&self, target: crate::spec::NodeTarget<'_>, nodes: &[crate::ids::NodeId]) -> String {
+        let names: Vec<&str> = nodes.iter().map(|&n| self.nodes[n].name.as_str()).collect();
+        match target {
+            crate::spec::NodeTarget::Named(n) => n.to_string(),
+            other if names.is_empty() => format!("nothing ({})", other.describe()),
+            other => format!("{} ({})", names.join(","), other.describe()),
+        }
     }
 
     /// The kubelets have written `version` of a ConfigMap into its volumes; older subPath bind

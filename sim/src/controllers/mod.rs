@@ -21,6 +21,7 @@ mod replicaset;
 mod saturation;
 mod scheduler;
 pub(crate) mod swarm;
+mod targets;
 
 pub(crate) use drain::DrainRt;
 pub(crate) use saturation::saturation_threshold;

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::oneof::one_key_enum;
-use super::{Labels, Pricing};
+use super::{Labels, Pick, Pricing, TargetFields};
 use crate::time::{At, SimDuration};
 
 one_key_enum! {
@@ -83,12 +83,31 @@ impl FaultSpec {
         }
     }
 
-    /// The node a node-agent fault hits, if it is one.
-    pub fn agent_node(&self) -> Option<&str> {
+    /// Whether this is a fault of a Kubernetes node's agents.
+    pub fn is_agent_fault(&self) -> bool {
+        matches!(
+            self,
+            FaultSpec::DockerHung(_)
+                | FaultSpec::KubeletDown(_)
+                | FaultSpec::DiskFull(_)
+                | FaultSpec::PlegUnhealthy(_)
+                | FaultSpec::NetworkLoss(_)
+                | FaultSpec::NodeOverload(_)
+        )
+    }
+
+    /// The target fields of a fault on nodes picked by one target (`node`, `nodeOf`, `pool`,
+    /// `pick`), if it is one: `nodeRemoved` and the node-agent faults.
+    pub fn target_fields(&self) -> Option<TargetFields<'_>> {
         match self {
-            FaultSpec::DockerHung(f) | FaultSpec::KubeletDown(f) | FaultSpec::DiskFull(f) => Some(&f.node),
-            FaultSpec::PlegUnhealthy(f) => Some(&f.node),
-            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => Some(&f.node),
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => Some(TargetFields::of(&f.node, &f.node_of, &f.pool, f.pick)),
+            FaultSpec::PlegUnhealthy(f) => Some(TargetFields::of(&f.node, &f.node_of, &f.pool, f.pick)),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => {
+                Some(TargetFields::of(&f.node, &f.node_of, &f.pool, f.pick))
+            }
             _ => None,
         }
     }
@@ -132,6 +151,15 @@ pub struct NodeFailure {
     /// Node names; a name no node has yet hits the node of that name when it joins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
+    /// Or the node running a pod with these labels when the fault fires (`pick` of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// Or `pick` of this pool's nodes, drawn per seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// With `nodeOf` or `pool`: how many (when omitted, `one` for `nodeOf`, `all` for `pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// Also the next this-many nodes to join `cluster` from then on (whatever their names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_to_join: Option<u32>,
@@ -189,14 +217,27 @@ pub enum NodeScope {
     All,
 }
 
-/// A fault on one node, named (a removal, or a Kubernetes node's agents).
+/// A fault on a node (a removal, or a Kubernetes node's agents): named, the node of a pod, or
+/// drawn from a pool.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OneNodeFault {
     /// When.
     pub at: At,
-    /// Node name, e.g. `worker-3`.
-    pub node: String,
+    /// The node of this name, e.g. `worker-3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Or the node running a pod with these labels when the fault fires (`pick` of them when
+    /// several do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// Or `pick` of this pool's nodes, drawn per seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// With `nodeOf` or `pool`: how many (`one`, `all`, `{count: N}`, `{percent: P}`; when
+    /// omitted, `one` for `nodeOf` and `all` for `pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -208,8 +249,20 @@ pub struct OneNodeFault {
 pub struct PlegFault {
     /// When.
     pub at: At,
-    /// Node name.
-    pub node: String,
+    /// The node of this name, e.g. `worker-3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Or the node running a pod with these labels when the fault fires (`pick` of them when
+    /// several do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// Or `pick` of this pool's nodes, drawn per seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// With `nodeOf` or `pool`: how many (`one`, `all`, `{count: N}`, `{percent: P}`; when
+    /// omitted, `one` for `nodeOf` and `all` for `pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// It comes back this long after a reboot cleared it (the seed: "a reboot fixes it only for
     /// a while"); for good when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -225,8 +278,20 @@ pub struct PlegFault {
 pub struct TimedNodeFault {
     /// When.
     pub at: At,
-    /// Node name.
-    pub node: String,
+    /// The node of this name, e.g. `worker-3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Or the node running a pod with these labels when the fault fires (`pick` of them when
+    /// several do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_of: Option<Labels>,
+    /// Or `pick` of this pool's nodes, drawn per seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// With `nodeOf` or `pool`: how many (`one`, `all`, `{count: N}`, `{percent: P}`; when
+    /// omitted, `one` for `nodeOf` and `all` for `pool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
     /// How long it lasts.
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     pub for_: Option<SimDuration>,

@@ -13,6 +13,7 @@ mod fault;
 pub(crate) mod oneof;
 mod quantity;
 mod schema;
+mod target;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ pub use fault::{
     StockChange, TimedNodeFault,
 };
 pub use quantity::{Cpu, Memory};
+pub use target::{NodeTarget, Pick, TargetFields};
 pub use workload::{
     CpuDemand, DisruptionBudget, MountSpec, ProbeSpec, Reschedule, Resources, RestartPolicy, StartTimeSpec,
     WorkloadKind, WorkloadSpec,
