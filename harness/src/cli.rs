@@ -121,12 +121,123 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a scenario's faults (and a policy's actions) on a real cluster, observe, score, and
+    /// put everything back. Without --yes it prints the plan, checked with the server's dry run,
+    /// and changes nothing.
+    Drive {
+        #[command(flatten)]
+        drive: DriveFlags,
+        /// Output format of the report.
+        #[arg(long, value_enum, default_value_t)]
+        format: FormatArg,
+        /// Write the report to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Undo every change a drive's journal records that is not undone yet (after a crash, a
+    /// kill -9, or a rollback that could not finish). Running it again is harmless.
+    Rollback {
+        /// The journal the drive wrote.
+        journal: PathBuf,
+        /// The kubeconfig (default: the one the journal names, else KUBECONFIG, else ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Refuse unless the journal is of this context.
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// Run a scenario in the simulator and on a real cluster and print, side by side, the times
+    /// of the events both show and their differences (drives the cluster: needs --yes).
+    Fidelity {
+        #[command(flatten)]
+        drive: DriveFlags,
+    },
     /// Check scenario and policy files without running them.
     Validate {
         /// Files to check.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// The flags `drive` and `fidelity` share.
+#[derive(Debug, clap::Args)]
+struct DriveFlags {
+    /// Scenario file.
+    file: PathBuf,
+    /// The kubeconfig context to drive: always named, never the current one.
+    #[arg(long)]
+    context: Option<String>,
+    /// A namespace the drill may change (repeat); nothing outside them is changed.
+    #[arg(long = "namespace", short = 'n')]
+    namespaces: Vec<String>,
+    /// Policy: a file, or the name of one the scenario lists (default: the first; `do-nothing`
+    /// when it lists none).
+    #[arg(long)]
+    policy: Option<String>,
+    /// Apply: without it, only the plan is printed.
+    #[arg(long)]
+    yes: bool,
+    /// Allow a context whose name does not start with `kind-`.
+    #[arg(long)]
+    allow_context: bool,
+    /// The kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Where to write the journal (default: capsize-SCENARIO-TIME.journal here).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Node command templates for node-level faults and operations (kind: NodeCommands).
+    #[arg(long)]
+    node_commands: Option<PathBuf>,
+    /// Map a scenario node to a real one: `--node worker-1=kind-worker` (repeat).
+    #[arg(long = "node")]
+    nodes: Vec<String>,
+    /// Stop the drive after this long (default: the scenario's duration), e.g. 15m.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Seed of the draws (targets by selector, the policy's picks).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    capsize_sim::SimDuration::parse(s).map(|d| std::time::Duration::from_millis(d.ms()))
+}
+
+impl From<DriveFlags> for crate::real::DriveArgs {
+    fn from(f: DriveFlags) -> Self {
+        crate::real::DriveArgs {
+            file: f.file,
+            context: f.context,
+            namespaces: f.namespaces,
+            policy: f.policy,
+            yes: f.yes,
+            allow_context: f.allow_context,
+            kubeconfig: f.kubeconfig,
+            journal: f.journal,
+            node_commands: f.node_commands,
+            nodes: f.nodes,
+            duration: f.duration,
+            seed: f.seed,
+        }
+    }
+}
+
+/// Prints what a real-cluster command produced and gives its exit code.
+fn printed(r: Result<crate::real::Printed, crate::real::RealError>, out: Option<&Path>) -> Result<ExitCode, Failure> {
+    match r {
+        Ok(p) => {
+            eprint!("{}", p.stderr);
+            emit(&p.stdout, out)?;
+            Ok(ExitCode::from(p.code))
+        }
+        Err(crate::real::RealError::Load(e)) => Err(Failure::Invalid(e)),
+        Err(crate::real::RealError::Drive(e)) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(e.exit_code() as u8))
+        }
+    }
 }
 
 /// Entry point of the binary.
@@ -215,6 +326,13 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
             Ok(report_failed_runs(&results))
         }
+        Command::Drive { drive, format, out } => {
+            printed(crate::real::drive(&drive.into(), format.into()), out.as_deref())
+        }
+        Command::Rollback { journal, kubeconfig, context } => {
+            printed(crate::real::rollback(&journal, kubeconfig.as_deref(), context.as_deref()), None)
+        }
+        Command::Fidelity { drive } => printed(crate::real::fidelity(&drive.into()), None),
         Command::Validate { files } => {
             let mut errors = Vec::new();
             for f in &files {

@@ -9,6 +9,7 @@ pub mod external;
 pub mod load;
 pub mod patch;
 pub mod policy;
+pub mod real;
 pub mod runner;
 pub mod schema;
 pub mod suite;

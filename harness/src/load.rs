@@ -166,7 +166,10 @@ fn key(k: &str) -> PathSeg {
 }
 
 /// Reads a file of the given `kind` and parses it into `T`.
-fn read_typed<T: serde::de::DeserializeOwned>(path: &Path, kind: &str) -> Result<(SourceFile, T), LoadError> {
+pub(crate) fn read_typed<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    kind: &str,
+) -> Result<(SourceFile, T), LoadError> {
     let file = SourceFile::read(path)?;
     let found = peek_kind(&file)?;
     if found != kind {

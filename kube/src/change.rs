@@ -110,6 +110,11 @@ pub const JOURNAL_ANNOTATION: &str = "capsize.dev/journal";
 /// over or lost, and `capsize rollback` must be run (the API has no expiry of its own).
 pub const EXPIRES_ANNOTATION: &str = "capsize.dev/expires-at";
 
+/// The previous values of the keys a change writes in a map (`None`: the key was absent). An
+/// undo restores exactly these keys, so what others changed meanwhile (a controller's
+/// annotation, a deploy's new config key) is left alone.
+pub type Saved = BTreeMap<String, Option<String>>;
+
 /// What puts an object back as it was before a change. Undoing restores this saved state, so
 /// it is the same whether the change was made, half made or not made at all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,16 +126,16 @@ pub enum Undo {
         /// Why.
         why: String,
     },
-    /// The ConfigMap's data, binary data and annotations as they were.
+    /// The ConfigMap's drill key and our annotations as they were.
     RestoreConfigMap {
         /// Namespace.
         namespace: String,
         /// Name.
         name: String,
-        /// `data` before the change.
-        data: BTreeMap<String, String>,
-        /// `metadata.annotations` before the change.
-        annotations: BTreeMap<String, String>,
+        /// The `data` keys the change writes, as they were.
+        data: Saved,
+        /// Our annotations, as they were.
+        annotations: Saved,
     },
     /// Create the object again if it is gone (a bare pod, a deleted Node), from its saved
     /// manifest with the server-set fields removed.
@@ -150,8 +155,8 @@ pub enum Undo {
         node: String,
         /// Cordoned or not, before.
         unschedulable: bool,
-        /// `metadata.annotations` before the change.
-        annotations: BTreeMap<String, String>,
+        /// Our annotations, as they were.
+        annotations: Saved,
     },
     /// The workload's replicas and annotations as they were.
     RestoreReplicas {
@@ -163,8 +168,8 @@ pub enum Undo {
         name: String,
         /// Replicas before.
         replicas: i32,
-        /// `metadata.annotations` before the change.
-        annotations: BTreeMap<String, String>,
+        /// Our annotations, as they were.
+        annotations: Saved,
     },
     /// Run the template's undo command (`systemctl start kubelet`); it must be idempotent.
     RunCommand {
@@ -254,7 +259,9 @@ impl fmt::Display for Undo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Undo::Nothing { why } => write!(f, "nothing to restore: {why}"),
-            Undo::RestoreConfigMap { namespace, name, .. } => write!(f, "restore configmap {namespace}/{name}'s data"),
+            Undo::RestoreConfigMap { namespace, name, .. } => {
+                write!(f, "restore configmap {namespace}/{name}'s drill key")
+            }
             Undo::Recreate { kind: RecreateKind::Pod, namespace, name, .. } => {
                 write!(f, "re-create pod {}/{name} if it is gone", namespace.as_deref().unwrap_or(""))
             }

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use kube::api::{Api, AttachParams, DeleteParams, EvictParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::change::{Change, EXPIRES_ANNOTATION, JOURNAL_ANNOTATION, RecreateKind, Undo, WorkloadKind};
+use crate::change::{Change, EXPIRES_ANNOTATION, JOURNAL_ANNOTATION, RecreateKind, Saved, Undo, WorkloadKind};
 use crate::error::{DriveError, describe_kube_error, status_code};
 use crate::guard::Scope;
 use crate::journal::{Entry, Journal};
@@ -47,26 +47,34 @@ fn api_error(e: kube::Error) -> DriveError {
     DriveError::Api(describe_kube_error(&e))
 }
 
-/// A JSON merge patch that turns map `current` into `saved`: saved keys with their values,
-/// others removed (`null`).
-fn restore_map(saved: &BTreeMap<String, String>, current: &BTreeMap<String, String>) -> Value {
+/// A JSON merge patch that puts the keys of `saved` back in map `current` (a key that was
+/// absent is removed); other keys are not touched.
+fn restore_keys(saved: &Saved, current: &BTreeMap<String, String>) -> Value {
     let mut patch = serde_json::Map::new();
-    for k in current.keys() {
-        if !saved.contains_key(k) {
-            patch.insert(k.clone(), Value::Null);
-        }
-    }
     for (k, v) in saved {
-        if current.get(k) != Some(v) {
-            patch.insert(k.clone(), Value::String(v.clone()));
+        if current.get(k) != v.as_ref() {
+            patch.insert(k.clone(), v.clone().map_or(Value::Null, Value::String));
         }
     }
     Value::Object(patch)
 }
 
+/// The previous values of `keys` in `map`.
+fn save_keys(map: &BTreeMap<String, String>, keys: &[&str]) -> Saved {
+    keys.iter().map(|k| (k.to_string(), map.get(*k).cloned())).collect()
+}
+
+/// The annotations a drive writes on what it changes.
+const OUR_ANNOTATIONS: [&str; 2] = [JOURNAL_ANNOTATION, EXPIRES_ANNOTATION];
+
 /// An object's annotations, as a map.
 fn annotations_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> BTreeMap<String, String> {
     meta.annotations.clone().unwrap_or_default().into_iter().collect()
+}
+
+/// Our annotations' previous values on an object.
+fn saved_annotations(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Saved {
+    save_keys(&annotations_of(meta), &OUR_ANNOTATIONS)
 }
 
 /// A saved manifest with what the server sets removed, so it can be created again.
@@ -117,11 +125,12 @@ impl Cluster {
         Ok(match change {
             Change::PatchConfigMap { namespace, name, .. } => {
                 let cm = self.config_maps(namespace).get(name).await.map_err(api_error)?;
+                let data: BTreeMap<String, String> = cm.data.clone().unwrap_or_default().into_iter().collect();
                 Undo::RestoreConfigMap {
                     namespace: namespace.clone(),
                     name: name.clone(),
-                    data: cm.data.clone().unwrap_or_default().into_iter().collect(),
-                    annotations: annotations_of(&cm.metadata),
+                    data: save_keys(&data, &[crate::change::DRILL_KEY]),
+                    annotations: saved_annotations(&cm.metadata),
                 }
             }
             Change::KillContainer { .. } => {
@@ -157,7 +166,7 @@ impl Cluster {
                 Undo::RestoreUnschedulable {
                     node: node.clone(),
                     unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
-                    annotations: annotations_of(&n.metadata),
+                    annotations: saved_annotations(&n.metadata),
                 }
             }
             Change::Scale { namespace, kind, name, .. } => {
@@ -170,7 +179,7 @@ impl Cluster {
                     kind: *kind,
                     name: name.clone(),
                     replicas,
-                    annotations,
+                    annotations: save_keys(&annotations, &OUR_ANNOTATIONS),
                 }
             }
             Change::NodeCommand { node, purpose, .. } => match self.commands.get(purpose).and_then(|c| c.undo.as_ref())
@@ -265,7 +274,10 @@ impl Cluster {
             Change::KillContainer { namespace, pod, container } => {
                 if dry_run {
                     // `pods/exec` has no dry run; the pod must exist.
-                    self.pods(namespace).get(pod).await.map(|_| "exec is not dry-run; the pod exists".into())
+                    return match self.pods(namespace).get(pod).await {
+                        Ok(_) => Made::Ok("the pod exists (exec has no dry run)".into()),
+                        Err(e) => Made::Failed { error: describe_kube_error(&e), status: status_code(&e) },
+                    };
                 } else {
                     return self.kill_container(namespace, pod, container).await;
                 }
@@ -373,8 +385,8 @@ impl Cluster {
                 };
                 let current: BTreeMap<String, String> = cm.data.clone().unwrap_or_default().into_iter().collect();
                 let patch = json!({
-                    "data": restore_map(data, &current),
-                    "metadata": {"annotations": restore_map(annotations, &annotations_of(&cm.metadata))},
+                    "data": restore_keys(data, &current),
+                    "metadata": {"annotations": restore_keys(annotations, &annotations_of(&cm.metadata))},
                 });
                 if is_empty_patch(&patch) {
                     return Ok(format!("configmap {namespace}/{name} is already as it was"));
@@ -414,7 +426,7 @@ impl Cluster {
                     return Ok(format!("node {node} is gone; nothing to restore"));
                 };
                 let now = n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false);
-                let ann = restore_map(annotations, &annotations_of(&n.metadata));
+                let ann = restore_keys(annotations, &annotations_of(&n.metadata));
                 if now == *unschedulable && ann.as_object().is_some_and(|m| m.is_empty()) {
                     return Ok(format!("node {node} is already as it was"));
                 }
@@ -429,7 +441,7 @@ impl Cluster {
                 let Some((now, current)) = self.workload_state(namespace, *kind, name).await? else {
                     return Ok(format!("{} {namespace}/{name} is gone; nothing to restore", kind.plural()));
                 };
-                let ann = restore_map(annotations, &current);
+                let ann = restore_keys(annotations, &current);
                 if now == *replicas && ann.as_object().is_some_and(|m| m.is_empty()) {
                     return Ok(format!("{} {namespace}/{name} is already as it was", kind.plural()));
                 }
@@ -474,11 +486,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restore_map_removes_what_was_added_and_puts_back_what_changed() {
-        let saved = BTreeMap::from([("a".to_string(), "1".to_string()), ("b".into(), "2".into())]);
-        let current =
-            BTreeMap::from([("a".to_string(), "1".to_string()), ("b".into(), "9".into()), ("c".into(), "x".into())]);
-        assert_eq!(restore_map(&saved, &current), json!({"b": "2", "c": null}));
-        assert_eq!(restore_map(&saved, &saved), json!({}));
+    fn restore_keys_puts_back_only_the_saved_keys() {
+        let saved: Saved = BTreeMap::from([("a".to_string(), Some("1".to_string())), ("ours".into(), None)]);
+        let current = BTreeMap::from([
+            ("a".to_string(), "9".to_string()),
+            ("ours".into(), "x".into()),
+            ("theirs".into(), "added meanwhile".into()),
+        ]);
+        assert_eq!(restore_keys(&saved, &current), json!({"a": "1", "ours": null}));
+        let back = BTreeMap::from([("a".to_string(), "1".to_string())]);
+        assert_eq!(restore_keys(&saved, &back), json!({}));
     }
 }

@@ -34,12 +34,16 @@
 
 pub mod change;
 pub mod cluster;
+pub mod drive;
 pub mod error;
+pub mod fidelity;
 pub mod guard;
 pub mod journal;
 pub mod nodecmd;
+pub mod observe;
 pub mod plan;
 pub mod rollback;
+mod view;
 
 #[cfg(test)]
 mod fake;

@@ -47,8 +47,37 @@ pub struct History {
 }
 
 impl History {
+    /// An empty record for `scenario`: one step at zero per service and load balancer (in the
+    /// scorer's order), and a timeline if asked for. The engine starts from it; so does an
+    /// observer recording a real cluster.
+    pub fn for_scenario(scenario: &crate::Scenario, timeline: bool) -> History {
+        let n = scenario.spec.cluster.services.len() + scenario.spec.cluster.load_balancers.len();
+        History {
+            capacity: vec![vec![(SimTime::ZERO, 0.0)]; n],
+            shares: vec![vec![(SimTime::ZERO, 0.0)]; n],
+            dead: vec![vec![(SimTime::ZERO, 0.0)]; n],
+            timeline: timeline.then(Vec::new),
+            ..History::default()
+        }
+    }
+
+    /// Operations that failed so far, oldest first (what a policy's `operationFailed` reads).
+    pub fn failed_operations(&self) -> Vec<crate::policy::FailedOperation> {
+        self.actions
+            .iter()
+            .filter_map(|a| {
+                a.outcome.as_ref().err().map(|e| crate::policy::FailedOperation {
+                    at: a.done,
+                    by: a.by.clone(),
+                    action: a.action.clone(),
+                    error: e.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Records a service's capacity from `t` on.
-    pub(crate) fn set_capacity(&mut self, service: usize, t: SimTime, rps: f64) {
+    pub fn set_capacity(&mut self, service: usize, t: SimTime, rps: f64) {
         let steps = &mut self.capacity[service];
         match steps.last_mut() {
             Some(last) if last.0 == t => last.1 = rps,
@@ -92,9 +121,8 @@ impl History {
         step_at(&self.shares[service], t)
     }
 
-    /// Adds a timeline entry if a timeline is kept.
     /// A node condition as the API shows it went on or off.
-    pub(crate) fn node_condition(&mut self, node: &str, condition: &'static str, at: SimTime, on: bool) {
+    pub fn node_condition(&mut self, node: &str, condition: &'static str, at: SimTime, on: bool) {
         let open =
             self.node_conditions.iter().rposition(|(n, c, _, end)| n == node && *c == condition && end.is_none());
         match (on, open) {
@@ -104,7 +132,8 @@ impl History {
         }
     }
 
-    pub(crate) fn note(&mut self, at: SimTime, object: &str, what: impl FnOnce() -> String) {
+    /// Adds a timeline entry if a timeline is kept.
+    pub fn note(&mut self, at: SimTime, object: &str, what: impl FnOnce() -> String) {
         if let Some(t) = &mut self.timeline {
             t.push(TimelineEntry { at, object: object.to_string(), what: what() });
         }

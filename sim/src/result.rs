@@ -9,6 +9,8 @@ use serde::Serialize;
 /// One scenario run under one policy, scored.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunResult {
+    /// Where the run happened: the simulator, or a real cluster (`capsize drive`).
+    pub mode: Mode,
     /// Scenario name.
     pub scenario: String,
     /// Policy name.
@@ -50,6 +52,17 @@ pub struct RunResult {
     pub moves: Vec<MoveResult>,
     /// Events the engine processed.
     pub events: u64,
+}
+
+/// Where a run happened.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// In the simulator.
+    #[default]
+    Sim,
+    /// On a real cluster, observed through its API.
+    Real,
 }
 
 impl RunResult {

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::history::History;
 use crate::result::{
-    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, MoveResult, NodeConditionResult,
+    ActionResult, AlertResult, CostResult, FaultResult, LeaderlessResult, Mode, MoveResult, NodeConditionResult,
     OfflineResult, OutageResult, Period, PodResult, RunResult, ServiceResult, TimelineResult, WorkloadResult,
 };
 use crate::spec::{AlertCondition, Scenario};
@@ -160,6 +160,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
         .collect();
 
     RunResult {
+        mode: Mode::Sim,
         scenario: scenario.metadata.name.clone(),
         policy: policy.to_string(),
         seed,

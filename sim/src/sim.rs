@@ -268,13 +268,8 @@ impl Sim {
                 vec![AlertState::default(); n]
             })
             .collect();
-        let history = History {
-            capacity: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
-            shares: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
-            dead: vec![vec![(SimTime::ZERO, 0.0)]; services.len()],
-            timeline: opts.timeline.then(Vec::new),
-            ..History::default()
-        };
+        let history = History::for_scenario(scenario, opts.timeline);
+        debug_assert_eq!(history.capacity.len(), services.len());
         let mut world = World {
             now: SimTime::ZERO,
             end: SimTime(spec.duration.ms()),

@@ -119,18 +119,7 @@ impl ClusterView for World {
     }
 
     fn failed_operations(&self) -> Vec<FailedOperation> {
-        self.history
-            .actions
-            .iter()
-            .filter_map(|a| {
-                a.outcome.as_ref().err().map(|e| FailedOperation {
-                    at: a.done,
-                    by: a.by.clone(),
-                    action: a.action.clone(),
-                    error: e.clone(),
-                })
-            })
-            .collect()
+        self.history.failed_operations()
     }
 
     fn workloads(&self) -> Vec<WorkloadInfo> {
