@@ -6,9 +6,37 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
+
+/// A response body: whole, or a watch that stays open and quiet (the fake sends no watch events;
+/// what a drive observes is the initial list).
+pub enum FakeBody {
+    /// The whole body.
+    Full(Option<Bytes>),
+    /// An open watch.
+    Pending,
+}
+
+impl http_body::Body for FakeBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        match &mut *self {
+            FakeBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(http_body::Frame::data(b)))),
+            FakeBody::Pending => Poll::Pending,
+        }
+    }
+}
 
 /// One request the fake answered.
 #[derive(Clone, Debug)]
@@ -120,21 +148,21 @@ pub fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn status(code: StatusCode, reason: &str, message: String) -> Response<Body> {
+fn status(code: StatusCode, reason: &str, message: String) -> Response<FakeBody> {
     let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                       "message": message, "reason": reason, "code": code.as_u16()});
-    let mut r = Response::new(Body::from(serde_json::to_vec(&body).unwrap()));
+    let mut r = Response::new(FakeBody::Full(Some(Bytes::from(serde_json::to_vec(&body).unwrap()))));
     *r.status_mut() = code;
     r
 }
 
-fn ok(v: &Value) -> Response<Body> {
-    Response::new(Body::from(serde_json::to_vec(v).unwrap()))
+fn ok(v: &Value) -> Response<FakeBody> {
+    Response::new(FakeBody::Full(Some(Bytes::from(serde_json::to_vec(v).unwrap()))))
 }
 
 /// Starts the fake: a client that talks to it, and its state.
 pub fn start(state: State) -> (kube::Client, Shared) {
-    let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<FakeBody>>();
     let shared: Shared = Arc::new(Mutex::new(state));
     let s = shared.clone();
     tokio::spawn(async move {
@@ -150,7 +178,7 @@ pub fn start(state: State) -> (kube::Client, Shared) {
     (kube::Client::new(svc, "default"), shared)
 }
 
-fn answer(s: &Shared, method: &str, path: &str, query: &str, body: Value) -> Response<Body> {
+fn answer(s: &Shared, method: &str, path: &str, query: &str, body: Value) -> Response<FakeBody> {
     let mut st = s.lock().unwrap();
     let journal_lines =
         st.journal.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).map_or(0, |t| t.lines().count());
@@ -181,6 +209,9 @@ fn answer(s: &Shared, method: &str, path: &str, query: &str, body: Value) -> Res
     let kind = segs[coll_len - 1].trim_end_matches('s').to_string();
     let not_found = |n: &str| status(StatusCode::NOT_FOUND, "NotFound", format!("{kind}s \"{n}\" not found"));
     match (method, name, sub) {
+        ("GET", None, _) if query.split('&').any(|kv| kv == "watch=true" || kv == "watch=1") => {
+            Response::new(FakeBody::Pending)
+        }
         ("GET", None, _) => {
             let items: Vec<Value> = st.objects.get(&coll).map(|m| m.values().cloned().collect()).unwrap_or_default();
             ok(&json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}))

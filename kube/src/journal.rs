@@ -182,6 +182,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>, DriveError> {
         }
         match serde_json::from_str::<Entry>(line.trim_end()) {
             Ok(e) => entries.push(e),
+            Err(_) if entries.is_empty() => return Err(journal_error(path, "not a capsize journal (no header line)")),
             Err(_) if !complete => break,
             Err(e) => return Err(journal_error(path, format!("line {n}: {e}"))),
         }

@@ -219,8 +219,12 @@ impl NodeMap {
                     m.pool_of.insert(r.to_string(), pool.pool.clone());
                 }
             }
-            for r in labelled {
-                m.pool_of.entry(r.to_string()).or_insert_with(|| pool.pool.clone());
+            // A pool mapped by hand is those nodes only; else every node labelled for it.
+            let by_hand = explicit.iter().any(|(s, _)| s.rsplit_once('-').is_some_and(|(p, _)| p == pool.pool));
+            if !by_hand {
+                for r in labelled {
+                    m.pool_of.entry(r.to_string()).or_insert_with(|| pool.pool.clone());
+                }
             }
         }
         m

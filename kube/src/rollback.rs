@@ -38,9 +38,10 @@ impl RollbackReport {
     }
 }
 
-/// The header of a journal: its context and namespaces.
+/// The header of a journal: its context and namespaces. A file that is not a journal is the
+/// user's input, refused as such.
 pub fn header(path: &Path) -> Result<Entry, DriveError> {
-    let entries = journal::read(path)?;
+    let entries = journal::read(path).map_err(|e| DriveError::Refused(e.to_string()))?;
     Ok(entries.into_iter().next().expect("read checks the header"))
 }
 

@@ -246,3 +246,126 @@ fn a_journal_cut_short_by_a_kill_is_read_up_to_its_last_whole_line() {
     j.write(&Entry::Undone { seq: 1, result: "ok".into() }).unwrap();
     assert_eq!(journal::pending(&journal::read(&path).unwrap()).len(), 0);
 }
+
+/// The fake cluster as a scenario sees it: pool `worker` (its two nodes), workload `api` with
+/// ConfigMap `api-settings`, and the given faults.
+fn scenario(faults: serde_json::Value, duration: &str) -> capsize_sim::Scenario {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "capsize.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "fake-drill"},
+        "spec": {
+            "seed": 1, "start": "2024-01-01T10:00:00", "duration": duration,
+            "cluster": {
+                "nodes": [{"pool": "worker", "count": 2, "cpu": "4", "memory": "8Gi"}],
+                "configMaps": [{"name": "api-settings"}],
+                "workloads": [
+                    {"name": "api", "replicas": 2, "requests": {"cpu": "100m", "memory": "64Mi"}, "capacityRps": 100},
+                    {"name": "ghost", "replicas": 1, "requests": {"cpu": "100m", "memory": "64Mi"}, "capacityRps": 100}
+                ],
+                "services": [{"name": "api", "selector": {"app": "api"}}]
+            },
+            "traffic": [{"service": "api", "rps": [["10:00", 50]]}],
+            "faults": faults
+        }
+    }))
+    .unwrap()
+}
+
+fn options(dir: &Path, yes: bool) -> crate::drive::DriveOptions {
+    crate::drive::DriveOptions {
+        scope: Scope { context: "kind-test".into(), namespaces: vec!["shop".into()] },
+        kubeconfig: None,
+        commands: NodeCommands::default(),
+        node_map: Vec::new(),
+        journal: dir.join("drive.journal"),
+        yes,
+        duration: None,
+        seed: 1,
+        policy_name: "test".into(),
+        rules: Vec::new(),
+    }
+}
+
+#[test]
+fn a_fault_that_matches_nothing_stops_the_drive_before_any_change() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let (client, state) = fake::start(fake::small_cluster());
+        let before = state.lock().unwrap().normalized();
+        let cl = cluster(client, NodeCommands::default());
+        let s = scenario(
+            serde_json::json!([
+                {"configMapUpdate": {"at": "+1s", "configMap": "api-settings"}},
+                {"containerCrash": {"at": "+2s", "selector": {"app": "ghost"}}}
+            ]),
+            "1m",
+        );
+        let opts = options(dir.path(), true);
+        let r = crate::drive::drive(&cl, &s, &mut capsize_sim::DoNothing, &opts).await;
+        let Err(crate::DriveError::Unplannable(msg)) = r else { panic!("not refused") };
+        assert!(
+            msg.contains("fault 1 (containerCrash") && msg.contains("no Running pod has the labels app=ghost"),
+            "{msg}"
+        );
+        assert!(msg.contains("nothing was changed"), "{msg}");
+        assert!(fake::mutations(&state).iter().all(|m| m.2), "only dry runs: {:?}", fake::mutations(&state));
+        assert_eq!(state.lock().unwrap().normalized(), before);
+        assert!(!opts.journal.exists(), "no journal for a drive that never started");
+    });
+}
+
+/// Cordons the first node it sees and scales `api`, at its first look.
+struct Operator(bool);
+
+impl capsize_sim::Policy for Operator {
+    fn decide(&mut self, view: &dyn capsize_sim::ClusterView) -> capsize_sim::Decision {
+        let mut d = capsize_sim::Decision::default();
+        if !std::mem::replace(&mut self.0, true) {
+            let node = view.nodes().first().map(|n| n.name.clone()).unwrap_or_default();
+            for action in [
+                capsize_sim::Action::Cordon { node },
+                capsize_sim::Action::Scale { workload: "api".into(), replicas: 4 },
+            ] {
+                d.actions.push(capsize_sim::Request { by: "operator".into(), action });
+            }
+        }
+        d
+    }
+}
+
+#[test]
+fn without_yes_only_the_plan_is_made_and_with_it_everything_is_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let (client, state) = fake::start(fake::small_cluster());
+        let before = state.lock().unwrap().normalized();
+        let cl = cluster(client, NodeCommands::default());
+        let s = scenario(
+            serde_json::json!([
+                {"configMapUpdate": {"at": "+300ms", "configMap": "api-settings"}},
+                {"nodeRemoved": {"at": "+600ms", "node": "worker-2"}}
+            ]),
+            "2s",
+        );
+        let plan = crate::drive::drive(&cl, &s, &mut Operator(false), &options(dir.path(), false)).await.unwrap();
+        let crate::drive::Outcome::Planned(plan) = plan else { panic!("applied without --yes") };
+        let text = plan.render();
+        assert!(text.contains("DELETE /api/v1/nodes/kind-worker2") && text.contains("(server dry run)"), "{text}");
+        assert!(fake::mutations(&state).iter().all(|m| m.2));
+        assert_eq!(state.lock().unwrap().normalized(), before);
+
+        let opts = options(dir.path(), true);
+        let crate::drive::Outcome::Driven(d) = crate::drive::drive(&cl, &s, &mut Operator(false), &opts).await.unwrap()
+        else {
+            panic!("not driven")
+        };
+        assert_eq!(d.result.mode, capsize_sim::result::Mode::Real);
+        assert_eq!(d.result.faults.len(), 2);
+        assert!(d.result.faults.iter().all(|f| f.matched == 1), "{:?}", d.result.faults);
+        assert_eq!(d.result.actions.len(), 2, "{:?}", d.result.actions);
+        assert!(d.result.actions.iter().all(|a| a.ok), "{:?}", d.result.actions);
+        assert_eq!(d.rollback.restored.len(), 4, "{:?}", d.rollback);
+        assert_eq!(state.lock().unwrap().normalized(), before, "everything is put back");
+        let entries = journal::read(&opts.journal).unwrap();
+        assert!(matches!(entries.last(), Some(Entry::Closed { .. })), "the journal is closed");
+    });
+}
