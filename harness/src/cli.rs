@@ -358,6 +358,10 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
             let s = crate::suite::load_suite(path)?;
             Ok(format!("Suite {}, {} cases", s.suite.metadata.name, s.suite.spec.cases.len()))
         }
+        "NodeCommands" => {
+            let c = crate::real::load_node_commands(path)?;
+            Ok(format!("NodeCommands, {} commands", c.commands.len()))
+        }
         "Policy" => {
             let p = load::load_policy(path)?;
             Ok(format!(

@@ -20,6 +20,8 @@ pub enum SchemaKind {
     Policy,
     /// Suite files (`kind: Suite`).
     Suite,
+    /// Node command files for `capsize drive` (`kind: NodeCommands`).
+    Nodecommands,
     /// The plug-in protocol's two messages: the observation capsize writes and the answer it
     /// reads (`docs/plugin-protocol.schema.json`).
     Plugin,
@@ -36,6 +38,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
         ("Scenario", generator.subschema_for::<Scenario>()),
         ("Policy", generator.subschema_for::<PolicyFile>()),
         ("Suite", generator.subschema_for::<SuiteFile>()),
+        ("NodeCommands", generator.subschema_for::<crate::real::NodeCommandsFile>()),
     ];
     let mut defs = generator.take_definitions(true);
     // The envelope: the exact apiVersion and kind each file must carry.
@@ -50,7 +53,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
     }
     let (title, body) = match kind {
         None => (
-            "capsize scenario, policy or suite file",
+            "capsize scenario, policy, suite or node command file",
             json!({ "oneOf": refs.iter().map(|(_, r)| r.clone().to_value()).collect::<Vec<_>>() }),
         ),
         Some(k) => {
@@ -58,6 +61,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
                 SchemaKind::Scenario => 0,
                 SchemaKind::Policy => 1,
                 SchemaKind::Suite => 2,
+                SchemaKind::Nodecommands => 3,
                 SchemaKind::Plugin => unreachable!("handled above"),
             };
             ("capsize file", refs[i].1.clone().to_value())

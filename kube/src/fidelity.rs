@@ -122,3 +122,93 @@ pub fn render(rows: &[Milestone]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capsize_sim::{RunOptions, Sim};
+
+    /// A worker's kubelet dies at 00:01; nobody acts.
+    fn scenario() -> capsize_sim::Scenario {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "capsize.dev/v1alpha1", "kind": "Scenario", "metadata": {"name": "lifecycle"},
+            "spec": {
+                "seed": 5, "start": "2024-01-01T00:00:00", "duration": "15m",
+                "cluster": {
+                    "kubernetesVersion": "1.36",
+                    "nodes": [{"pool": "worker", "count": 3, "cpu": "4", "memory": "8Gi"}],
+                    "workloads": [{"name": "web", "replicas": 3, "requests": {"cpu": "100m", "memory": "64Mi"},
+                                   "capacityRps": 100, "readinessProbe": {}}],
+                    "services": [{"name": "web", "selector": {"app": "web"}}]
+                },
+                "traffic": [{"service": "web", "rps": [["00:00", 150]]}],
+                "faults": [{"kubeletDown": {"at": "00:01", "node": "worker-2"}}]
+            }
+        }))
+        .unwrap()
+    }
+
+    /// The same history two seconds later, with other pod names (as a real cluster gives).
+    fn shifted(h: &History) -> History {
+        let mut r = h.clone();
+        let later = |t: &mut SimTime| t.0 += 2000;
+        let rename = |n: &mut String| n.push_str("-real");
+        for c in &mut r.node_conditions {
+            later(&mut c.2);
+            if let Some(e) = &mut c.3 {
+                later(e);
+            }
+        }
+        for e in r.timeline.iter_mut().flatten() {
+            later(&mut e.at);
+            if h.pods.iter().any(|p| p.name == e.object) {
+                rename(&mut e.object);
+            }
+        }
+        for p in &mut r.pods {
+            later(&mut p.created);
+            if let Some(d) = &mut p.deleted {
+                later(d);
+            }
+            rename(&mut p.name);
+        }
+        for s in &mut r.capacity {
+            for (i, st) in s.iter_mut().enumerate() {
+                if i > 0 {
+                    later(&mut st.0);
+                }
+            }
+        }
+        for f in &mut r.faults {
+            later(&mut f.at);
+        }
+        r.end.0 += 2000;
+        r
+    }
+
+    #[test]
+    fn events_are_matched_by_meaning_and_their_differences_measured() {
+        let s = scenario();
+        let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false }).unwrap().run(&mut capsize_sim::DoNothing);
+        let r = capsize_sim::score::evaluate(&s, "do-nothing", 5, &h);
+        let real = shifted(&h);
+        let rr = capsize_sim::score::evaluate(&s, "do-nothing", 5, &real);
+        let rows = compare((&h, &r), (&real, &rr));
+        let names: Vec<&str> = rows.iter().map(|m| m.what.as_str()).collect();
+        for expected in ["worker-2 NotReady", "worker-2 NoExecute taint", "worker-2: first pod evicted or deleted", "worker-2: first replacement Running"] {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        }
+        for m in &rows {
+            let d = m.difference().unwrap_or_else(|| panic!("{} has no real counterpart", m.what));
+            assert!((d - 2.0).abs() < 0.01, "{}: {d}", m.what);
+        }
+        // The model's own timeline: NotReady 40-55 s after the kubelet died (1.36's 50 s grace),
+        // the eviction 300 s after the taint.
+        let at = |w: &str| rows.iter().find(|m| m.what == w).unwrap().sim_s.unwrap();
+        let down = at("worker-2 NotReady") - 60.0;
+        assert!((40.0..=55.0).contains(&down), "NotReady {down} s after the fault");
+        let evicted = at("worker-2: first pod evicted or deleted") - at("worker-2 NoExecute taint");
+        assert!((299.0..=301.0).contains(&evicted), "eviction {evicted} s after the taint");
+        assert!(render(&rows).contains("| worker-2 NotReady |"));
+    }
+}

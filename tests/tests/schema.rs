@@ -34,8 +34,10 @@ fn as_json(path: &Path) -> serde_json::Value {
 fn every_shipped_file_validates_against_the_schema() {
     let schema = schema();
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
-    let files = yaml_files(&repo().join("scenarios"));
+    let mut files = yaml_files(&repo().join("scenarios"));
     assert!(files.len() >= 25, "scenarios, policies and the suite: {}", files.len());
+    files.extend(yaml_files(&repo().join("tests/scenarios")));
+    files.push(repo().join("docs/node-commands-kind.yaml"));
     for f in files {
         let doc = as_json(&f);
         let errors: Vec<String> =
