@@ -199,6 +199,10 @@ struct DriveFlags {
     /// Seed of the draws (targets by selector, the policy's picks).
     #[arg(long)]
     seed: Option<u64>,
+    /// Probe a service over HTTP every second: `--probe web=http://127.0.0.1:8080/health`
+    /// (plain HTTP, 1 s limit; repeat for more services).
+    #[arg(long = "probe")]
+    probes: Vec<String>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -220,6 +224,7 @@ impl From<DriveFlags> for crate::real::DriveArgs {
             nodes: f.nodes,
             duration: f.duration,
             seed: f.seed,
+            probes: f.probes,
         }
     }
 }

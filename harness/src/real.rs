@@ -88,6 +88,8 @@ pub struct DriveArgs {
     pub duration: Option<Duration>,
     /// `--seed`.
     pub seed: Option<u64>,
+    /// `--probe SERVICE=URL`, repeated.
+    pub probes: Vec<String>,
 }
 
 /// What a command prints: `stdout` is the result, `stderr` what a person should know
@@ -181,6 +183,7 @@ fn load_drive(args: &DriveArgs) -> Result<Loaded, RealError> {
         };
         node_map.push((a.to_string(), b.to_string()));
     }
+    let probes = args.probes.iter().map(|p| capsize_kube::probe::parse_target(p)).collect::<Result<Vec<_>, _>>()?;
     let journal = args.journal.clone().unwrap_or_else(|| default_journal(&prepared.scenario.metadata.name));
     let opts = DriveOptions {
         scope: scope.clone(),
@@ -193,6 +196,7 @@ fn load_drive(args: &DriveArgs) -> Result<Loaded, RealError> {
         seed: args.seed.unwrap_or(prepared.scenario.spec.seed),
         policy_name: prepared.policy_name.clone(),
         rules,
+        probes,
     };
     Ok(Loaded { prepared, scope, opts, commands })
 }

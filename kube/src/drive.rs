@@ -61,6 +61,8 @@ pub struct DriveOptions {
     pub policy_name: String,
     /// The policy's rules, for the plan.
     pub rules: Vec<RuleSummary>,
+    /// HTTP probes (`--probe SERVICE=URL`).
+    pub probes: Vec<crate::probe::ProbeTarget>,
 }
 
 /// One planned fault.
@@ -256,6 +258,13 @@ pub async fn plan(cluster: &Cluster, scenario: &Scenario, opts: &DriveOptions) -
              (capsize changes no object of theirs)"
                 .into(),
         );
+    }
+    for t in &opts.probes {
+        if scenario.spec.cluster.services.iter().any(|s| s.name == t.service) {
+            p.rules.push(format!("probe {}: GET {} every second (1 s limit)", t.service, t.url));
+        } else {
+            p.problems.push(format!("--probe {}: the scenario has no service named `{}`", t.url, t.service));
+        }
     }
     for r in &opts.rules {
         let mut calls = Vec::new();
@@ -577,6 +586,16 @@ pub async fn drive(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     rec.lock().expect("recorder").start_clock();
+    let clock = std::time::Instant::now();
+    let mut probes = Vec::new();
+    for t in &opts.probes {
+        let summary = Arc::new(Mutex::new(crate::probe::ProbeSummary {
+            service: t.service.clone(),
+            url: t.url.to_string(),
+            ..Default::default()
+        }));
+        probes.push((tokio::spawn(crate::probe::run(t.clone(), clock, summary.clone())), summary));
+    }
     let mut run = Run {
         cluster,
         scenario,
@@ -615,6 +634,10 @@ pub async fn drive(
     let history = rec.lock().expect("recorder").finish();
     let mut result = capsize_sim::score::evaluate(scenario, &opts.policy_name, opts.seed, &history);
     result.mode = Mode::Real;
+    for (task, summary) in probes {
+        task.abort();
+        result.probes.push(summary.lock().expect("probe summary").clone());
+    }
     result.error = stopped.clone();
     Ok(Outcome::Driven(Box::new(Driven { plan, result, history, rollback: report, journal: path, stopped })))
 }

@@ -189,13 +189,20 @@ mod tests {
     #[test]
     fn events_are_matched_by_meaning_and_their_differences_measured() {
         let s = scenario();
-        let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false }).unwrap().run(&mut capsize_sim::DoNothing);
+        let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false })
+            .unwrap()
+            .run(&mut capsize_sim::DoNothing);
         let r = capsize_sim::score::evaluate(&s, "do-nothing", 5, &h);
         let real = shifted(&h);
         let rr = capsize_sim::score::evaluate(&s, "do-nothing", 5, &real);
         let rows = compare((&h, &r), (&real, &rr));
         let names: Vec<&str> = rows.iter().map(|m| m.what.as_str()).collect();
-        for expected in ["worker-2 NotReady", "worker-2 NoExecute taint", "worker-2: first pod evicted or deleted", "worker-2: first replacement Running"] {
+        for expected in [
+            "worker-2 NotReady",
+            "worker-2 NoExecute taint",
+            "worker-2: first pod evicted or deleted",
+            "worker-2: first replacement Running",
+        ] {
             assert!(names.contains(&expected), "{expected} missing from {names:?}");
         }
         for m in &rows {

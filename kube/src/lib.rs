@@ -42,6 +42,7 @@ pub mod journal;
 pub mod nodecmd;
 pub mod observe;
 pub mod plan;
+pub mod probe;
 pub mod rollback;
 mod view;
 

@@ -282,6 +282,7 @@ fn options(dir: &Path, yes: bool) -> crate::drive::DriveOptions {
         seed: 1,
         policy_name: "test".into(),
         rules: Vec::new(),
+        probes: Vec::new(),
     }
 }
 

@@ -271,7 +271,7 @@ pub fn runs_html(runs: &[RunResult]) -> String {
         ));
     }
     body.push_str("</table>\n");
-    page(&format!("capsize: {}", first.scenario), &body)
+    page(&format!("capsize: {}{}", first.scenario, crate::mode_note(first)), &body)
 }
 
 /// `capsize check`'s verdicts as one HTML page.

@@ -99,12 +99,14 @@ pub fn runs_junit(runs: &[RunResult]) -> String {
     let Some(first) = runs.first() else { return document("capsize", &[]) };
     let mut cases: Vec<Case> = Vec::new();
     for r in runs {
+        // A run on a real cluster is its own class, so CI never mixes it with a simulation.
+        let real = if r.mode == capsize_sim::result::Mode::Real { "real." } else { "" };
         if let Some(e) = &r.error {
-            let class = format!("{}.{}.seed{}", r.scenario, r.policy, r.seed);
+            let class = format!("{real}{}.{}.seed{}", r.scenario, r.policy, r.seed);
             cases.push((class, "the run completes".into(), Some((e.clone(), e.clone()))));
         }
         for s in &r.services {
-            let class = format!("{}.{}.seed{}", r.scenario, r.policy, r.seed);
+            let class = format!("{real}{}.{}.seed{}", r.scenario, r.policy, r.seed);
             let name = format!("{} has no outage", s.name);
             let failure = (!s.outages.is_empty()).then(|| {
                 let windows: Vec<String> = s

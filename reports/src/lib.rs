@@ -119,9 +119,17 @@ fn right(s: String) -> Cell {
     Cell::new(s).set_alignment(CellAlignment::Right)
 }
 
+/// How a report says a run was on a real cluster (nothing for a simulated one).
+pub fn mode_note(r: &RunResult) -> &'static str {
+    match r.mode {
+        capsize_sim::result::Mode::Real => ", on a real cluster (capsize drive): observed, not simulated",
+        capsize_sim::result::Mode::Sim => "",
+    }
+}
+
 /// One run as a table of services, then the actions taken.
 pub fn run_table(r: &RunResult) -> String {
-    let mut out = format!("{} under policy {} (seed {})\n\n", r.scenario, r.policy, r.seed);
+    let mut out = format!("{} under policy {} (seed {}){}\n\n", r.scenario, r.policy, r.seed, mode_note(r));
     let mut t = new_table(&["service", "availability", "downtime", "outages", "when", "restarts"]);
     for s in &r.services {
         t.add_row(vec![
@@ -150,6 +158,17 @@ pub fn run_table(r: &RunResult) -> String {
             let mark = if a.ok { "ok" } else { "FAILED" };
             out.push_str(&format!("  {}  {}  {}  [{mark}: {}]\n", a.at, a.by, a.action, a.result));
         }
+    }
+    for p in &r.probes {
+        out.push_str(&format!(
+            "probe {} {}: {} of {} answered ({}){}\n",
+            p.service,
+            p.url,
+            p.ok,
+            p.sent,
+            percent(p.success_ratio),
+            p.failures.first().map_or(String::new(), |(t, why)| format!("; first failure at +{t:.0}s: {why}"))
+        ));
     }
     out
 }

@@ -18,13 +18,23 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
         return "No runs.\n".into();
     };
     let mut out = format!("# {}: {} policies compared\n\n", first.scenario, runs.len());
-    out.push_str(&format!(
-        "Seed {}, from {} for {}. Produced by capsize; every number below comes out of the model's \
-         mechanics, none was written into the scenario.\n\n",
-        first.seed,
-        first.start,
-        human_duration(first.duration_s)
-    ));
+    if first.mode == capsize_sim::result::Mode::Real {
+        out.push_str(&format!(
+            "Seed {}, from {} for {}. Observed on a real cluster by `capsize drive`: availability is the \
+             scenario's offered load against the ready endpoints the cluster showed.\n\n",
+            first.seed,
+            first.start,
+            human_duration(first.duration_s)
+        ));
+    } else {
+        out.push_str(&format!(
+            "Seed {}, from {} for {}. Produced by capsize; every number below comes out of the model's \
+             mechanics, none was written into the scenario.\n\n",
+            first.seed,
+            first.start,
+            human_duration(first.duration_s)
+        ));
+    }
     for r in runs.iter().filter(|r| r.error.is_some()) {
         out.push_str(&format!(
             "**The run under {} stopped early**: {}\n\n",

@@ -52,6 +52,26 @@ pub struct RunResult {
     pub moves: Vec<MoveResult>,
     /// Events the engine processed.
     pub events: u64,
+    /// On a real cluster: what the HTTP probes named with `--probe` saw (empty in simulations).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<ProbeResult>,
+}
+
+/// What the HTTP probes of one service saw during a drive.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ProbeResult {
+    /// The service.
+    pub service: String,
+    /// The URL probed.
+    pub url: String,
+    /// Probes sent.
+    pub sent: u32,
+    /// Probes answered with 2xx or 3xx in time.
+    pub ok: u32,
+    /// `ok / sent`.
+    pub success_ratio: f64,
+    /// Failed probes: `(seconds from the start, what happened)`, the first 100.
+    pub failures: Vec<(f64, String)>,
 }
 
 /// Where a run happened.

@@ -224,6 +224,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             instances: history.instances.clone(),
         },
         events: history.events,
+        probes: Vec::new(),
         error: history.aborted.clone(),
         leaderless: history
             .leaderless
