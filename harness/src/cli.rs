@@ -209,6 +209,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     capsize_sim::SimDuration::parse(s).map(|d| std::time::Duration::from_millis(d.ms()))
 }
 
+#[cfg(feature = "real-cluster")]
 impl From<DriveFlags> for crate::real::DriveArgs {
     fn from(f: DriveFlags) -> Self {
         crate::real::DriveArgs {
@@ -230,6 +231,7 @@ impl From<DriveFlags> for crate::real::DriveArgs {
 }
 
 /// Prints what a real-cluster command produced and gives its exit code.
+#[cfg(feature = "real-cluster")]
 fn printed(r: Result<crate::real::Printed, crate::real::RealError>, out: Option<&Path>) -> Result<ExitCode, Failure> {
     match r {
         Ok(p) => {
@@ -331,13 +333,25 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
             Ok(report_failed_runs(&results))
         }
+        #[cfg(feature = "real-cluster")]
         Command::Drive { drive, format, out } => {
             printed(crate::real::drive(&drive.into(), format.into()), out.as_deref())
         }
+        #[cfg(feature = "real-cluster")]
         Command::Rollback { journal, kubeconfig, context } => {
             printed(crate::real::rollback(&journal, kubeconfig.as_deref(), context.as_deref()), None)
         }
+        #[cfg(feature = "real-cluster")]
         Command::Fidelity { drive } => printed(crate::real::fidelity(&drive.into()), None),
+        #[cfg(not(feature = "real-cluster"))]
+        Command::Drive { .. } | Command::Rollback { .. } | Command::Fidelity { .. } => {
+            eprintln!(
+                "error: this capsize was built without the real-cluster mode; build it with \
+                 `cargo install --path harness --features real-cluster` (or `cargo run --release --features \
+                 real-cluster -- ...`)"
+            );
+            Ok(ExitCode::from(2))
+        }
         Command::Validate { files } => {
             let mut errors = Vec::new();
             for f in &files {
@@ -363,10 +377,13 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
             let s = crate::suite::load_suite(path)?;
             Ok(format!("Suite {}, {} cases", s.suite.metadata.name, s.suite.spec.cases.len()))
         }
+        #[cfg(feature = "real-cluster")]
         "NodeCommands" => {
             let c = crate::real::load_node_commands(path)?;
             Ok(format!("NodeCommands, {} commands", c.commands.len()))
         }
+        #[cfg(not(feature = "real-cluster"))]
+        "NodeCommands" => Ok("NodeCommands (not checked: this capsize has no real-cluster mode)".into()),
         "Policy" => {
             let p = load::load_policy(path)?;
             Ok(format!(

@@ -9,6 +9,7 @@ pub mod external;
 pub mod load;
 pub mod patch;
 pub mod policy;
+#[cfg(feature = "real-cluster")]
 pub mod real;
 pub mod runner;
 pub mod schema;
