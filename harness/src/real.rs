@@ -185,6 +185,10 @@ fn load_drive(args: &DriveArgs) -> Result<Loaded, RealError> {
     }
     let probes = args.probes.iter().map(|p| capsize_kube::probe::parse_target(p)).collect::<Result<Vec<_>, _>>()?;
     let journal = args.journal.clone().unwrap_or_else(|| default_journal(&prepared.scenario.metadata.name));
+    // A drive runs the scenario as the seed draws it (times, durations, counts, scales).
+    let seed = args.seed.unwrap_or(prepared.scenario.spec.seed);
+    let mut prepared = prepared;
+    prepared.scenario = prepared.scenario.realize(seed);
     let opts = DriveOptions {
         scope: scope.clone(),
         kubeconfig: args.kubeconfig.clone(),
@@ -193,7 +197,7 @@ fn load_drive(args: &DriveArgs) -> Result<Loaded, RealError> {
         journal,
         yes: args.yes,
         duration: args.duration,
-        seed: args.seed.unwrap_or(prepared.scenario.spec.seed),
+        seed,
         policy_name: prepared.policy_name.clone(),
         rules,
         probes,

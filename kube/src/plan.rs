@@ -350,8 +350,9 @@ pub fn resolve_fault(
     seed: u64,
     drill_value: &str,
 ) -> Result<Resolved, String> {
-    // Each fault draws from a stream of its own, as in the simulator.
-    let mut rng = capsize_sim::rng::keyed_stream(seed, (1u64 << 32) + index as u64);
+    // Each fault draws from a stream of its own, keyed by its content, as in the simulator.
+    let key = capsize_sim::rng::text_key(&format!("{fault:?}")) ^ index as u64;
+    let mut rng = capsize_sim::rng::keyed_stream(seed, key);
     let none = BTreeMap::new();
     match fault {
         FaultSpec::ConfigMapUpdate(u) => {
@@ -376,7 +377,7 @@ pub fn resolve_fault(
                 .iter()
                 .filter(|p| selects(&c.selector, &p.labels) && p.phase == "Running" && !p.terminating)
                 .collect();
-            let n = c.count.map_or(pods.len(), |k| (k as usize).min(pods.len()));
+            let n = c.count.map_or(pods.len(), |k| (k.value() as usize).min(pods.len()));
             Pick::Count(n.max(1) as u32).draw(&mut pods, |k| capsize_sim::rng::index(&mut rng, k));
             if pods.is_empty() || n == 0 {
                 return Err(format!(
@@ -453,7 +454,7 @@ pub fn resolve_fault(
             let nodes = target_nodes(t, snap, map, &mut rng)?;
             let changes = nodes.iter().map(|n| node_command(commands, purpose, n, &none)).collect::<Result<_, _>>()?;
             let undo_after_ms = match f {
-                FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => t.for_.map(|d| d.ms()),
+                FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => t.for_.map(|d| d.value().ms()),
                 _ => None,
             };
             Ok(Resolved { changes, undo_after_ms, target: shown(&nodes, map), note: None })

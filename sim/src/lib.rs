@@ -73,6 +73,9 @@ pub fn simulate(
     opts: &RunOptions,
 ) -> Result<RunResult, Vec<SpecError>> {
     let seed = opts.seed.unwrap_or(scenario.spec.seed);
+    validate(scenario)?;
+    let realized = scenario.realize(seed);
+    let scenario = &realized;
     let history = Sim::new(scenario, opts)?.run(policy);
     let mut result = score::evaluate(scenario, policy_name, seed, &history);
     if opts.series {

@@ -43,9 +43,9 @@ const CLOUD: u64 = 6;
 const NETWORK: u64 = 7;
 const SWARM: u64 = 8;
 const LIFECYCLE: u64 = 9;
-/// Fault `i` draws its targets from stream `FAULT_TARGETS + i`: a fault's draw does not depend
-/// on the other faults, so removing one (as the schedule shrinker does) leaves the others' alone.
-const FAULT_TARGETS: u64 = 1 << 32;
+/// A fault draws its targets from stream `FAULT_TARGETS ^ key`, its key from its own content
+/// ([`fault_keys`]): a fault's draw does not depend on the other faults.
+const FAULT_TARGETS: u64 = 0x7461_7267_0000_0000;
 
 fn stream(seed: u64, id: u64) -> ChaCha8Rng {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -70,10 +70,40 @@ impl Streams {
         }
     }
 
-    /// The stream fault number `i` draws its targets from (`pick` of a `pool` or `nodeOf`).
-    pub fn fault_target(&self, i: usize) -> ChaCha8Rng {
-        stream(self.seed, FAULT_TARGETS + i as u64)
+    /// The stream the fault of key `key` ([`fault_keys`]) draws its targets from (`pick` of a
+    /// `pool` or `nodeOf`).
+    pub fn fault_target(&self, key: u64) -> ChaCha8Rng {
+        stream(self.seed, FAULT_TARGETS ^ key)
     }
+}
+
+/// The base of the streams distributions are drawn from (`Scenario::realize`).
+pub const DRAWS: u64 = 0x6472_6177_0000_0000;
+
+/// A stable 64-bit key of a text (FNV-1a): the same on every machine and run.
+pub fn text_key(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// A key per fault from its content, and for identical faults their rank among them: a fault's
+/// streams (its draws, its targets) depend on nothing but itself, so removing, adding or moving
+/// other faults (as the schedule shrinker does) leaves them alone.
+pub fn fault_keys(faults: &[crate::spec::FaultSpec]) -> Vec<u64> {
+    let mut seen: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    faults
+        .iter()
+        .map(|f| {
+            let k = text_key(&format!("{f:?}"));
+            let n = seen.entry(k).or_insert(0);
+            *n += 1;
+            k ^ (*n - 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        })
+        .collect()
 }
 
 /// A stream of its own for a purpose outside the model's subsystems (a policy's draws), keyed

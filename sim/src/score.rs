@@ -39,6 +39,9 @@ const SAMPLES: u64 = 16;
 
 /// Scores a run.
 pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History) -> RunResult {
+    // The offered load of a drawn traffic scale is the one the run had.
+    let realized = scenario.realize(seed);
+    let scenario = &realized;
     let start = &scenario.spec.start;
     let topo = Topology::new(scenario);
     let clock = |t: SimTime| start.clock_at(t).to_string();

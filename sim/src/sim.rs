@@ -40,8 +40,12 @@ impl Sim {
     /// starts from a steady state, not from a cold boot).
     pub fn new(scenario: &Scenario, opts: &RunOptions) -> Result<Sim, Vec<SpecError>> {
         validate(scenario)?;
+        let seed = opts.seed.unwrap_or(scenario.spec.seed);
+        // Distributions (drawn times, durations, counts, scales) are drawn from the run's seed;
+        // from here on the engine sees values only.
+        let realized = scenario.realize(seed);
+        let scenario = &realized;
         let spec = &scenario.spec;
-        let seed = opts.seed.unwrap_or(spec.seed);
         let cl = &spec.cluster;
         let cloud = cl.cloud.as_ref();
         let defs = cl.cluster_defs();
@@ -304,6 +308,7 @@ impl Sim {
             drain_planned: Vec::new(),
             drains: Vec::new(),
             taint_queues: Default::default(),
+            fault_keys: crate::rng::fault_keys(&spec.faults),
             cpu_model: cl.workloads.iter().any(|w| w.cpu_demand.is_some()),
         };
         for c in 0..world.clusters.len() {

@@ -156,7 +156,7 @@ impl Topology {
         let mut curves = vec![Curve::default(); n];
         for t in &spec.traffic {
             curves[usize::from(id(&t.service))] =
-                Curve { points: t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v)).collect() };
+                Curve { points: t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v * t.scale.value())).collect() };
         }
         // Topological order by depth-first post-order (callees and backends first); validated
         // acyclic.

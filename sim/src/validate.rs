@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::defaults;
 use crate::spec::{
-    API_VERSION, ClusterKind, FaultSpec, NodeRole, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, WorkloadKind,
+    API_VERSION, ClusterKind, Drawn, FaultSpec, NodeRole, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, TimeDraw,
+    WorkloadKind,
 };
 use crate::time::{DAY, SimDuration};
 
@@ -574,6 +575,13 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         if t.rps.is_empty() {
             c.err(at("rps"), "a traffic curve needs at least one [time, rps] point");
         }
+        let (lo, hi) = match t.scale {
+            Drawn::Fixed(v) => (v, v),
+            Drawn::Range { min, max } => (min, max),
+        };
+        if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi && hi <= 1e6) {
+            c.err(at("scale"), format!("expected a scale >= 0 (and min <= max), found {lo} to {hi}"));
+        }
         if t.rps.len() > LIMIT_TRAFFIC_POINTS {
             c.err(at("rps"), format!("more than {LIMIT_TRAFFIC_POINTS} points"));
         }
@@ -616,12 +624,27 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     }
     for (i, f) in spec.faults.iter().enumerate() {
         let at = |k: &str| path!["spec", "faults", i, f.key(), k];
-        let when = f.at().resolve(&spec.start);
-        if when.0 >= spec.duration.0 {
-            c.err(
+        let (earliest, latest) = f.time().bounds(&spec.start);
+        match f.time() {
+            TimeDraw::Around { jitter, .. } if jitter.0.saturating_mul(2) >= spec.duration.0 => c.err(
                 at("at"),
-                format!("`{}` is not before the end of the run ({} after the start)", f.at(), spec.duration),
-            );
+                format!(
+                    "a jitter of {jitter} either side is longer than the run ({}): draw within the run",
+                    spec.duration
+                ),
+            ),
+            TimeDraw::Window { from, to } if earliest > latest => {
+                c.err(at("at"), format!("the window starts at `{from}`, after its end `{to}`"))
+            }
+            t if latest.0 >= spec.duration.0 => c.err(
+                at("at"),
+                if t.is_drawn() {
+                    format!("`{t}` can fall at or after the end of the run ({} after the start)", spec.duration)
+                } else {
+                    format!("`{}` is not before the end of the run ({} after the start)", f.at(), spec.duration)
+                },
+            ),
+            _ => {}
         }
         if let Some(fields) = f.target_fields() {
             let agent = f.is_agent_fault();
@@ -635,7 +658,12 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 }
             }
             FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => {
-                if t.for_.is_some_and(|d| d.0 == 0 || d > LIMIT_DURATION) {
+                if let Some(Drawn::Range { min, max }) = t.for_
+                    && min > max
+                {
+                    c.err(at("for"), format!("min {min} is longer than max {max}"));
+                }
+                if t.for_.is_some_and(|d| [d.value(), range_max(d)].iter().any(|x| x.0 == 0 || *x > LIMIT_DURATION)) {
                     c.err(at("for"), "must be more than 0 and less than any run");
                 }
             }
@@ -651,7 +679,12 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                         "give a selector: a crash of every container in the cluster is never what a document describes",
                     );
                 }
-                if cc.count == Some(0) {
+                if let Some(Drawn::Range { min, max }) = cc.count
+                    && min > max
+                {
+                    c.err(at("count"), format!("min {min} is more than max {max}"));
+                }
+                if cc.count.is_some_and(|k| k.value() == 0) {
                     c.err(at("count"), "a count of 0 crashes nothing; remove the fault or give a count of at least 1");
                 }
                 if !cc.selector.is_empty() && !cl.workloads.iter().any(|w| selects(&cc.selector, &w.pod_labels())) {
@@ -806,6 +839,13 @@ fn check_timing(c: &mut Ctx, s: &Scenario) {
     let m = &s.spec.monitoring;
     within(path!["spec", "monitoring", "scrapeInterval"], m.scrape_interval, SimDuration::secs(1), hour);
     within(path!["spec", "monitoring", "evaluationInterval"], m.evaluation_interval, SimDuration::secs(1), hour);
+}
+
+/// The largest value a drawn value can take.
+fn range_max<T: Copy>(d: Drawn<T>) -> T {
+    match d {
+        Drawn::Fixed(v) | Drawn::Range { max: v, .. } => v,
+    }
 }
 
 fn check_slo(c: &mut Ctx, v: f64, at: Vec<PathSeg>) {

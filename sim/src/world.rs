@@ -925,6 +925,8 @@ pub(crate) struct World {
     pub drains: Vec<crate::controllers::DrainRt>,
     /// The taint manager's queues, per (cluster, zone index).
     pub taint_queues: BTreeMap<(u32, u32), TaintQueue>,
+    /// Each fault's stream key (`rng::fault_keys`): what its target draws come from.
+    pub fault_keys: Vec<u64>,
 }
 
 /// k8s' alphabet for generated name suffixes (no vowels, no look-alikes).

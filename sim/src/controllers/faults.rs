@@ -42,7 +42,7 @@ impl World {
                     })
                     .collect();
                 candidates.sort();
-                let n = c.count.map_or(candidates.len(), |k| (k as usize).min(candidates.len()));
+                let n = c.count.map_or(candidates.len(), |k| (k.value() as usize).min(candidates.len()));
                 // A partial Fisher-Yates shuffle picks `n` of them.
                 for k in 0..n {
                     let j = k + rng::index(&mut self.rng.faults, candidates.len() - k);
@@ -58,7 +58,7 @@ impl World {
             }
             FaultSpec::NodeRemoved(_) => {
                 let target = fault.target_fields().and_then(|f| f.target()).expect("validated target");
-                let nodes = self.target_nodes(target, &mut self.rng.fault_target(i), |n| !n.gone);
+                let nodes = self.target_nodes(target, &mut self.rng.fault_target(self.fault_keys[i]), |n| !n.gone);
                 for &node in &nodes {
                     let inst = self.nodes[node].instance;
                     let i = &mut self.instances[inst];
@@ -118,7 +118,7 @@ impl World {
             | FaultSpec::DiskFull(_) => {
                 let target = fault.target_fields().and_then(|f| f.target()).expect("validated target");
                 // A machine that is down has no agents to break.
-                let nodes = self.target_nodes(target, &mut self.rng.fault_target(i), |n| n.running());
+                let nodes = self.target_nodes(target, &mut self.rng.fault_target(self.fault_keys[i]), |n| n.running());
                 for &node in &nodes {
                     self.agent_fault(node, &fault);
                 }
@@ -139,7 +139,7 @@ impl World {
                 let mut target = f.nodes.join(",");
                 let fields = crate::spec::TargetFields::of(&None, &f.node_of, &f.pool, f.pick);
                 if let Some(t) = fields.target() {
-                    let nodes = self.target_nodes(t, &mut self.rng.fault_target(i), |n| n.running());
+                    let nodes = self.target_nodes(t, &mut self.rng.fault_target(self.fault_keys[i]), |n| n.running());
                     for &node in &nodes {
                         self.hang_node(node);
                     }

@@ -84,7 +84,7 @@ impl World {
                 self.history.note(now, &name, || "kubelet process died".into());
             }
             FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => {
-                let ends = t.for_.map(|d| now.after(d));
+                let ends = t.for_.map(|d| now.after(d.value()));
                 let network = matches!(fault, FaultSpec::NetworkLoss(_));
                 if network {
                     h.network_lost = true;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::draw::{Drawn, TimeDraw};
 use super::oneof::one_key_enum;
 use super::{Labels, Pick, Pricing, TargetFields};
 use crate::time::{At, SimDuration};
@@ -49,8 +50,13 @@ one_key_enum! {
 }
 
 impl FaultSpec {
-    /// When it happens.
+    /// When it happens (in a drawn scenario; see [`FaultSpec::time`] for the distribution).
     pub fn at(&self) -> At {
+        self.time().value()
+    }
+
+    /// When it happens, as written: a time or a distribution.
+    pub fn time(&self) -> TimeDraw {
         match self {
             FaultSpec::ConfigMapUpdate(f) => f.at,
             FaultSpec::ContainerCrash(f) => f.at,
@@ -64,6 +70,46 @@ impl FaultSpec {
             FaultSpec::PlegUnhealthy(f) => f.at,
             FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.at,
         }
+    }
+
+    /// When it happens, to change it (drawing, the schedule search).
+    pub fn time_mut(&mut self) -> &mut TimeDraw {
+        match self {
+            FaultSpec::ConfigMapUpdate(f) => &mut f.at,
+            FaultSpec::ContainerCrash(f) => &mut f.at,
+            FaultSpec::StockChange(f) => &mut f.at,
+            FaultSpec::DnsFailure(f) | FaultSpec::KubeletFailure(f) => &mut f.at,
+            FaultSpec::NodeFailure(f) => &mut f.at,
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => &mut f.at,
+            FaultSpec::PlegUnhealthy(f) => &mut f.at,
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => &mut f.at,
+        }
+    }
+
+    /// Draws every distribution of the fault (its time, count, duration) from `rng`.
+    pub fn realize(&mut self, start: &crate::time::StartTime, rng: &mut rand_chacha::ChaCha8Rng) {
+        let t = self.time().draw(start, rng);
+        *self.time_mut() = TimeDraw::Fixed(t);
+        match self {
+            FaultSpec::ContainerCrash(c) => c.count = c.count.map(|k| Drawn::Fixed(k.draw(rng))),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => {
+                f.for_ = f.for_.map(|d| Drawn::Fixed(d.draw(rng)))
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether any of its values is a distribution.
+    pub fn has_draws(&self) -> bool {
+        self.time().is_drawn()
+            || match self {
+                FaultSpec::ContainerCrash(c) => c.count.is_some_and(|k| k.is_drawn()),
+                FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => f.for_.is_some_and(|d| d.is_drawn()),
+                _ => false,
+            }
     }
 
     /// The note written with it, if any.
@@ -117,8 +163,8 @@ impl FaultSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfigMapUpdate {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// Which ConfigMap.
     pub config_map: String,
     /// Why it is here (source or assumption).
@@ -130,13 +176,14 @@ pub struct ConfigMapUpdate {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContainerCrash {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// Pod labels to match.
     pub selector: Labels,
-    /// How many of the matching running containers (chosen at random); all when omitted.
+    /// How many of the matching running containers (chosen at random); all when omitted; a
+    /// distribution `{min, max}` is drawn per seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u32>,
+    pub count: Option<Drawn<u32>>,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -146,8 +193,8 @@ pub struct ContainerCrash {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeFailure {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// Node names; a name no node has yet hits the node of that name when it joins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
@@ -175,8 +222,8 @@ pub struct NodeFailure {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StockChange {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// Instance type.
     pub instance_type: String,
     /// Zone.
@@ -195,8 +242,8 @@ pub struct StockChange {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeFault {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// Which cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
@@ -222,8 +269,8 @@ pub enum NodeScope {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OneNodeFault {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// The node of this name, e.g. `worker-3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -247,8 +294,8 @@ pub struct OneNodeFault {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PlegFault {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// The node of this name, e.g. `worker-3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -276,8 +323,8 @@ pub struct PlegFault {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TimedNodeFault {
-    /// When.
-    pub at: At,
+    /// When: a time, or drawn per seed (`{around: "01:49", jitter: 10m}`, `{from, to}`).
+    pub at: TimeDraw,
     /// The node of this name, e.g. `worker-3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
@@ -292,9 +339,9 @@ pub struct TimedNodeFault {
     /// omitted, `one` for `nodeOf` and `all` for `pool`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pick: Option<Pick>,
-    /// How long it lasts.
+    /// How long it lasts (a distribution `{min, max}` is drawn per seed).
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
-    pub for_: Option<SimDuration>,
+    pub for_: Option<Drawn<SimDuration>>,
     /// Why it is here (source or assumption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

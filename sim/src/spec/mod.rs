@@ -9,6 +9,7 @@
 mod cloud;
 mod clusters;
 mod cron;
+mod draw;
 mod fault;
 pub(crate) mod oneof;
 mod quantity;
@@ -26,6 +27,7 @@ pub use clusters::{
     PlacementStrategy, RouteSpec,
 };
 pub use cron::Cron;
+pub use draw::{Drawn, Sample, TimeDraw};
 pub use fault::{
     ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFailure, NodeFault, NodeScope, OneNodeFault, PlegFault,
     StockChange, TimedNodeFault,
@@ -447,6 +449,50 @@ pub struct TrafficSpec {
     pub service: String,
     /// `[time, rps]` points in time order, e.g. `[["00:00", 200], ["04:00", 60]]`.
     pub rps: Vec<(At, f64)>,
+    /// Every point multiplied by this (`1` when omitted); `{min: 0.8, max: 1.2}` is drawn per
+    /// seed, for sweeps over the load.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub scale: Drawn<f64>,
+}
+
+fn one() -> Drawn<f64> {
+    Drawn::Fixed(1.0)
+}
+
+fn is_one(d: &Drawn<f64>) -> bool {
+    *d == Drawn::Fixed(1.0)
+}
+
+impl Scenario {
+    /// Whether any value is a distribution (a fault's time, count or duration, a curve's scale).
+    pub fn has_draws(&self) -> bool {
+        self.spec.faults.iter().any(FaultSpec::has_draws) || self.spec.traffic.iter().any(|t| t.scale.is_drawn())
+    }
+
+    /// The scenario with every distribution drawn from `seed`: what a run with that seed runs.
+    /// Each fault draws from a stream keyed by its own content (see [`crate::rng::fault_keys`])
+    /// and each curve from one keyed by its service, so adding, removing or changing one fault
+    /// leaves the others' draws alone. A scenario without distributions comes back unchanged.
+    pub fn realize(&self, seed: u64) -> Scenario {
+        let mut s = self.clone();
+        if !self.has_draws() {
+            return s;
+        }
+        let keys = crate::rng::fault_keys(&self.spec.faults);
+        let start = self.spec.start.clone();
+        for (f, key) in s.spec.faults.iter_mut().zip(keys) {
+            if f.has_draws() {
+                f.realize(&start, &mut crate::rng::keyed_stream(seed, crate::rng::DRAWS ^ key));
+            }
+        }
+        for t in &mut s.spec.traffic {
+            if t.scale.is_drawn() {
+                let key = crate::rng::text_key(&t.service);
+                t.scale = Drawn::Fixed(t.scale.draw(&mut crate::rng::keyed_stream(seed, crate::rng::DRAWS ^ key)));
+            }
+        }
+        s
+    }
 }
 
 /// Alert rules, evaluated the way Prometheus evaluates them.
