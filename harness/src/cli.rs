@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use capsize_reports::Format;
+use capsize_reports::sweep::{SweepFormat, render_sweep};
 use capsize_sim::RunOptions;
 
 use crate::load::{self, LoadError};
@@ -52,6 +53,31 @@ impl From<FormatArg> for Format {
             FormatArg::Markdown => Format::Markdown,
             FormatArg::Html => Format::Html,
             FormatArg::Junit => Format::Junit,
+        }
+    }
+}
+
+/// Output formats of a sweep.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SweepFormatArg {
+    /// Aligned tables for a terminal.
+    #[default]
+    Table,
+    /// JSON (the stable output contract).
+    Json,
+    /// Markdown.
+    Markdown,
+    /// One self-contained HTML page with a downtime CDF per service.
+    Html,
+}
+
+impl From<SweepFormatArg> for SweepFormat {
+    fn from(f: SweepFormatArg) -> SweepFormat {
+        match f {
+            SweepFormatArg::Table => SweepFormat::Table,
+            SweepFormatArg::Json => SweepFormat::Json,
+            SweepFormatArg::Markdown => SweepFormat::Markdown,
+            SweepFormatArg::Html => SweepFormat::Html,
         }
     }
 }
@@ -151,6 +177,56 @@ enum Command {
     Fidelity {
         #[command(flatten)]
         drive: DriveFlags,
+    },
+    /// Run a scenario many times with derived seeds under each policy and print the
+    /// distributions: availability and downtime (min, p5, p50, p95, max), the probability of an
+    /// outage with its 95 % interval, and the seeds of the worst runs (replay one with `run
+    /// --seed`). Fault times, durations, counts, targets and traffic scales given as
+    /// distributions are drawn per run.
+    Sweep {
+        /// Scenario file.
+        file: PathBuf,
+        /// Policies: files, or names of policies the scenario lists; repeat the flag (default:
+        /// every policy the scenario lists).
+        #[arg(long = "policy")]
+        policies: Vec<String>,
+        /// Runs per policy.
+        #[arg(long)]
+        runs: u64,
+        /// The sweep's seed (default: the scenario's); run k's seed is derived from it.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Threads (default: the machine's cores). The output does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Also count the runs where this expectation fails (repeat), e.g. `web availability >= 99.9%`.
+        #[arg(long = "expect")]
+        expect: Vec<String>,
+        /// How many worst runs to list per policy and service.
+        #[arg(long, default_value_t = 5)]
+        worst: usize,
+        /// Run only the runs k with k % N == I and write them as a part for `capsize merge`.
+        #[arg(long, value_parser = crate::sweep::Shard::parse)]
+        shard: Option<crate::sweep::Shard>,
+        /// Output format (a part written with --shard is always JSON).
+        #[arg(long, value_enum, default_value_t)]
+        format: SweepFormatArg,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Join the parts written by `sweep --shard I/N` into the output of the whole sweep (the
+    /// same bytes as the sweep run in one piece).
+    Merge {
+        /// Every part of the sweep.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: SweepFormatArg,
+        /// Write the output to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check scenario and policy files without running them.
     Validate {
@@ -352,6 +428,65 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             );
             Ok(ExitCode::from(2))
         }
+        Command::Sweep { file, policies, runs, seed, jobs, expect, worst, shard, format, out } => {
+            let scenario = load::load_scenario(&file)?;
+            let selected = load::select_policies(&scenario, &policies)?;
+            let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
+            let flag =
+                |message: String| Failure::Invalid(LoadError { diagnostics: vec![load::Diagnostic::flag(message)] });
+            if runs == 0 || runs > crate::sweep::MAX_RUNS {
+                return Err(flag(format!("--runs {runs}: give between 1 and {}", crate::sweep::MAX_RUNS)));
+            }
+            let services = |p: &load::Prepared| capsize_sim::traffic::Topology::new(&p.scenario).names;
+            if let Some(p) = prepared.iter().find(|p| services(p) != services(&prepared[0])) {
+                return Err(flag(format!(
+                    "the policy `{}` changes the scenario's services: a sweep compares policies on the same services",
+                    p.policy_name
+                )));
+            }
+            let mut expectations = Vec::new();
+            for line in &expect {
+                let x = crate::expect::Expectation::parse(line)
+                    .map_err(|e| e.to_string())
+                    .and_then(|x| x.names_what_exists(&prepared[0].scenario))
+                    .map_err(|m| flag(format!("--expect: {m}")))?;
+                expectations.push((line.clone(), x));
+            }
+            let sweep = crate::sweep::Sweep {
+                prepared: &prepared,
+                expectations: &expectations,
+                runs,
+                seed: seed.unwrap_or(prepared[0].scenario.spec.seed),
+                jobs: jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get())),
+                shard: shard.unwrap_or(crate::sweep::Shard::WHOLE),
+            };
+            let total = sweep.shard.runs_in(runs);
+            let bar = progress_bar(total);
+            let rows = sweep.rows(&|| bar.inc(1));
+            bar.finish_and_clear();
+            let text = match shard {
+                Some(shard) => {
+                    let part = crate::sweep::SweepPart {
+                        kind: "SweepPart".into(),
+                        digest: sweep.digest(),
+                        shard,
+                        worst,
+                        rows,
+                    };
+                    let mut t = serde_json::to_string(&part).expect("a part serializes");
+                    t.push('\n');
+                    t
+                }
+                None => render_sweep(&rows.summarize(worst), format.into()),
+            };
+            emit(&text, out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge { parts, format, out } => {
+            let (rows, worst) = crate::sweep::merge(&parts)?;
+            emit(&render_sweep(&rows.summarize(worst), format.into()), out.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { files } => {
             let mut errors = Vec::new();
             for f in &files {
@@ -408,6 +543,20 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
             Ok(format!("Scenario {}, {} policies", s.scenario.metadata.name, policies.len()))
         }
     }
+}
+
+/// A progress bar on stderr when it is a terminal; a hidden one otherwise (CI logs stay clean).
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {per_sec}, {eta} left")
+            .expect("a valid template"),
+    );
+    bar
 }
 
 /// Runs that could not be completed (a plug-in failed) are told on stderr: exit code 1.

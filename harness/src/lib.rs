@@ -5,6 +5,7 @@
 //! The simulator itself is `capsize-sim`; presentation is `capsize-reports`.
 
 pub mod cli;
+pub mod expect;
 pub mod external;
 pub mod load;
 pub mod patch;
@@ -14,4 +15,5 @@ pub mod real;
 pub mod runner;
 pub mod schema;
 pub mod suite;
+pub mod sweep;
 pub mod yaml;

@@ -38,6 +38,19 @@ pub struct Diagnostic {
     pub source_line: Option<String>,
 }
 
+impl Diagnostic {
+    /// A problem with a command-line flag (no file to point into).
+    pub fn flag(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: PathBuf::from("command line"),
+            line: None,
+            column: None,
+            message: message.into(),
+            source_line: None,
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let file = self.file.display();

@@ -12,7 +12,8 @@ use crate::human_duration;
 use crate::junit::xml as esc;
 
 /// Line colours, in policy order (colour-blind friendly, Okabe-Ito).
-const PALETTE: [&str; 8] = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
+pub(crate) const PALETTE: [&str; 8] =
+    ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
 const W: f64 = 960.0;
 const H: f64 = 280.0;
@@ -27,7 +28,7 @@ th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}td.num{text-alig
 .legend span{display:inline-block;margin-right:1.2rem}.swatch{display:inline-block;width:1.6rem;height:.3rem;\
 vertical-align:middle;margin-right:.4rem}svg{background:#fff;border:1px solid #ddd}.muted{color:#666}";
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n\
          </head>\n<body>\n{body}</body>\n</html>\n",

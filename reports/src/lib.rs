@@ -11,6 +11,7 @@ pub mod check;
 mod html;
 mod junit;
 mod markdown;
+pub mod sweep;
 
 pub use check::{CaseReport, CheckReport, CheckResult, check_table};
 pub use html::{check_html, runs_html};
