@@ -82,6 +82,16 @@ impl From<SweepFormatArg> for SweepFormat {
     }
 }
 
+/// Output formats of a search.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SearchFormatArg {
+    /// Text for a terminal.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a scenario under one policy (by default the first one the scenario lists).
@@ -214,6 +224,37 @@ enum Command {
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Search a fault budget for schedules that break the scenario's expectations: each one
+    /// found is shrunk to a local minimum (drop faults, fewer targets, shorter, earlier) and
+    /// written as a scenario that reproduces it. Exit 1 when one is found, 0 when none is.
+    Search {
+        /// Scenario file.
+        file: PathBuf,
+        /// The budget (`kind: Budget`): fault templates, how many, what must hold.
+        #[arg(long)]
+        budget: PathBuf,
+        /// Policy: a file, or the name of one the scenario lists (default: the first).
+        #[arg(long)]
+        policy: Option<String>,
+        /// Schedules to try (default: the budget's `tries`).
+        #[arg(long)]
+        runs: Option<u64>,
+        /// Stop trying after this long (wall clock: the result then depends on the machine).
+        #[arg(long, value_parser = parse_duration)]
+        time: Option<std::time::Duration>,
+        /// Seed of the tries' draws (default: the scenario's; each run uses the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop after this many distinct failing schedules.
+        #[arg(long, default_value_t = 1)]
+        find: usize,
+        /// Where to write the scenarios that reproduce what was found.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+        /// Output format of the report.
+        #[arg(long, value_enum, default_value_t)]
+        format: SearchFormatArg,
     },
     /// Join the parts written by `sweep --shard I/N` into the output of the whole sweep (the
     /// same bytes as the sweep run in one piece).
@@ -482,6 +523,62 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&text, out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Search { file, budget, policy, runs, time, seed, find, out_dir, format } => {
+            let scenario = load::load_scenario(&file)?;
+            let wanted: Vec<String> = policy.into_iter().collect();
+            let mut policies = load::select_policies(&scenario, &wanted)?;
+            policies.truncate(1);
+            let prepared = load::prepare(&scenario, &policies[0])?;
+            let budget = crate::search::load_budget(&budget, &prepared)?;
+            let tries = runs.unwrap_or(budget.budget.spec.tries);
+            if tries == 0 || tries > crate::search::MAX_TRIES || find == 0 {
+                return Err(Failure::Invalid(crate::search::flag_error(format!(
+                    "--runs between 1 and {} and --find at least 1",
+                    crate::search::MAX_TRIES
+                ))));
+            }
+            if !out_dir.is_dir() {
+                return Err(Failure::Invalid(crate::search::flag_error(format!(
+                    "--out-dir {}: no such directory",
+                    out_dir.display()
+                ))));
+            }
+            let search = crate::search::Search {
+                prepared: &prepared,
+                budget: &budget,
+                seed: seed.unwrap_or(prepared.scenario.spec.seed),
+                tries,
+                deadline: time.map(|t| std::time::Instant::now() + t),
+                find,
+            };
+            let outcome = search.run_search();
+            let mut written = Vec::new();
+            for f in &outcome.found {
+                let path = crate::search::found_path(&out_dir, &prepared.scenario, f);
+                emit(&search.scenario_yaml(&scenario, f, &out_dir), Some(&path))?;
+                written.push(path);
+            }
+            let text = match format {
+                SearchFormatArg::Json => {
+                    let mut t = serde_json::to_string_pretty(&serde_json::json!({
+                        "scenario": prepared.scenario.metadata.name,
+                        "policy": prepared.policy_name,
+                        "budget": budget.budget.metadata.name,
+                        "seed": search.seed,
+                        "expectations": budget.expectations.iter().map(|(t, _)| t).collect::<Vec<_>>(),
+                        "outcome": outcome,
+                        "written": written,
+                    }))
+                    .expect("a search serializes");
+                    t.push('\n');
+                    t
+                }
+                SearchFormatArg::Table => crate::search::report(&search, &outcome, &written),
+            };
+            emit(&text, None)?;
+            let failing = !outcome.found.is_empty() || outcome.fails_without_faults.is_some();
+            Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
         Command::Merge { parts, format, out } => {
             let (rows, worst) = crate::sweep::merge(&parts)?;
             emit(&render_sweep(&rows.summarize(worst), format.into()), out.as_deref())?;
@@ -519,6 +616,14 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
         }
         #[cfg(not(feature = "real-cluster"))]
         "NodeCommands" => Ok("NodeCommands (not checked: this capsize has no real-cluster mode)".into()),
+        "Budget" => {
+            let (_, b) = load::read_typed::<crate::search::BudgetFile>(path, "Budget")?;
+            Ok(format!(
+                "Budget {}, {} fault templates; its templates are checked with a scenario by `capsize search`",
+                b.metadata.name,
+                b.spec.faults.len()
+            ))
+        }
         "Policy" => {
             let p = load::load_policy(path)?;
             Ok(format!(

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod real;
 pub mod runner;
 pub mod schema;
+pub mod search;
 pub mod suite;
 pub mod sweep;
 pub mod yaml;

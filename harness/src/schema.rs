@@ -1,4 +1,4 @@
-//! `capsize schema`: the JSON Schema of scenario, policy and suite files, generated from the
+//! `capsize schema`: the JSON Schema of scenario, policy, suite and budget files, generated from the
 //! Rust types the loader reads (so it cannot drift from them). Editors use it through the
 //! yaml-language-server modeline for completion and validation; the loader's own checks
 //! (references, ranges) stay the authority.
@@ -20,6 +20,8 @@ pub enum SchemaKind {
     Policy,
     /// Suite files (`kind: Suite`).
     Suite,
+    /// Fault budgets for `capsize search` (`kind: Budget`).
+    Budget,
     /// Node command files for `capsize drive` (`kind: NodeCommands`).
     #[cfg(feature = "real-cluster")]
     Nodecommands,
@@ -40,6 +42,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
         ("Scenario", generator.subschema_for::<Scenario>()),
         ("Policy", generator.subschema_for::<PolicyFile>()),
         ("Suite", generator.subschema_for::<SuiteFile>()),
+        ("Budget", generator.subschema_for::<crate::search::BudgetFile>()),
     ];
     #[cfg(feature = "real-cluster")]
     refs.push(("NodeCommands", generator.subschema_for::<crate::real::NodeCommandsFile>()));
@@ -56,7 +59,7 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
     }
     let (title, body) = match kind {
         None => (
-            "capsize scenario, policy, suite or node command file",
+            "capsize scenario, policy, suite, budget or node command file",
             json!({ "oneOf": refs.iter().map(|(_, r)| r.clone().to_value()).collect::<Vec<_>>() }),
         ),
         Some(k) => {
@@ -64,8 +67,9 @@ pub fn schema(kind: Option<SchemaKind>) -> Value {
                 SchemaKind::Scenario => 0,
                 SchemaKind::Policy => 1,
                 SchemaKind::Suite => 2,
+                SchemaKind::Budget => 3,
                 #[cfg(feature = "real-cluster")]
-                SchemaKind::Nodecommands => 3,
+                SchemaKind::Nodecommands => 4,
                 SchemaKind::Plugin => unreachable!("handled above"),
             };
             ("capsize file", refs[i].1.clone().to_value())
