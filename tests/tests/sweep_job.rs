@@ -6,8 +6,6 @@ use std::process::Command;
 
 use serde::Deserialize;
 
-
-
 use capsize_tests::{binary, capsize, repo};
 
 fn documents(path: &str) -> Vec<serde_yaml::Value> {
@@ -62,9 +60,11 @@ fn the_indexed_job_and_its_merge_give_the_unsharded_sweep() {
     assert!(!merge_line.contains(&format!("part-{n}.json")));
     // Both mount the same claim.
     let claim = |j: &serde_yaml::Value| {
-        j["spec"]["template"]["spec"]["volumes"].as_sequence().unwrap().iter().find_map(|v| {
-            v["persistentVolumeClaim"]["claimName"].as_str().map(str::to_string)
-        })
+        j["spec"]["template"]["spec"]["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str().map(str::to_string))
     };
     assert_eq!(claim(sweep), claim(merge));
     assert!(claim(sweep).is_some());
