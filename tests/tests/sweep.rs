@@ -59,8 +59,11 @@ fn a_sweep_of_incident_c_covers_all_six_policies_and_is_the_same_on_one_or_two_t
     // Every run of the night without remediation breaches; with projected volumes none does.
     assert_eq!(service(1, "blog-api")["breach"]["count"], 1000);
     assert_eq!(service(2, "blog-api")["breach"]["count"], 0);
+    // Not on a terminal: no progress bar in the output or the log.
+    let piped = capsize(&["sweep", "scenarios/subpath-configmap.yaml", "--runs", "50"]);
+    assert!(piped.stderr.is_empty(), "{}", String::from_utf8_lossy(&piped.stderr));
     // The table prints every policy for every service.
-    let table = stdout(&["sweep", "scenarios/subpath-configmap.yaml", "--runs", "50"]);
+    let table = String::from_utf8(piped.stdout).unwrap();
     for p in &policies {
         assert_eq!(table.matches(&format!("| {p} ")).count(), 3, "{table}");
     }
