@@ -20,8 +20,11 @@ impl World {
     /// Creates or deletes pods until the workload has its replicas. Bare pods have no
     /// controller: nothing is reconciled for them.
     pub(crate) fn reconcile(&mut self, w: WorkloadId) {
-        if self.workloads[w].kind == WorkloadKind::Pod {
-            return;
+        match self.workloads[w].kind {
+            WorkloadKind::Pod => return,
+            // Per node, not per count (`daemonset.rs`).
+            WorkloadKind::DaemonSet => return self.daemonset_sync(w),
+            _ => {}
         }
         // Ghost containers (a hosted control plane's stale records) count as present.
         let want = self.workloads[w].replicas.saturating_sub(self.workloads[w].ghosts) as usize;
@@ -191,5 +194,9 @@ impl World {
         self.refresh_status(pod);
         self.note_pod(pod, || "deleted".into());
         self.cluster_changed();
+        // The DaemonSet controller replaces a pod once it is gone from its node.
+        if node.is_some() && self.workloads[w].kind == WorkloadKind::DaemonSet {
+            self.daemonset_sync(w);
+        }
     }
 }
