@@ -21,7 +21,7 @@ use capsize_sim::policy::{
     Action, ClusterView, Decision, InstanceChoice, NodeStatus, PodInfo, PodStatus, Policy, Request, Unresolved,
 };
 use capsize_sim::rng::ChaCha8Rng;
-use capsize_sim::spec::{AlertCondition, Labels, Metadata, Pick, Pricing};
+use capsize_sim::spec::{AlertCondition, ClusterKind, ContainerRuntime, Labels, Metadata, Pick, Pricing};
 use capsize_sim::time::{At, SimDuration, SimTime};
 use capsize_sim::validate::{selects, show_labels};
 
@@ -401,8 +401,11 @@ one_key_enum! {
         UncordonNodes(PoolTarget) = "uncordonNodes",
         /// Kubernetes: `systemctl restart kubelet` on nodes (running containers go on).
         RestartKubelet(PoolTarget) = "restartKubelet",
-        /// Kubernetes: `systemctl restart docker` on nodes (containers stop unless live-restore).
+        /// Kubernetes before 1.24, or swarm: `systemctl restart docker` on nodes (containers
+        /// stop unless live-restore).
         RestartDocker(PoolTarget) = "restartDocker",
+        /// Kubernetes 1.24 and later: `systemctl restart containerd` on nodes (containers go on).
+        RestartRuntime(PoolTarget) = "restartRuntime",
         /// Kubernetes: delete what filled the nodes' disks.
         CleanDisk(PoolTarget) = "cleanDisk",
     }
@@ -1155,16 +1158,18 @@ fn resolve(
                 .map(|node| if cordon { Action::Cordon { node } } else { Action::Uncordon { node } })
                 .collect()
         }
-        ActionSpec::RestartKubelet(t) | ActionSpec::RestartDocker(t) | ActionSpec::CleanDisk(t) => {
-            on_nodes(t, up, rng)?
-                .into_iter()
-                .map(|node| match action {
-                    ActionSpec::RestartKubelet(_) => Action::RestartKubelet { node },
-                    ActionSpec::RestartDocker(_) => Action::RestartDocker { node },
-                    _ => Action::CleanDisk { node },
-                })
-                .collect()
-        }
+        ActionSpec::RestartKubelet(t)
+        | ActionSpec::RestartDocker(t)
+        | ActionSpec::RestartRuntime(t)
+        | ActionSpec::CleanDisk(t) => on_nodes(t, up, rng)?
+            .into_iter()
+            .map(|node| match action {
+                ActionSpec::RestartKubelet(_) => Action::RestartKubelet { node },
+                ActionSpec::RestartDocker(_) => Action::RestartDocker { node },
+                ActionSpec::RestartRuntime(_) => Action::RestartRuntime { node },
+                _ => Action::CleanDisk { node },
+            })
+            .collect(),
         ActionSpec::Redeploy(a) => apps_of(view, a).into_iter().map(|workload| Action::Redeploy { workload }).collect(),
         ActionSpec::RecreateApps(a) => {
             apps_of(view, a).into_iter().map(|workload| Action::RecreateApp { workload }).collect()
@@ -1448,8 +1453,24 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                 | ActionSpec::UncordonNodes(_)
                 | ActionSpec::RestartKubelet(_)
                 | ActionSpec::RestartDocker(_)
+                | ActionSpec::RestartRuntime(_)
                 | ActionSpec::CleanDisk(_) => {
                     let key = a.key();
+                    let runtime = scenario.spec.cluster.container_runtime();
+                    let swarm = scenario.spec.cluster.clusters.iter().any(|c| c.kind == ClusterKind::Swarm);
+                    match a {
+                        ActionSpec::RestartDocker(_) if runtime == ContainerRuntime::Containerd && !swarm => errors
+                            .push((
+                                format!("{at}.{key}"),
+                                "the nodes run containerd (Kubernetes 1.24 removed dockershim): write `restartRuntime`"
+                                    .into(),
+                            )),
+                        ActionSpec::RestartRuntime(_) if runtime == ContainerRuntime::Docker => errors.push((
+                            format!("{at}.{key}"),
+                            "the nodes run docker (dockershim, before Kubernetes 1.24): write `restartDocker`".into(),
+                        )),
+                        _ => {}
+                    }
                     let owned;
                     let t = match a {
                         ActionSpec::DrainNodes(d) => {
@@ -1466,6 +1487,7 @@ pub fn check_rules(rules: &[RuleSpec], scenario: &capsize_sim::Scenario) -> Vec<
                         | ActionSpec::UncordonNodes(t)
                         | ActionSpec::RestartKubelet(t)
                         | ActionSpec::RestartDocker(t)
+                        | ActionSpec::RestartRuntime(t)
                         | ActionSpec::CleanDisk(t) => t,
                         _ => unreachable!("matched above"),
                     };

@@ -258,6 +258,7 @@ pub struct Resolved {
 fn agent_purpose(f: &FaultSpec) -> Option<&'static str> {
     Some(match f {
         FaultSpec::DockerHung(_) => "dockerHung",
+        FaultSpec::RuntimeHung(_) => "runtimeHung",
         FaultSpec::KubeletDown(_) => "kubeletDown",
         FaultSpec::DiskFull(_) => "diskFull",
         FaultSpec::PlegUnhealthy(_) => "plegUnhealthy",
@@ -505,10 +506,8 @@ pub fn changes_for_action(
         Action::Uncordon { node: n } => vec![Change::SetUnschedulable { node: node(n)?, unschedulable: false }],
         Action::RemoveNode { node: n } => vec![Change::DeleteNode { node: node(n)? }],
         Action::RestartKubelet { node: n } => vec![node_command(commands, "restartKubelet", &node(n)?, &none)?],
-        Action::RestartDocker { node: n } => {
-            let purpose = if commands.get("restartRuntime").is_some() { "restartRuntime" } else { "restartDocker" };
-            vec![node_command(commands, purpose, &node(n)?, &none)?]
-        }
+        Action::RestartDocker { node: n } => vec![node_command(commands, "restartDocker", &node(n)?, &none)?],
+        Action::RestartRuntime { node: n } => vec![node_command(commands, "restartRuntime", &node(n)?, &none)?],
         Action::RebootInstance { node: n, force } => {
             vec![node_command(commands, if *force { "forceReboot" } else { "reboot" }, &node(n)?, &none)?]
         }
@@ -543,7 +542,7 @@ pub fn drain_changes(node: &str, snap: &Snapshot) -> (Vec<Change>, Vec<String>) 
 pub fn action_supported(key: &str) -> Result<(), &'static str> {
     match key {
         "deletePods" | "scale" | "cordonNodes" | "uncordonNodes" | "drainNodes" | "removeNodes" => Ok(()),
-        "restartKubelet" | "restartDocker" | "rebootNodes" | "cleanDisk" => Ok(()),
+        "restartKubelet" | "restartDocker" | "restartRuntime" | "rebootNodes" | "cleanDisk" => Ok(()),
         "startNodes" | "buyNodes" | "reimageNodes" => {
             Err("a cloud provider's machines are not reachable from a cluster")
         }
@@ -556,7 +555,8 @@ pub fn action_supported(key: &str) -> Result<(), &'static str> {
 pub fn action_purposes(key: &str) -> &'static [&'static str] {
     match key {
         "restartKubelet" => &["restartKubelet"],
-        "restartDocker" => &["restartRuntime", "restartDocker"],
+        "restartDocker" => &["restartDocker"],
+        "restartRuntime" => &["restartRuntime"],
         "rebootNodes" => &["reboot", "forceReboot"],
         "cleanDisk" => &["cleanDisk"],
         _ => &[],

@@ -283,6 +283,15 @@ pub const KUBELET_RESTART_MS: u64 = 10 * SECOND;
 /// How long `systemctl restart docker` keeps the runtime away: 20 s. *Assumption*: no
 /// authoritative figure; tens of seconds for a daemon with a few dozen containers.
 pub const DOCKER_RESTART_MS: u64 = 20 * SECOND;
+/// How long `systemctl restart containerd` keeps the runtime away: 5 s. *Assumption*: no
+/// authoritative figure; containerd reconnects to the running shims instead of restarting
+/// containers (containerd docs, "Runtime v2": the shim outlives the daemon), so it is back in
+/// seconds.
+pub const CONTAINERD_RESTART_MS: u64 = 5 * SECOND;
+/// The first Kubernetes release without dockershim: nodes run a CRI runtime (containerd) and
+/// `systemctl restart docker` no longer touches the kubelet's containers (kubernetes.io,
+/// "Dockershim removed from Kubernetes", v1.24 release notes).
+pub const DOCKERSHIM_REMOVED_IN: (u32, u32) = (1, 24);
 
 /// `kubectl drain` retries an eviction refused by a PodDisruptionBudget (HTTP 429) every 5 s.
 /// Source: kubectl drain (k8s.io/kubectl pkg/drain, `evictPods`).

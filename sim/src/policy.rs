@@ -267,7 +267,14 @@ pub enum Action {
         /// Node name.
         node: String,
     },
-    /// `systemctl restart docker` on the node: containers stop with it unless live-restore.
+    /// `systemctl restart containerd` on the node (Kubernetes 1.24 and later): running
+    /// containers go on.
+    RestartRuntime {
+        /// Node name.
+        node: String,
+    },
+    /// `systemctl restart docker` on the node (Kubernetes before 1.24, or swarm): containers
+    /// stop with it unless live-restore.
     RestartDocker {
         /// Node name.
         node: String,
@@ -367,6 +374,7 @@ impl fmt::Display for Action {
             Action::Uncordon { node } => write!(f, "kubectl uncordon {node}"),
             Action::RestartKubelet { node } => write!(f, "systemctl restart kubelet (on {node})"),
             Action::RestartDocker { node } => write!(f, "systemctl restart docker (on {node})"),
+            Action::RestartRuntime { node } => write!(f, "systemctl restart containerd (on {node})"),
             Action::CleanDisk { node } => write!(f, "clean the disk of {node}"),
             Action::Redeploy { workload } => write!(f, "redeploy {workload}"),
             Action::RecreateApp { workload } => write!(f, "delete and recreate {workload}"),

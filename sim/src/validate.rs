@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::defaults;
 use crate::spec::{
-    API_VERSION, ClusterKind, Drawn, FaultSpec, NodeRole, ProbeSpec, RestartPolicy, Scenario, ServiceSpec, TimeDraw,
-    WorkloadKind,
+    API_VERSION, ClusterKind, ContainerRuntime, Drawn, FaultSpec, NodeRole, ProbeSpec, RestartPolicy, Scenario,
+    ServiceSpec, TimeDraw, WorkloadKind,
 };
 use crate::time::{DAY, SimDuration};
 
@@ -650,8 +650,22 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
             let agent = f.is_agent_fault();
             check_node_target(&mut c, s, &fields, agent, &node_names, &kube_nodes, &|k| at(k));
         }
+        let runtime = spec.cluster.container_runtime();
         match f {
-            FaultSpec::DockerHung(_) | FaultSpec::KubeletDown(_) | FaultSpec::DiskFull(_) => {}
+            FaultSpec::DockerHung(_) if runtime == ContainerRuntime::Containerd => c.err(
+                path!["spec", "faults", i, f.key()],
+                "the nodes run containerd (Kubernetes 1.24 removed dockershim; set cluster.containerRuntime or \
+                 kubernetesVersion otherwise): write `runtimeHung`",
+            ),
+            FaultSpec::RuntimeHung(_) if runtime == ContainerRuntime::Docker => c.err(
+                path!["spec", "faults", i, f.key()],
+                "the nodes run docker (dockershim, before Kubernetes 1.24): write `dockerHung`, or set \
+                 cluster.containerRuntime: containerd",
+            ),
+            FaultSpec::DockerHung(_)
+            | FaultSpec::RuntimeHung(_)
+            | FaultSpec::KubeletDown(_)
+            | FaultSpec::DiskFull(_) => {}
             FaultSpec::PlegUnhealthy(p) => {
                 if p.recur_after.is_some_and(|d| d.0 == 0 || d > LIMIT_DURATION) {
                     c.err(at("recurAfter"), "must be more than 0 and less than any run");
@@ -812,6 +826,15 @@ pub fn show_labels(l: &crate::spec::Labels) -> String {
 /// Timing settings the engine divides by or loops on: bounded so that no run can stall.
 fn check_timing(c: &mut Ctx, s: &Scenario) {
     let hour = SimDuration::hours(1);
+    if let (Some(ContainerRuntime::Docker), Some(v)) =
+        (s.spec.cluster.container_runtime, s.spec.cluster.kubernetes_version)
+        && (v.major, v.minor) >= crate::defaults::DOCKERSHIM_REMOVED_IN
+    {
+        c.err(
+            path!["spec", "cluster", "containerRuntime"],
+            format!("Kubernetes {}.{} has no dockershim (removed in 1.24): its nodes run containerd", v.major, v.minor),
+        );
+    }
     let day = SimDuration::hours(24);
     let mut within = |path: Vec<PathSeg>, v: SimDuration, lo: SimDuration, hi: SimDuration| {
         if v < lo || v > hi {

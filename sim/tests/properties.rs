@@ -201,7 +201,7 @@ fn random_cloud_scenario(seed: u64) -> Value {
     let mut faults = Vec::new();
     for _ in 0..r.random_range(0..8) {
         let at = hhmm(r.random_range(0..duration_ms - 1000));
-        let node_fault = ["dockerHung", "plegUnhealthy", "kubeletDown", "networkLoss", "nodeOverload", "diskFull"];
+        let node_fault = ["runtimeHung", "plegUnhealthy", "kubeletDown", "networkLoss", "nodeOverload", "diskFull"];
         faults.push(match r.random_range(0..6) {
             3 | 4 => {
                 let kind = node_fault[r.random_range(0..node_fault.len())];

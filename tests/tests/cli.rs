@@ -97,3 +97,33 @@ fn compare_table_snapshot() {
     assert!(out.status.success());
     insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
 }
+
+#[test]
+fn runtime_actions_must_match_the_nodes_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = |action: &str| {
+        let path = dir.path().join(format!("{action}.yaml"));
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: capsize.dev/v1alpha1\nkind: Policy\nmetadata: {{name: p}}\nspec:\n  rules:\n    - name: r\n      \
+                 when: {{nodes: {{condition: NotReady, for: 1m}}}}\n      do:\n        - {action}: {{}}\n"
+            ),
+        )
+        .unwrap();
+        path
+    };
+    // Kubernetes 1.30: containerd, so `restartDocker` is refused and `restartRuntime` taken.
+    let docker = policy("restartDocker");
+    let out = capsize(&["run", "tests/scenarios/redis-drill.yaml", "--policy", docker.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:9:26: ", docker.display())) && err.contains("write `restartRuntime`"), "{err}");
+    let runtime = policy("restartRuntime");
+    let out = capsize(&["run", "tests/scenarios/redis-drill.yaml", "--policy", runtime.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Kubernetes 1.20 (incident D): docker, so the other way round.
+    let out = capsize(&["run", "scenarios/node-notready-pleg.yaml", "--policy", runtime.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write `restartDocker`"));
+}

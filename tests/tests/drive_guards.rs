@@ -69,7 +69,7 @@ fn a_rollback_refuses_what_is_not_a_journal() {
 fn the_shipped_node_commands_for_kind_validate_and_a_typo_is_located() {
     let out = capsize(&["validate", "docs/node-commands-kind.yaml"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("NodeCommands, 12 commands"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NodeCommands, 13 commands"));
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
     std::fs::write(&f, "apiVersion: capsize.dev/v1alpha1\nkind: NodeCommands\nmetadata: {name: x}\nspec:\n  commands:\n    kubeletDown: {run: a, undoo: b}\n").unwrap();

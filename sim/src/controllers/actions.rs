@@ -72,6 +72,7 @@ impl World {
             Action::Uncordon { node } => self.op_cordon(node, false),
             Action::RestartKubelet { node } => self.op_restart_kubelet(node),
             Action::RestartDocker { node } => self.op_restart_docker(node),
+            Action::RestartRuntime { node } => self.op_restart_runtime(node),
             Action::CleanDisk { node } => self.op_clean_disk(node),
             Action::Redeploy { workload } => self.op_redeploy(workload),
             Action::RecreateApp { workload } => self.op_recreate(workload),

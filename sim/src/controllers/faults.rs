@@ -111,6 +111,7 @@ impl World {
                 (format!("{name} ({scope})"), hit)
             }
             FaultSpec::DockerHung(_)
+            | FaultSpec::RuntimeHung(_)
             | FaultSpec::PlegUnhealthy(_)
             | FaultSpec::KubeletDown(_)
             | FaultSpec::NetworkLoss(_)

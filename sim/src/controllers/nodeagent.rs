@@ -74,6 +74,10 @@ impl World {
                 h.runtime_hung_since.get_or_insert(now);
                 self.history.note(now, &name, || "docker daemon hangs (running containers go on)".into());
             }
+            FaultSpec::RuntimeHung(_) => {
+                h.runtime_hung_since.get_or_insert(now);
+                self.history.note(now, &name, || "containerd hangs (running containers go on)".into());
+            }
             FaultSpec::PlegUnhealthy(p) => {
                 h.pleg_fault = true;
                 h.pleg_recur_ms = p.recur_after.map(|d| d.ms());
@@ -274,6 +278,18 @@ impl World {
         self.agent_timer_refresh(node);
         self.node_health_changed(node);
         Ok(format!("kubelet restarted on {name}"))
+    }
+
+    /// `systemctl restart containerd`: a hung containerd is replaced. Containers keep running
+    /// through it (each runs under its own shim, which outlives containerd), so nothing stops.
+    pub(crate) fn op_restart_runtime(&mut self, name: &str) -> Result<String, String> {
+        let node = self.ssh(name)?;
+        let h = &mut self.nodes[node].health;
+        h.runtime_hung_since = None;
+        h.runtime_restart_until = Some(SimTime(self.now.0 + defaults::CONTAINERD_RESTART_MS));
+        self.agent_timer_refresh(node);
+        self.node_health_changed(node);
+        Ok(format!("containerd restarted on {name}; its containers kept running (their shims outlive it)"))
     }
 
     /// `systemctl restart docker`: a hung daemon is replaced; without live-restore every

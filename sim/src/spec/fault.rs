@@ -26,10 +26,14 @@ one_key_enum! {
         /// A node hangs (machine or agent): it stops reporting until rebooted, or until it leaves
         /// its swarm and joins again.
         NodeFailure(NodeFailure) = "nodeFailure",
-        /// Kubernetes: the docker daemon on a node hangs (`docker ps` never answers). Running
+        /// Kubernetes before 1.24 (dockershim), or swarm: the docker daemon on a node hangs (`docker ps` never answers). Running
         /// containers go on; the kubelet's PLEG relist blocks, and after its 3-minute threshold
         /// the kubelet reports the node NotReady. A restart of docker or a reboot clears it.
         DockerHung(OneNodeFault) = "dockerHung",
+        /// Kubernetes 1.24 and later: containerd on a node hangs (`crictl ps` never answers).
+        /// As with a hung docker, running containers go on, the PLEG relist blocks and after
+        /// 3 minutes the kubelet reports NotReady. A restart of containerd or a reboot clears it.
+        RuntimeHung(OneNodeFault) = "runtimeHung",
         /// Kubernetes: PLEG unhealthy for a reason outside docker (an old systemd): the kubelet
         /// reports NotReady at once. A reboot clears it, for `recurAfter` if given.
         PlegUnhealthy(PlegFault) = "plegUnhealthy",
@@ -65,6 +69,7 @@ impl FaultSpec {
             FaultSpec::NodeFailure(f) => f.at,
             FaultSpec::NodeRemoved(f)
             | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
             | FaultSpec::KubeletDown(f)
             | FaultSpec::DiskFull(f) => f.at,
             FaultSpec::PlegUnhealthy(f) => f.at,
@@ -82,6 +87,7 @@ impl FaultSpec {
             FaultSpec::NodeFailure(f) => &mut f.at,
             FaultSpec::NodeRemoved(f)
             | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
             | FaultSpec::KubeletDown(f)
             | FaultSpec::DiskFull(f) => &mut f.at,
             FaultSpec::PlegUnhealthy(f) => &mut f.at,
@@ -122,6 +128,7 @@ impl FaultSpec {
             FaultSpec::NodeFailure(f) => f.note.as_deref(),
             FaultSpec::NodeRemoved(f)
             | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
             | FaultSpec::KubeletDown(f)
             | FaultSpec::DiskFull(f) => f.note.as_deref(),
             FaultSpec::PlegUnhealthy(f) => f.note.as_deref(),
@@ -134,6 +141,7 @@ impl FaultSpec {
         matches!(
             self,
             FaultSpec::DockerHung(_)
+                | FaultSpec::RuntimeHung(_)
                 | FaultSpec::KubeletDown(_)
                 | FaultSpec::DiskFull(_)
                 | FaultSpec::PlegUnhealthy(_)
@@ -148,6 +156,7 @@ impl FaultSpec {
         match self {
             FaultSpec::NodeRemoved(f)
             | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
             | FaultSpec::KubeletDown(f)
             | FaultSpec::DiskFull(f) => Some(TargetFields::of(&f.node, &f.node_of, &f.pool, f.pick)),
             FaultSpec::PlegUnhealthy(f) => Some(TargetFields::of(&f.node, &f.node_of, &f.pool, f.pick)),

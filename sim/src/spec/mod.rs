@@ -131,6 +131,12 @@ pub struct ClusterSpec {
     /// `MAJOR.MINOR`; decides version-dependent behaviour such as the subPath restart failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_version: Option<KubeVersion>,
+    /// The Kubernetes nodes' container runtime. When omitted, the version's default: docker
+    /// (through dockershim) before 1.24, containerd from 1.24 (and when no version is given).
+    /// It decides which runtime fault and action exist: `dockerHung`/`restartDocker` or
+    /// `runtimeHung`/`restartRuntime`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_runtime: Option<ContainerRuntime>,
     /// Forces the subPath restart failure of kubernetes issue 68211 on or off, whatever the
     /// version says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +200,15 @@ impl ClusterSpec {
         self.cluster_of(first.and_then(|w| w.cluster.as_deref()))
     }
 
+    /// The Kubernetes nodes' container runtime: as set, else the version's default.
+    pub fn container_runtime(&self) -> ContainerRuntime {
+        match (self.container_runtime, self.kubernetes_version) {
+            (Some(r), _) => r,
+            (None, Some(v)) if (v.major, v.minor) < defaults::DOCKERSHIM_REMOVED_IN => ContainerRuntime::Docker,
+            (None, _) => ContainerRuntime::Containerd,
+        }
+    }
+
     /// Whether a container restart in a pod whose subPath ConfigMap changed fails (k8s 68211).
     pub fn subpath_bug_active(&self) -> bool {
         match (self.subpath_restart_bug, self.kubernetes_version) {
@@ -202,6 +217,16 @@ impl ClusterSpec {
             (None, None) => false,
         }
     }
+}
+
+/// What runs the containers of a Kubernetes node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ContainerRuntime {
+    /// Docker, driven by the kubelet's dockershim (Kubernetes before 1.24).
+    Docker,
+    /// containerd through the CRI (the default from Kubernetes 1.24).
+    Containerd,
 }
 
 /// A Kubernetes version, `1.18` or `v1.18.3` (the patch is ignored).
