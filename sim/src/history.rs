@@ -159,8 +159,10 @@ pub struct MoveRecord {
     pub from_node: Option<String>,
     /// The replacement.
     pub to_pod: String,
-    /// The node the replacement landed on, if one was found.
+    /// The node the replacement was placed on at that moment (none while it waits for one).
     pub to_node: Option<String>,
+    /// A replacement that waited: the node it was placed on later, and when.
+    pub placed_later: Option<(String, SimTime)>,
     /// Why it moved.
     pub reason: String,
 }

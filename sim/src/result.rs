@@ -320,8 +320,14 @@ pub struct MoveResult {
     pub from_node: Option<String>,
     /// The replacement.
     pub to_pod: String,
-    /// The node the replacement landed on (none if it never found one).
+    /// The node the replacement was placed on at that moment (none: it had to wait for one).
     pub to_node: Option<String>,
+    /// A replacement that had to wait: the node it was placed on later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placed_later_on: Option<String>,
+    /// And when (scenario-local clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placed_later_at: Option<String>,
     /// Why it moved.
     pub reason: String,
 }

@@ -264,6 +264,8 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
                 from_node: m.from_node.clone(),
                 to_pod: m.to_pod.clone(),
                 to_node: m.to_node.clone(),
+                placed_later_on: m.placed_later.as_ref().map(|(n, _)| n.clone()),
+                placed_later_at: m.placed_later.as_ref().map(|&(_, t)| clock(t)),
                 reason: m.reason.clone(),
             })
             .collect(),

@@ -302,7 +302,7 @@ impl Sim {
             scrape_phase: 0,
             history,
             fail_on_join: Default::default(),
-            move_pods: Vec::new(),
+            pending_moves: Default::default(),
             leaderless_starts: 0,
             initial_placement: false,
             drain_planned: Vec::new(),
@@ -483,9 +483,6 @@ impl Sim {
         let mut w = self.world;
         w.close_drains();
         let mut h = w.history;
-        for (m, &pod) in h.moves.iter_mut().zip(&w.move_pods) {
-            m.to_node = w.pods[pod].node.map(|n| w.nodes[n].name.clone());
-        }
         h.end = if self.done { w.end } else { w.now };
         h.events = w.queue.popped();
         let end = h.end;

@@ -911,13 +911,14 @@ pub(crate) struct World {
     pub fail_on_join: std::collections::BTreeSet<String>,
     /// Some workload has a CPU demand: node CPU is tracked.
     pub cpu_model: bool,
-    /// The replacement pod of each recorded move (`history.moves`), to name where it landed.
-    pub move_pods: Vec<PodId>,
+    /// Replacements of recorded moves that are not bound yet, with their index in
+    /// `history.moves`: `bind` names the node they land on, at that moment.
+    pub pending_moves: std::collections::BTreeMap<PodId, usize>,
     /// Swarm-mode tasks started while their cluster had no leader: always 0 (an invariant the
     /// property tests check after every event).
     pub leaderless_starts: u32,
-    /// Placing the pods of the starting steady state (classic swarm places them spread: they
-    /// were deployed over days, not rescheduled in one go).
+    /// Placing the pods of the starting steady state (classic swarm places them by the
+    /// cluster's `initialPlacement`, when the scenario gives one).
     pub initial_placement: bool,
     /// CPU a drain in progress has already planned onto each target node, millicores.
     pub drain_planned: Vec<(NodeId, f64)>,

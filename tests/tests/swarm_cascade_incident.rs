@@ -107,12 +107,22 @@ fn the_json_names_where_each_rescheduled_container_landed() {
     assert!(!from_cascade.is_empty(), "the reboot and the cascade move containers");
     for m in from_cascade {
         assert!(m["from_node"].is_string());
-        let to = m["to_node"].as_str().expect("each moved container names the node it landed on");
+        // Placed at once, or (when no node could take it then) later, with the time it was.
+        let to = m["to_node"].as_str().or(m["placed_later_on"].as_str()).expect("each moved container lands");
         assert_ne!(Some(to), m["from_node"].as_str());
+        if m["to_node"].is_null() {
+            assert!(m["placed_later_at"].as_str().unwrap() > m["at"].as_str().unwrap(), "{m}");
+        }
     }
     // The first move after the reboot goes to a lowest-spec node, as the document saw.
     let first = moves.iter().find(|m| m["from_node"] == "mid-1").expect("mid-1's containers move");
     assert!(first["to_node"].as_str().unwrap().starts_with("low-"), "{first}");
+    // A swarm-mode task whose node went down waits for a node; when its own comes back, that is
+    // where it lands: the record says it was placed later, not that it moved to the dead node.
+    let waited = moves.iter().find(|m| m["workload"] == "blog-s" && m["from_node"] == "sb-worker-1").unwrap();
+    assert!(waited["to_node"].is_null(), "{waited}");
+    assert_eq!(waited["placed_later_on"], "sb-worker-1");
+    assert!(waited["placed_later_at"].as_str().unwrap() > waited["at"].as_str().unwrap());
 }
 
 #[test]

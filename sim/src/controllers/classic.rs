@@ -37,8 +37,9 @@ impl World {
     fn classic_pick_with(&mut self, pod: PodId, headroom_for: Option<NodeId>, extra: f64) -> Result<NodeId, String> {
         let w = self.pods[pod].workload;
         let c = self.workloads[w].cluster;
+        let def = &self.clusters[c as usize].def;
         let strategy =
-            if self.initial_placement { PlacementStrategy::Spread } else { self.clusters[c as usize].def.strategy };
+            if self.initial_placement { def.initial_placement.unwrap_or(def.strategy) } else { def.strategy };
         let (cpu, mem) = (self.workloads[w].cpu, self.workloads[w].mem);
         let anti = self.workloads[w].anti_affinity;
         let mut ranked: Vec<(i64, i64, NodeId)> = Vec::new();
@@ -338,7 +339,8 @@ impl World {
         }
     }
 
-    /// Records that `from_pod` was replaced by `new` (which may still be pending).
+    /// Records that `from_pod` was replaced by `new`, on the node it is bound to now; a
+    /// replacement still pending gets its node and time when it is bound (`bind`).
     pub(crate) fn record_move(&mut self, from_pod: PodId, from: Option<NodeId>, new: PodId, why: &str) {
         let w = self.pods[new].workload;
         let rec = crate::history::MoveRecord {
@@ -347,10 +349,13 @@ impl World {
             from_pod: self.pods[from_pod].name.clone(),
             from_node: from.map(|n| self.nodes[n].name.clone()),
             to_pod: self.pods[new].name.clone(),
-            to_node: None,
+            to_node: self.pods[new].node.map(|n| self.nodes[n].name.clone()),
+            placed_later: None,
             reason: why.to_string(),
         };
+        if rec.to_node.is_none() {
+            self.pending_moves.insert(new, self.history.moves.len());
+        }
         self.history.moves.push(rec);
-        self.move_pods.push(new);
     }
 }

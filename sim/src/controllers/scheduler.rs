@@ -133,6 +133,12 @@ impl World {
         p.node = Some(node);
         p.phase = Phase::Bound;
         p.unschedulable = None;
+        if let Some(i) = self.pending_moves.remove(&pod) {
+            // Bound in the same instant it was created (the scheduler's pass right after the
+            // move): that is where it went at that moment; otherwise it had to wait.
+            let (name, m) = (self.nodes[node].name.clone(), &mut self.history.moves[i]);
+            if m.at == self.now { m.to_node = Some(name) } else { m.placed_later = Some((name, self.now)) }
+        }
         let node_name = &self.nodes[node].name;
         if self.history.timeline.is_some() {
             let what = format!("scheduled to {node_name}");

@@ -19,6 +19,11 @@ pub struct ClusterDef {
     /// Classic swarm: how the manager ranks nodes for a new container.
     #[serde(default, skip_serializing_if = "is_default")]
     pub strategy: PlacementStrategy,
+    /// Classic swarm: how the containers running at the start were placed (default: by
+    /// `strategy`). A cluster whose apps were deployed one by one over days is spread even
+    /// when new containers go by binpack: say so here, and why, in the assumptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_placement: Option<PlacementStrategy>,
     /// Behaviour of a hosted container service that differs from the open-source orchestrator
     /// (each a documented quirk, off unless the scenario says so).
     #[serde(default, skip_serializing_if = "is_default")]
@@ -51,6 +56,7 @@ impl ClusterDef {
             name: name.to_string(),
             kind,
             strategy: PlacementStrategy::default(),
+            initial_placement: None,
             hosted: HostedQuirks::default(),
             agent_stall_after: None,
             manager_join_time: default_manager_join(),
