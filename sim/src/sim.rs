@@ -164,7 +164,9 @@ impl Sim {
             workloads: Vec::new(),
             backend_of: Vec::new(),
             share: 0.0,
-            watches: Vec::new(),
+            backlog_rate: (0.0, 0.0),
+            backlog_quiet: true,
+            backlog_wake: 0,
             ready_endpoints: 0,
             capacity_mrps: 0,
             dead_mrps: 0,
@@ -191,10 +193,8 @@ impl Sim {
                     calls: p.calls.iter().map(|c| svc_id(c)).collect(),
                 })
             };
-            // The load above which a probe with this timeout fails (see controllers/saturation.rs).
-            let saturation = |p: &Option<crate::spec::ProbeSpec>| {
-                p.as_ref().map(|p| crate::controllers::saturation_threshold(ws.capacity_rps, p.timeout_seconds))
-            };
+            // The timeout a probe's answer must come within (see controllers/saturation.rs).
+            let saturation = |p: &Option<crate::spec::ProbeSpec>| p.as_ref().map(|p| f64::from(p.timeout_seconds));
             let mut volume_names = Vec::new();
             let mut subpath_mounts = Vec::new();
             for m in &ws.mounts {
@@ -415,7 +415,8 @@ impl Sim {
             Event::CpuBacklog { node, epoch } => w.on_cpu_backlog(node, epoch),
             Event::StaleRecordExpired { svc, mrps } => w.on_stale_record_expired(svc, mrps),
             Event::LbCheck { lb, backend, epoch } => w.on_lb_check(lb, backend, epoch),
-            Event::Saturation { svc, watch, epoch } => w.on_saturation(svc, watch, epoch),
+            Event::BacklogWake { svc, epoch } => w.on_backlog_wake(svc, epoch),
+            Event::Backlog { pod, epoch } => w.on_backlog(pod, epoch),
             Event::NodeCheck { node, epoch } => w.on_node_check(node, epoch),
             Event::ZoneTaint { cluster, zone } => w.on_zone_taint(cluster, zone),
             Event::NodeEvict { node, epoch } => w.on_node_evict(node, epoch),

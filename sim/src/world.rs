@@ -66,8 +66,10 @@ pub(crate) enum Event {
     StaleRecordExpired { svc: ServiceId, mrps: u64 },
     /// A load balancer health-checks one backend (`epoch` is the backend's).
     LbCheck { lb: u32, backend: u32, epoch: u32 },
-    /// A service's load crosses one of its saturation thresholds (`epoch` is the watch's).
-    Saturation { svc: ServiceId, watch: u32, epoch: u32 },
+    /// A quiet service's load passes its capacity: its pods start queueing (`epoch` is its wake-up's).
+    BacklogWake { svc: ServiceId, epoch: u32 },
+    /// A pod's backlog crosses one of its probes' timeouts (`epoch` is the pod's backlog epoch).
+    Backlog { pod: PodId, epoch: u32 },
     /// The node lifecycle controller acts on what it now sees of a node (`epoch` is the node's
     /// health generation): see `controllers/nodelifecycle.rs`.
     NodeCheck { node: NodeId, epoch: u32 },
@@ -610,20 +612,6 @@ pub(crate) struct LbRt {
     pub phase: u64,
 }
 
-/// A saturation threshold watched on a service: probes whose timeout makes them fail above this
-/// load (offered / serving capacity) are told when the load crosses it.
-#[derive(Clone, Debug)]
-pub(crate) struct SatWatch {
-    /// Load above which the probes time out.
-    pub threshold: f64,
-    /// The load is above it now.
-    pub above: bool,
-    /// Generation of the one pending crossing event.
-    pub epoch: u32,
-    /// When that event is due.
-    pub due: Option<SimTime>,
-}
-
 /// Small per-workload counters, kept sparse: a sorted `Vec`, so memory grows with the pods
 /// placed, never with workloads x nodes.
 #[derive(Clone, Debug, Default)]
@@ -713,6 +701,15 @@ pub(crate) struct Pod {
     pub sched_eligible: SimTime,
     /// The scheduler's last reason for leaving it Pending.
     pub unschedulable: Option<String>,
+    /// Its backlog: the wait, in seconds, a request joining its queue has (`backlog.rs`), as of
+    /// `backlog_at`.
+    pub backlog_s: f64,
+    /// When `backlog_s` was computed.
+    pub backlog_at: SimTime,
+    /// Per probe kind: the backlog is longer than that probe's timeout now.
+    pub backlog_over: [bool; 3],
+    /// Generation of the pod's one pending backlog event.
+    pub backlog_epoch: u32,
 }
 
 /// A Deployment and its ReplicaSet.
@@ -732,7 +729,8 @@ pub(crate) struct Workload {
     pub node_selector: Labels,
     /// The first name the app resolves at start, if it needs DNS to start.
     pub resolves_at_start: Option<String>,
-    /// Per probe kind: the load above which the probe times out (`None`: no such probe).
+    /// Per probe kind: its timeout in seconds, which its service's backlog is watched against
+    /// (`None`: no such probe).
     pub saturation: [Option<f64>; 3],
     /// Desired pods.
     pub replicas: u32,
@@ -795,8 +793,13 @@ pub(crate) struct Service {
     pub backend_of: Vec<(u32, u32)>,
     /// Share of its load balancer's traffic it gets now (backends only).
     pub share: f64,
-    /// Saturation thresholds its pods' probes care about.
-    pub watches: Vec<SatWatch>,
+    /// The serving capacity (rps) and load share its serving pods' backlogs grow under now.
+    pub backlog_rate: (f64, f64),
+    /// Every serving pod's backlog is empty and the load is at most the capacity: no pod has a
+    /// backlog event; one service event wakes them when the load passes the capacity.
+    pub backlog_quiet: bool,
+    /// Generation of that wake-up event.
+    pub backlog_wake: u32,
     /// Ready endpoints.
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.

@@ -36,6 +36,10 @@ impl World {
         let d_dead = i64::from(dead) - i64::from(p.dead);
         let w = p.workload;
         let cap = self.workloads[w].capacity_mrps as i64;
+        if serving != p.serving {
+            // Its backlog so far grew (or drained) under the old regime.
+            self.backlog_settle(pod);
+        }
         let p = &mut self.pods[pod];
         p.in_endpoints = in_endpoints;
         p.serving = serving;
@@ -61,6 +65,10 @@ impl World {
                 // The requests are split over a different set of endpoints.
                 self.cpu_service_changed(s);
             }
+        }
+        if d_serving != 0 {
+            // Its backlog now grows with its service's load, or drains.
+            self.backlog_judge(pod);
         }
         if d_serving + d_dead != 0
             && let Some(n) = self.pods[pod].node

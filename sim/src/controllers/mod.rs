@@ -18,11 +18,12 @@ mod nodes;
 mod podgc;
 mod prober;
 mod replicaset;
+mod backlog;
 mod saturation;
 mod scheduler;
 pub(crate) mod swarm;
 mod targets;
 
 pub(crate) use drain::DrainRt;
-pub(crate) use saturation::saturation_threshold;
+
 pub(crate) use scheduler::Scratch;

@@ -51,11 +51,8 @@ impl World {
             return false;
         }
         let w = &self.workloads[p.workload];
-        // A pod that takes traffic answers slowly once its service is saturated for this timeout.
-        if p.serving
-            && let Some(th) = w.saturation[kind as usize]
-            && w.services.iter().any(|&s| self.services[s].watches.iter().any(|x| x.threshold == th && x.above))
-        {
+        // A probe waits behind the pod's backlog: it times out while that is longer than its timeout.
+        if p.backlog_over[kind as usize] {
             return false;
         }
         let cfg = w.probes[kind as usize].as_ref().expect("active probes have settings");
@@ -64,6 +61,8 @@ impl World {
 
     /// The container started: the probes start over.
     pub(crate) fn probes_container_started(&mut self, pod: PodId) {
+        // A new process: whatever queue the old one had is gone.
+        self.backlog_reset(pod);
         let now = self.now;
         let w = self.pods[pod].workload;
         let anchor = self.pods[pod].anchor;

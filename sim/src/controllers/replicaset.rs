@@ -99,6 +99,10 @@ impl World {
             sched_failures: 0,
             sched_eligible: now,
             unschedulable: None,
+            backlog_s: 0.0,
+            backlog_at: now,
+            backlog_over: [false; 3],
+            backlog_epoch: 0,
         });
         let wl = &mut self.workloads[w];
         wl.all_pods.push(id);

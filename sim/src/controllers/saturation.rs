@@ -1,142 +1,236 @@
-//! Overload feedback: a pod loaded close to its capacity answers its probes too slowly.
+//! Overload feedback: a pod that gets more requests than it serves builds a backlog, and its
+//! probes, requests like any other, wait behind it.
 //!
-//! Each pod is treated as a single-server queue (M/M/1) serving `capacityRps`: at load
-//! `rho = offered / capacity` (the service's offered requests over the serving capacity of its
-//! endpoints, which share the load in proportion to their capacity), a request waits on
-//! average `rho / (mu * (1 - rho))` seconds before it is handled. A probe is a request like any
-//! other; it fails when that wait exceeds its `timeoutSeconds`, that is when
+//! Each pod's backlog is a fluid queue (`backlog.rs`): its wait `W` grows at `rho - 1` seconds
+//! per second while the offered load is over the serving capacity (`rho = offered / capacity`,
+//! the endpoints sharing the load in proportion to their capacity, so every serving pod of a
+//! service sees the same `rho`) and drains at `1 - rho` after. A pod out of the endpoints gets
+//! no new requests and drains at full speed; a container that starts has an empty queue. A
+//! probe fails while `W` is longer than its `timeoutSeconds`. So a short spike fills the queue
+//! only a little and a long one a lot, the timeout decides how much backlog a probe tolerates,
+//! and a queue drains after the load falls, as in a real server: a 60 s spike at 110 % builds
+//! 6 s of wait, and at half load it drains 0.5 s per second.
 //!
-//! ```text
-//! rho > mu*T / (1 + mu*T)          (mu = capacityRps, T = timeoutSeconds)
-//! ```
+//! The crossings of a pod's probe timeouts by its `W` are solved exactly (the load is piecewise
+//! linear between capacity changes, so `W` is piecewise quadratic) and one event is scheduled
+//! for the first; the prober is told only when a probe's input really changes. A service whose
+//! pods all have empty queues and whose load is under its capacity costs nothing per pod: one
+//! event wakes it when the load passes the capacity.
 //!
-//! and always at `rho >= 1`. A pod outside the endpoints gets no traffic, so its probes pass.
-//! That is the feedback loop of a saturated service: readiness failures take pods out (the rest
-//! get more load), liveness failures restart them, and a restart is where other faults (DNS)
-//! bite.
-//!
-//! The load is piecewise linear between capacity changes, so for each threshold a service's
-//! pods care about, the crossing time is computed exactly and one event is scheduled for it; the
-//! pods are told only when their input really changes.
+//! Simplification: a pod behind several services takes its load from the first of them. That is the feedback loop of a saturated service:
+//! readiness failures take pods out (the rest get more load), liveness failures restart them,
+//! and a restart is where other faults (DNS) bite.
 
-use crate::ids::ServiceId;
-use crate::world::{Event, SatWatch, World};
+use crate::ids::{PodId, ServiceId};
+use crate::time::SimTime;
+use crate::world::{Container, Event, World};
 
-/// The load above which a probe with timeout `timeout_s` fails on a pod serving `capacity_rps`.
-pub(crate) fn saturation_threshold(capacity_rps: f64, timeout_s: u32) -> f64 {
-    let x = capacity_rps * f64::from(timeout_s);
-    x / (1.0 + x)
-}
+use super::backlog;
+
+/// `rho - 1 = c + k x` over `len` seconds from `start`.
+type Segment = (SimTime, f64, f64, f64);
 
 impl World {
-    /// Sets up each service's watches (one per distinct threshold of its pods' probes).
+    /// Every service starts quiet (empty queues) and is judged once.
     pub(crate) fn init_saturation(&mut self) {
         for s in self.services.ids().collect::<Vec<_>>() {
-            let mut th: Vec<f64> = Vec::new();
-            for &w in &self.services[s].workloads {
-                for t in self.workloads[w].saturation.iter().flatten() {
-                    if !th.contains(t) {
-                        th.push(*t);
-                    }
-                }
-            }
-            th.sort_by(f64::total_cmp);
-            self.services[s].watches =
-                th.into_iter().map(|threshold| SatWatch { threshold, above: false, epoch: 0, due: None }).collect();
             self.saturation_refresh(s);
         }
     }
 
-    /// Whether `s`'s load is above `threshold` now.
-    fn load_above(&self, s: ServiceId, threshold: f64) -> bool {
-        let svc = &self.services[s];
-        if svc.capacity_mrps == 0 {
-            return false;
-        }
-        let offered = self.topology.offered_f(usize::from(s), self.now.0 as f64, self.chain_share(s));
-        offered > threshold * (svc.capacity_mrps as f64 / 1000.0)
+    /// The service whose traffic a pod of `w` takes (the first that selects it).
+    fn load_service(&self, pod: PodId) -> Option<ServiceId> {
+        self.workloads[self.pods[pod].workload].services.first().copied()
     }
 
-    /// `s`'s capacity or share changed: re-judge every watch and reschedule its crossing.
-    pub(crate) fn saturation_refresh(&mut self, s: ServiceId) {
-        for i in 0..self.services[s].watches.len() {
-            self.saturation_judge(s, i);
-        }
+    /// Whether the pod's probes can time out at all (it has a probe with a timeout).
+    fn has_timed_probes(&self, pod: PodId) -> bool {
+        self.workloads[self.pods[pod].workload].saturation.iter().any(Option::is_some)
     }
 
-    fn saturation_judge(&mut self, s: ServiceId, i: usize) {
-        let th = self.services[s].watches[i].threshold;
-        let above = self.load_above(s, th);
-        if above != self.services[s].watches[i].above {
-            self.services[s].watches[i].above = above;
-            let name = self.services[s].name.clone();
-            self.history.note(self.now, &name, || {
-                if above {
-                    format!("saturated: probes with this timeout fail above {:.1}% load", th * 100.0)
+    /// The linear pieces of `rho - 1` for `s` from `from` to `to` under capacity `cap` rps and
+    /// share `scale`.
+    fn rho_segments(&self, s: ServiceId, from: SimTime, to: SimTime, (cap, scale): (f64, f64)) -> Vec<Segment> {
+        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
+        let p = &curve.points;
+        let mut out = Vec::new();
+        let mut t = from.0;
+        while t < to.0 {
+            // The next point of the curve after t bounds the linear piece.
+            let i = p.partition_point(|(pt, _)| pt.0 <= t);
+            let end = p.get(i).map_or(to.0, |(pt, _)| pt.0.min(to.0));
+            let v0 = curve.at_f(t as f64) * scale / cap;
+            let v1 = curve.at_f(end as f64) * scale / cap;
+            let len = (end - t) as f64 / 1000.0;
+            let k = if len > 0.0 { (v1 - v0) / len } else { 0.0 };
+            out.push((SimTime(t), len, v0 - 1.0, k));
+            t = end;
+        }
+        out
+    }
+
+    /// The pieces of `rho - 1` the pod's backlog follows from `from` to `to`: its service's
+    /// while it serves, a full-speed drain (`rho = 0`) while it does not.
+    fn pod_segments(&self, pod: PodId, from: SimTime, to: SimTime) -> Vec<Segment> {
+        let p = &self.pods[pod];
+        match self.load_service(pod) {
+            Some(s) if p.serving => {
+                let rate = self.services[s].backlog_rate;
+                if rate.0 <= 0.0 || rate.1 <= 0.0 {
+                    vec![(from, (to.0.saturating_sub(from.0)) as f64 / 1000.0, -1.0, 0.0)]
                 } else {
-                    "no longer saturated".into()
+                    self.rho_segments(s, from, to, rate)
                 }
-            });
-            self.saturation_notify(s, th);
+            }
+            _ => vec![(from, (to.0.saturating_sub(from.0)) as f64 / 1000.0, -1.0, 0.0)],
         }
-        // The next crossing of the threshold by the (piecewise-linear) offered load.
-        let svc = &self.services[s];
-        let src = self.topology.source(usize::from(s));
-        let scale = self.chain_share(s);
-        let next = if svc.capacity_mrps == 0 || scale <= 0.0 {
-            None
+    }
+
+    /// Brings the pod's backlog up to now under the regime it had (before that changes).
+    pub(crate) fn backlog_settle(&mut self, pod: PodId) {
+        let (w, at) = (self.pods[pod].backlog_s, self.pods[pod].backlog_at);
+        if at >= self.now {
+            return;
+        }
+        let w = if w <= 0.0 && !self.pods[pod].serving {
+            0.0
         } else {
-            let level = th * (svc.capacity_mrps as f64 / 1000.0) / scale;
-            self.topology.curves[src].next_crossing(self.now, level, above).filter(|t| *t < self.end)
+            self.pod_segments(pod, at, self.now).into_iter().fold(w, |w, (_, len, c, k)| backlog::advance(w, c, k, len))
         };
-        let watch = &mut self.services[s].watches[i];
-        if watch.due == next {
+        let p = &mut self.pods[pod];
+        p.backlog_s = w;
+        p.backlog_at = self.now;
+    }
+
+    /// A new container: an empty queue.
+    pub(crate) fn backlog_reset(&mut self, pod: PodId) {
+        let now = self.now;
+        let p = &mut self.pods[pod];
+        p.backlog_s = 0.0;
+        p.backlog_at = now;
+        p.backlog_epoch += 1;
+        if p.backlog_over.iter().any(|&o| o) {
+            p.backlog_over = [false; 3];
+        }
+    }
+
+    /// Re-judges the pod's probes against its backlog (now brought up to date) and schedules the
+    /// first crossing of one of their timeouts.
+    pub(crate) fn backlog_judge(&mut self, pod: PodId) {
+        if !self.has_timed_probes(pod) {
             return;
         }
-        watch.epoch += 1;
-        watch.due = next;
-        if let Some(at) = next {
-            let epoch = watch.epoch;
-            self.at(at, Event::Saturation { svc: s, watch: i as u32, epoch });
+        self.backlog_settle(pod);
+        let running = matches!(self.pods[pod].container, Container::Running);
+        let w_now = if running { self.pods[pod].backlog_s } else { 0.0 };
+        let timeouts = self.workloads[self.pods[pod].workload].saturation;
+        let mut over = [false; 3];
+        for (k, t) in timeouts.iter().enumerate() {
+            over[k] = t.is_some_and(|t| w_now > t);
         }
-    }
-
-    /// The load of `s` crosses a watched threshold.
-    pub(crate) fn on_saturation(&mut self, s: ServiceId, i: u32, epoch: u32) {
-        let watch = &mut self.services[s].watches[i as usize];
-        if watch.epoch != epoch {
+        if over != self.pods[pod].backlog_over {
+            self.pods[pod].backlog_over = over;
+            let name = self.pods[pod].name.clone();
+            self.history.note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
+            self.probes_inputs_changed(pod);
+        }
+        // The first later crossing of any of its timeouts.
+        self.pods[pod].backlog_epoch += 1;
+        if !running || (w_now <= 0.0 && !self.pods[pod].serving) {
             return;
         }
-        watch.due = None;
-        self.saturation_judge(s, i as usize);
+        let mut next: Option<SimTime> = None;
+        for (k, t) in timeouts.iter().enumerate() {
+            let Some(t) = *t else { continue };
+            let mut w = w_now;
+            for (start, len, c, kk) in self.pod_segments(pod, self.now, self.end) {
+                if next.is_some_and(|n| n <= start) {
+                    break;
+                }
+                if let Some(x) = backlog::crossing(w, c, kk, len, t, over[k]) {
+                    // The first millisecond past the crossing (never the present one).
+                    let at = SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1));
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                    break;
+                }
+                w = backlog::advance(w, c, kk, len);
+            }
+        }
+        if let Some(at) = next.filter(|t| *t < self.end) {
+            let epoch = self.pods[pod].backlog_epoch;
+            self.at(at, Event::Backlog { pod, epoch });
+        }
     }
 
-    /// The serving pods whose probes use `threshold` re-evaluate their input.
-    fn saturation_notify(&mut self, s: ServiceId, threshold: f64) {
-        for k in 0..self.services[s].workloads.len() {
-            let w = self.services[s].workloads[k];
-            if !self.workloads[w].saturation.contains(&Some(threshold)) {
-                continue;
+    /// A pod's backlog crosses one of its timeouts.
+    pub(crate) fn on_backlog(&mut self, pod: PodId, epoch: u32) {
+        if self.pods[pod].backlog_epoch == epoch {
+            self.backlog_judge(pod);
+        }
+    }
+
+    /// The serving pods whose load comes from `s`.
+    fn loaded_pods(&self, s: ServiceId) -> Vec<PodId> {
+        self.services[s]
+            .workloads
+            .iter()
+            .filter(|&&w| self.workloads[w].services.first() == Some(&s) && self.workloads[w].saturation.iter().any(Option::is_some))
+            .flat_map(|&w| self.workloads[w].active.iter().copied())
+            .filter(|&p| self.pods[p].serving)
+            .collect()
+    }
+
+    /// `s`'s capacity or share changed: its serving pods' backlogs so far are brought up to date
+    /// under the old ones, then judged again under the new ones.
+    pub(crate) fn saturation_refresh(&mut self, s: ServiceId) {
+        let pods = self.loaded_pods(s);
+        if !self.services[s].backlog_quiet {
+            for &p in &pods {
+                self.backlog_settle(p);
             }
-            let pods: Vec<_> = self.workloads[w].active.iter().copied().filter(|&p| self.pods[p].serving).collect();
-            for pod in pods {
-                self.probes_inputs_changed(pod);
+        }
+        let cap = self.services[s].capacity_mrps as f64 / 1000.0;
+        let rate = (cap, self.chain_share(s));
+        self.services[s].backlog_rate = rate;
+        // Quiet: nothing queued and the load at most the capacity now.
+        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
+        let rho_now = if cap > 0.0 { curve.at(self.now) * rate.1 / cap } else { 0.0 };
+        let empty = pods.iter().all(|&p| self.pods[p].backlog_s <= 0.0);
+        let svc = &mut self.services[s];
+        svc.backlog_wake += 1;
+        if empty && rho_now <= 1.0 {
+            svc.backlog_quiet = true;
+            for &p in &pods {
+                self.pods[p].backlog_at = self.now;
+                self.pods[p].backlog_epoch += 1;
+            }
+            // Woken when the load passes the capacity.
+            let level = if rate.1 > 0.0 { cap / rate.1 } else { f64::INFINITY };
+            let next = (cap > 0.0 && level.is_finite())
+                .then(|| curve.next_crossing(self.now, level, false))
+                .flatten()
+                .filter(|t| *t < self.end);
+            if let Some(at) = next {
+                let epoch = self.services[s].backlog_wake;
+                self.at(at, Event::BacklogWake { svc: s, epoch });
+            }
+        } else {
+            svc.backlog_quiet = false;
+            for p in pods {
+                self.backlog_judge(p);
             }
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thresholds_follow_the_queueing_wait() {
-        // 100 rps per pod, 1 s timeout: the mean wait exceeds 1 s above 100/101 of capacity.
-        assert!((saturation_threshold(100.0, 1) - 100.0 / 101.0).abs() < 1e-12);
-        // A slow pod (0.5 rps) with a 1 s timeout already fails at a third of its capacity.
-        assert!((saturation_threshold(0.5, 1) - 1.0 / 3.0).abs() < 1e-12);
-        // A longer timeout tolerates more load.
-        assert!(saturation_threshold(20.0, 5) > saturation_threshold(20.0, 1));
+    /// The load of a quiet service passes its capacity: its pods start queueing.
+    pub(crate) fn on_backlog_wake(&mut self, s: ServiceId, epoch: u32) {
+        if self.services[s].backlog_wake != epoch {
+            return;
+        }
+        self.services[s].backlog_quiet = false;
+        for p in self.loaded_pods(s) {
+            self.pods[p].backlog_at = self.now;
+            self.backlog_judge(p);
+        }
     }
 }
