@@ -63,11 +63,7 @@ pub(crate) fn pieces(w0: f64, c: f64, k: f64, len: f64) -> Vec<Piece> {
     let w0 = w0.max(0.0);
     // Where W0 + c x + k/2 x^2 first reaches 0 going down (0 if the queue is empty and not filling).
     let filling_now = c > 0.0 || (c == 0.0 && k > 0.0);
-    let hit = if w0 <= 0.0 {
-        if filling_now { None } else { Some(0.0) }
-    } else {
-        first_root(w0, c, k / 2.0, 0.0, len)
-    };
+    let hit = if w0 <= 0.0 { if filling_now { None } else { Some(0.0) } } else { first_root(w0, c, k / 2.0, 0.0, len) };
     match hit {
         None => {
             out.push(Piece { x0: 0.0, x1: len, a0: w0, a1: c, a2: k / 2.0 });
@@ -136,12 +132,12 @@ mod tests {
     #[test]
     fn closed_forms_match_a_fine_integration() {
         for &(w0, c, k) in &[
-            (0.0, 0.1, 0.0),    // overloaded by 10 %: grows 0.1 s per s
-            (6.0, -0.5, 0.0),   // drains at half the capacity's speed
-            (2.0, -0.5, 0.02),  // drains, empties, then the load climbs past capacity
-            (0.0, -0.3, 0.01),  // empty until rho reaches 1 at 30 s
-            (5.0, 0.2, -0.01),  // grows, then the load falls and it drains
-            (0.0, 0.0, 0.0),    // at capacity exactly: stays empty
+            (0.0, 0.1, 0.0),   // overloaded by 10 %: grows 0.1 s per s
+            (6.0, -0.5, 0.0),  // drains at half the capacity's speed
+            (2.0, -0.5, 0.02), // drains, empties, then the load climbs past capacity
+            (0.0, -0.3, 0.01), // empty until rho reaches 1 at 30 s
+            (5.0, 0.2, -0.01), // grows, then the load falls and it drains
+            (0.0, 0.0, 0.0),   // at capacity exactly: stays empty
         ] {
             let len = 60.0;
             let fine = simulate(w0, c, k, len);

@@ -2,6 +2,7 @@
 //! none of them knows about policies or scoring.
 
 mod actions;
+mod backlog;
 mod classic;
 mod cloud;
 mod cpu;
@@ -18,7 +19,6 @@ mod nodes;
 mod podgc;
 mod prober;
 mod replicaset;
-mod backlog;
 mod saturation;
 mod scheduler;
 pub(crate) mod swarm;

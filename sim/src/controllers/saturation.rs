@@ -131,7 +131,8 @@ impl World {
         if over != self.pods[pod].backlog_over {
             self.pods[pod].backlog_over = over;
             let name = self.pods[pod].name.clone();
-            self.history.note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
+            self.history
+                .note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
             self.probes_inputs_changed(pod);
         }
         // The first later crossing of any of its timeouts.
@@ -174,7 +175,10 @@ impl World {
         self.services[s]
             .workloads
             .iter()
-            .filter(|&&w| self.workloads[w].services.first() == Some(&s) && self.workloads[w].saturation.iter().any(Option::is_some))
+            .filter(|&&w| {
+                self.workloads[w].services.first() == Some(&s)
+                    && self.workloads[w].saturation.iter().any(Option::is_some)
+            })
             .flat_map(|&w| self.workloads[w].active.iter().copied())
             .filter(|&p| self.pods[p].serving)
             .collect()
