@@ -72,7 +72,7 @@ pub fn large(pods_per_service: u32) -> Scenario {
         faults.push(match k % 4 {
             0 => json!({"networkLoss": {"at": at, "node": node, "for": "20m"}}),
             1 => json!({"networkLoss": {"at": at, "node": node}}),
-            2 => json!({"dockerHung": {"at": at, "node": node}}),
+            2 => json!({"runtimeHung": {"at": at, "node": node}}),
             _ => json!({"diskFull": {"at": at, "node": node}}),
         });
     }
