@@ -167,6 +167,7 @@ impl Sim {
             backlog_rate: (0.0, 0.0),
             backlog_quiet: true,
             backlog_wake: 0,
+            backlog_due: None,
             ready_endpoints: 0,
             capacity_mrps: 0,
             dead_mrps: 0,

@@ -708,7 +708,8 @@ pub(crate) struct Pod {
     pub backlog_at: SimTime,
     /// Per probe kind: the backlog is longer than that probe's timeout now.
     pub backlog_over: [bool; 3],
-    /// Generation of the pod's one pending backlog event.
+    /// Generation of the pod's own backlog event (only while it drains out of the endpoints;
+    /// serving pods share their service's).
     pub backlog_epoch: u32,
 }
 
@@ -795,11 +796,13 @@ pub(crate) struct Service {
     pub share: f64,
     /// The serving capacity (rps) and load share its serving pods' backlogs grow under now.
     pub backlog_rate: (f64, f64),
-    /// Every serving pod's backlog is empty and the load is at most the capacity: no pod has a
-    /// backlog event; one service event wakes them when the load passes the capacity.
+    /// Every serving pod's backlog is empty and the load is at most the capacity: nothing is
+    /// judged until the service's event, when the load passes the capacity.
     pub backlog_quiet: bool,
     /// Generation of that wake-up event.
     pub backlog_wake: u32,
+    /// When that event is due (one per service: its pods share the load).
+    pub backlog_due: Option<SimTime>,
     /// Ready endpoints.
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.

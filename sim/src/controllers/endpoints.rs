@@ -66,8 +66,9 @@ impl World {
                 self.cpu_service_changed(s);
             }
         }
-        if d_serving != 0 {
-            // Its backlog now grows with its service's load, or drains.
+        if d_serving < 0 {
+            // Out of the endpoints: its backlog drains on its own (its services' refresh above
+            // judges the pods that serve).
             self.backlog_judge(pod);
         }
         if d_serving + d_dead != 0

@@ -11,11 +11,14 @@
 //! and a queue drains after the load falls, as in a real server: a 60 s spike at 110 % builds
 //! 6 s of wait, and at half load it drains 0.5 s per second.
 //!
-//! The crossings of a pod's probe timeouts by its `W` are solved exactly (the load is piecewise
-//! linear between capacity changes, so `W` is piecewise quadratic) and one event is scheduled
-//! for the first; the prober is told only when a probe's input really changes. A service whose
-//! pods all have empty queues and whose load is under its capacity costs nothing per pod: one
-//! event wakes it when the load passes the capacity.
+//! The crossings of the probe timeouts by `W` are solved exactly (the load is piecewise linear
+//! between capacity changes, so `W` is piecewise quadratic). A service has one pending event, at
+//! the first crossing among its serving pods: they share the load, so their backlogs keep their
+//! order, and per timeout only the longest backlog under it and the shortest over it can cross
+//! first. A pod draining out of the endpoints has an event of its own. The prober is told only
+//! when a probe's input really changes. A service whose pods all have empty queues and whose
+//! load is under its capacity costs nothing per pod: its event wakes it when the load passes
+//! the capacity.
 //!
 //! Simplification: a pod behind several services takes its load from the first of them. That is the feedback loop of a saturated service:
 //! readiness failures take pods out (the rest get more load), liveness failures restart them,
@@ -114,11 +117,11 @@ impl World {
         }
     }
 
-    /// Re-judges the pod's probes against its backlog (now brought up to date) and schedules the
-    /// first crossing of one of their timeouts.
-    pub(crate) fn backlog_judge(&mut self, pod: PodId) {
+    /// Brings the pod's backlog up to date and re-judges its probes against it; returns the
+    /// backlog if it can still cross a timeout (a running container that serves or drains).
+    fn backlog_update(&mut self, pod: PodId) -> Option<f64> {
         if !self.has_timed_probes(pod) {
-            return;
+            return None;
         }
         self.backlog_settle(pod);
         let running = matches!(self.pods[pod].container, Container::Running);
@@ -135,38 +138,87 @@ impl World {
                 .note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
             self.probes_inputs_changed(pod);
         }
-        // The first later crossing of any of its timeouts.
-        self.pods[pod].backlog_epoch += 1;
-        if !running || (w_now <= 0.0 && !self.pods[pod].serving) {
-            return;
-        }
-        let mut next: Option<SimTime> = None;
-        for (k, t) in timeouts.iter().enumerate() {
-            let Some(t) = *t else { continue };
-            let mut w = w_now;
-            for (start, len, c, kk) in self.pod_segments(pod, self.now, self.end) {
-                if next.is_some_and(|n| n <= start) {
-                    break;
-                }
-                if let Some(x) = backlog::crossing(w, c, kk, len, t, over[k]) {
-                    // The first millisecond past the crossing (never the present one).
-                    let at = SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1));
-                    next = Some(next.map_or(at, |n| n.min(at)));
-                    break;
-                }
-                w = backlog::advance(w, c, kk, len);
+        (running && (w_now > 0.0 || self.pods[pod].serving)).then_some(w_now)
+    }
+
+    /// When the pod's backlog (`w` now) next crosses `t` seconds, if before the end.
+    fn backlog_next(&self, pod: PodId, w: f64, t: f64) -> Option<SimTime> {
+        let above = w > t;
+        let mut w = w;
+        for (start, len, c, k) in self.pod_segments(pod, self.now, self.end) {
+            if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
+                // The first millisecond past the crossing (never the present one).
+                return Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1))).filter(|at| *at < self.end);
             }
+            w = backlog::advance(w, c, k, len);
         }
-        if let Some(at) = next.filter(|t| *t < self.end) {
+        None
+    }
+
+    /// A pod on its own (out of the endpoints, draining): judged, with its own event.
+    pub(crate) fn backlog_judge(&mut self, pod: PodId) {
+        let w = self.backlog_update(pod);
+        self.pods[pod].backlog_epoch += 1;
+        let Some(w) = w else { return };
+        let timeouts = self.workloads[self.pods[pod].workload].saturation;
+        let next = timeouts.iter().flatten().filter_map(|&t| self.backlog_next(pod, w, t)).min();
+        if let Some(at) = next {
             let epoch = self.pods[pod].backlog_epoch;
             self.at(at, Event::Backlog { pod, epoch });
         }
     }
 
-    /// A pod's backlog crosses one of its timeouts.
+    /// A pod's backlog (out of the endpoints) crosses one of its timeouts.
     pub(crate) fn on_backlog(&mut self, pod: PodId, epoch: u32) {
-        if self.pods[pod].backlog_epoch == epoch {
+        if self.pods[pod].backlog_epoch == epoch && !self.pods[pod].serving {
             self.backlog_judge(pod);
+        }
+    }
+
+    /// Judges every serving pod of `s` and schedules one event, at the first crossing among
+    /// them. They share the load, so their backlogs keep their order: for each timeout, the
+    /// first to cross is the longest backlog under it (going up) or the shortest over it
+    /// (going down), and only those two are solved for.
+    fn backlog_service_judge(&mut self, s: ServiceId) {
+        // Per timeout (as bits, for an ordered map): (longest under, shortest over).
+        type Pair = (Option<(f64, PodId)>, Option<(f64, PodId)>);
+        let mut candidates: std::collections::BTreeMap<u64, Pair> = std::collections::BTreeMap::new();
+        for p in self.loaded_pods(s) {
+            let Some(w) = self.backlog_update(p) else { continue };
+            for t in self.workloads[self.pods[p].workload].saturation.iter().flatten() {
+                let e = candidates.entry(t.to_bits()).or_default();
+                if w > *t {
+                    if e.1.is_none_or(|(v, _)| w < v) {
+                        e.1 = Some((w, p));
+                    }
+                } else if e.0.is_none_or(|(v, _)| w > v) {
+                    e.0 = Some((w, p));
+                }
+            }
+        }
+        let mut next: Option<SimTime> = None;
+        for (bits, (under, over)) in candidates {
+            let t = f64::from_bits(bits);
+            for (w, p) in [under, over].into_iter().flatten() {
+                if let Some(at) = self.backlog_next(p, w, t) {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+            }
+        }
+        self.backlog_schedule(s, next);
+    }
+
+    /// The service's one pending event is at `next` (none: no event).
+    fn backlog_schedule(&mut self, s: ServiceId, next: Option<SimTime>) {
+        let svc = &mut self.services[s];
+        if svc.backlog_due == next {
+            return;
+        }
+        svc.backlog_due = next;
+        svc.backlog_wake += 1;
+        if let Some(at) = next {
+            let epoch = svc.backlog_wake;
+            self.at(at, Event::BacklogWake { svc: s, epoch });
         }
     }
 
@@ -200,41 +252,39 @@ impl World {
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         let rho_now = if cap > 0.0 { curve.at(self.now) * rate.1 / cap } else { 0.0 };
         let empty = pods.iter().all(|&p| self.pods[p].backlog_s <= 0.0);
-        let svc = &mut self.services[s];
-        svc.backlog_wake += 1;
         if empty && rho_now <= 1.0 {
-            svc.backlog_quiet = true;
-            for &p in &pods {
-                self.pods[p].backlog_at = self.now;
-                self.pods[p].backlog_epoch += 1;
-            }
             // Woken when the load passes the capacity.
             let level = if rate.1 > 0.0 { cap / rate.1 } else { f64::INFINITY };
             let next = (cap > 0.0 && level.is_finite())
                 .then(|| curve.next_crossing(self.now, level, false))
                 .flatten()
                 .filter(|t| *t < self.end);
-            if let Some(at) = next {
-                let epoch = self.services[s].backlog_wake;
-                self.at(at, Event::BacklogWake { svc: s, epoch });
+            self.services[s].backlog_quiet = true;
+            for &p in &pods {
+                // Empty queues: every probe's input is clear of the backlog.
+                self.backlog_update(p);
+                self.pods[p].backlog_at = self.now;
             }
+            self.backlog_schedule(s, next);
         } else {
-            svc.backlog_quiet = false;
-            for p in pods {
-                self.backlog_judge(p);
-            }
+            self.services[s].backlog_quiet = false;
+            self.backlog_service_judge(s);
         }
     }
 
-    /// The load of a quiet service passes its capacity: its pods start queueing.
+    /// The service's event: the load of a quiet service passes its capacity, or one of its
+    /// serving pods' backlogs crosses a timeout.
     pub(crate) fn on_backlog_wake(&mut self, s: ServiceId, epoch: u32) {
         if self.services[s].backlog_wake != epoch {
             return;
         }
-        self.services[s].backlog_quiet = false;
-        for p in self.loaded_pods(s) {
-            self.pods[p].backlog_at = self.now;
-            self.backlog_judge(p);
+        self.services[s].backlog_due = None;
+        if self.services[s].backlog_quiet {
+            self.services[s].backlog_quiet = false;
+            for p in self.loaded_pods(s) {
+                self.pods[p].backlog_at = self.now;
+            }
         }
+        self.backlog_service_judge(s);
     }
 }
