@@ -113,10 +113,13 @@ fn always_on_capacity_costs_more_and_the_table_shows_it() {
 
 #[test]
 fn the_outage_comes_from_the_mechanics() {
-    // Remove the DNS faults: the peak still saturates five workers and liveness restarts keep
-    // them down, but restarts succeed, so the site comes back once the load falls in the
-    // evening. With DNS broken (the scenario as it is) it never does. Remove the stockout as
-    // well: the spot workers start and the peak is carried.
+    // Remove the DNS faults: the peak still saturates the five workers. The pods the liveness
+    // probe kills come back one by one (CrashLoopBackOff staggers them by seconds), and the first
+    // back meet the whole load: their queues fill within seconds and they are killed again
+    // before the rest are up. Even when the evening load falls below what all five carry (420
+    // rps at 20:00 against 500), they are never up together: a metastable failure, and the site
+    // stays down. Restarts do succeed, so more of the day is served than with DNS broken.
+    // Remove the stockout as well: the spot workers start and the peak is carried.
     let runs = compare("7");
     let with_dns = site(run(&runs, "do-nothing"))["availability"].as_f64().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -131,7 +134,7 @@ fn the_outage_comes_from_the_mechanics() {
     let out = capsize_json(&["run", path.to_str().unwrap(), "--policy", "do-nothing", "--format", "json"]);
     let o = site_outages(&out);
     assert_eq!(o.len(), 1, "{o:?}");
-    assert!(o[0].0 < at("10:30") && o[0].1 < at("23:00"), "saturated at the peak, back in the evening: {o:?}");
+    assert!(o[0].0 < at("10:30"), "saturated at the peak: {o:?}");
     assert!(site(&out)["availability"].as_f64().unwrap() > with_dns);
     let calm = cut_faults(&cut_faults(&text, "dnsFailure"), "stockChange");
     std::fs::write(
