@@ -254,7 +254,7 @@ pub fn runs_html(runs: &[RunResult]) -> String {
                     esc(&c.condition),
                     esc(&c.period.start),
                     esc(&c.period.end),
-                    if c.period.ongoing { " (still)" } else { "" },
+                    if c.period.ongoing { " (ongoing)" } else { "" },
                     human_duration(c.period.duration_s)
                 ));
             }
