@@ -74,6 +74,18 @@ pub struct LoadError {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl LoadError {
+    /// One problem with a command-line flag.
+    pub fn flag(message: impl Into<String>) -> LoadError {
+        LoadError { diagnostics: vec![Diagnostic::flag(message)] }
+    }
+
+    /// One problem with a whole file (no place in it).
+    pub fn in_file(path: &Path, message: impl Into<String>) -> LoadError {
+        LoadError { diagnostics: vec![bare(path, message.into())] }
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, d) in self.diagnostics.iter().enumerate() {
@@ -96,6 +108,19 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A JSON file capsize wrote that does not parse as `what`: the place and the line.
+    pub fn json_error(&self, e: &serde_json::Error, what: &str) -> LoadError {
+        LoadError {
+            diagnostics: vec![Diagnostic {
+                file: self.path.clone(),
+                line: Some(e.line()),
+                column: Some(e.column()),
+                message: format!("not {what}: {e}"),
+                source_line: self.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
+            }],
+        }
+    }
+
     /// Reads `path`, refusing files over [`MAX_FILE_BYTES`] before reading them.
     pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
         let fail = |message: String| LoadError { diagnostics: vec![bare(path, message)] };
