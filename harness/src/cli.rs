@@ -473,13 +473,13 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let scenario = load::load_scenario(&file)?;
             let selected = load::select_policies(&scenario, &policies)?;
             let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
-            let flag =
-                |message: String| Failure::Invalid(LoadError { diagnostics: vec![load::Diagnostic::flag(message)] });
+            let flag = |message: String| Failure::Invalid(LoadError::flag(message));
             if runs == 0 || runs > crate::sweep::MAX_RUNS {
                 return Err(flag(format!("--runs {runs}: give between 1 and {}", crate::sweep::MAX_RUNS)));
             }
             let services = |p: &load::Prepared| capsize_sim::traffic::Topology::new(&p.scenario).names;
-            if let Some(p) = prepared.iter().find(|p| services(p) != services(&prepared[0])) {
+            let first = services(&prepared[0]);
+            if let Some(p) = prepared.iter().skip(1).find(|p| services(p) != first) {
                 return Err(flag(format!(
                     "the policy `{}` changes the scenario's services: a sweep compares policies on the same services",
                     p.policy_name
@@ -532,13 +532,13 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let budget = crate::search::load_budget(&budget, &prepared)?;
             let tries = runs.unwrap_or(budget.budget.spec.tries);
             if tries == 0 || tries > crate::search::MAX_TRIES || find == 0 {
-                return Err(Failure::Invalid(crate::search::flag_error(format!(
+                return Err(Failure::Invalid(LoadError::flag(format!(
                     "--runs between 1 and {} and --find at least 1",
                     crate::search::MAX_TRIES
                 ))));
             }
             if !out_dir.is_dir() {
-                return Err(Failure::Invalid(crate::search::flag_error(format!(
+                return Err(Failure::Invalid(LoadError::flag(format!(
                     "--out-dir {}: no such directory",
                     out_dir.display()
                 ))));

@@ -74,6 +74,18 @@ pub struct LoadError {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl LoadError {
+    /// One problem with a command-line flag.
+    pub fn flag(message: impl Into<String>) -> LoadError {
+        LoadError { diagnostics: vec![Diagnostic::flag(message)] }
+    }
+
+    /// One problem with a whole file (no place in it).
+    pub fn in_file(path: &Path, message: impl Into<String>) -> LoadError {
+        LoadError { diagnostics: vec![bare(path, message.into())] }
+    }
+}
+
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, d) in self.diagnostics.iter().enumerate() {
@@ -96,6 +108,19 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A JSON file capsize wrote that does not parse as `what`: the place and the line.
+    pub fn json_error(&self, e: &serde_json::Error, what: &str) -> LoadError {
+        LoadError {
+            diagnostics: vec![Diagnostic {
+                file: self.path.clone(),
+                line: Some(e.line()),
+                column: Some(e.column()),
+                message: format!("not {what}: {e}"),
+                source_line: self.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
+            }],
+        }
+    }
+
     /// Reads `path`, refusing files over [`MAX_FILE_BYTES`] before reading them.
     pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
         let fail = |message: String| LoadError { diagnostics: vec![bare(path, message)] };
@@ -392,8 +417,23 @@ pub fn prepare(scenario: &LoadedScenario, policy: &LoadedPolicy) -> Result<Prepa
     })
 }
 
-/// The policies to run: those named (a file path, or the name of one the scenario lists), or
-/// every policy the scenario lists when none is named.
+/// The name of the built-in policy that never acts: `--policy do-nothing` works with any
+/// scenario, listed or not.
+pub const DO_NOTHING: &str = "do-nothing";
+
+/// The built-in `do-nothing` policy: no patch, no rules.
+pub fn do_nothing_policy() -> LoadedPolicy {
+    let text = format!(
+        "apiVersion: {}\nkind: Policy\nmetadata:\n  name: {DO_NOTHING}\n  description: the built-in policy that never acts\nspec: {{}}\n",
+        capsize_sim::spec::API_VERSION
+    );
+    let policy = yaml::parse(&text).expect("the built-in policy parses");
+    LoadedPolicy { file: SourceFile { path: PathBuf::from("(built-in do-nothing)"), text }, policy }
+}
+
+/// The policies to run: those named (a file path, the name of one the scenario lists, or the
+/// built-in `do-nothing`), each once in the order first named, or every policy the scenario
+/// lists when none is named.
 pub fn select_policies(scenario: &LoadedScenario, wanted: &[String]) -> Result<Vec<LoadedPolicy>, LoadError> {
     let dir = scenario.file.path.parent().unwrap_or(Path::new("."));
     let listed: Vec<LoadedPolicy> =
@@ -403,18 +443,21 @@ pub fn select_policies(scenario: &LoadedScenario, wanted: &[String]) -> Result<V
             return Err(LoadError {
                 diagnostics: vec![bare(
                     &scenario.file.path,
-                    "the scenario lists no policies; name one with --policy".into(),
+                    "the scenario lists no policies; name one with --policy (`--policy do-nothing` is built in)".into(),
                 )],
             });
         }
         return Ok(listed);
     }
-    wanted
+    let chosen = wanted
         .iter()
         .map(|w| {
             let as_path = Path::new(w);
             if as_path.is_file() {
                 return load_policy(as_path);
+            }
+            if w == DO_NOTHING && !listed.iter().any(|p| p.policy.metadata.name == *w) {
+                return Ok(do_nothing_policy());
             }
             listed.iter().find(|p| p.policy.metadata.name == *w).cloned().ok_or_else(|| {
                 let names: Vec<&str> = listed.iter().map(|p| p.policy.metadata.name.as_str()).collect();
@@ -429,5 +472,15 @@ pub fn select_policies(scenario: &LoadedScenario, wanted: &[String]) -> Result<V
                 }
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    // A policy named twice (by name, or by name and by file) runs once.
+    let mut names: Vec<String> = Vec::new();
+    Ok(chosen
+        .into_iter()
+        .filter(|p| {
+            let fresh = !names.contains(&p.policy.metadata.name);
+            names.push(p.policy.metadata.name.clone());
+            fresh
+        })
+        .collect())
 }

@@ -25,7 +25,7 @@ use capsize_sim::time::{At, SimDuration, SimTime};
 use capsize_sim::{RunOptions, RunResult};
 
 use crate::expect::Expectation;
-use crate::load::{self, Diagnostic, LoadError, LoadedScenario, Prepared, SourceFile};
+use crate::load::{self, LoadError, LoadedScenario, Prepared, SourceFile};
 use crate::yaml::{self, Value};
 
 /// The most faults one schedule may hold.
@@ -342,7 +342,14 @@ impl Search<'_> {
             chosen.push(names.remove(index(rng, names.len())));
         }
         chosen.sort();
-        chosen.into_iter().map(|n| on_node(&f, &n)).collect()
+        chosen
+            .into_iter()
+            .map(|n| {
+                let mut g = f.clone();
+                g.aim_at_node(&n);
+                g
+            })
+            .collect()
     }
 
     /// Shrinks a failing schedule to a local minimum of [`Search::moves`].
@@ -494,51 +501,12 @@ fn set_duration(f: &mut FaultSpec, d: SimDuration) {
     }
 }
 
-/// The fault on the node `name` (its `pool` and `pick` dropped).
-fn on_node(f: &FaultSpec, name: &str) -> FaultSpec {
-    let mut f = f.clone();
-    macro_rules! retarget {
-        ($t:expr) => {{
-            $t.node = Some(name.to_string());
-            $t.pool = None;
-            $t.pick = None;
-        }};
-    }
-    match &mut f {
-        FaultSpec::NodeRemoved(t) | FaultSpec::DockerHung(t) | FaultSpec::KubeletDown(t) | FaultSpec::DiskFull(t) => {
-            retarget!(t)
-        }
-        FaultSpec::PlegUnhealthy(t) => retarget!(t),
-        FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => retarget!(t),
-        FaultSpec::NodeFailure(t) => {
-            t.nodes = vec![name.to_string()];
-            t.pool = None;
-            t.pick = None;
-        }
-        _ => {}
-    }
-    f
-}
-
-/// The `pick` of a fault on nodes, to change it.
-fn pick_mut(f: &mut FaultSpec) -> Option<&mut Option<Pick>> {
-    match f {
-        FaultSpec::NodeRemoved(t) | FaultSpec::DockerHung(t) | FaultSpec::KubeletDown(t) | FaultSpec::DiskFull(t) => {
-            Some(&mut t.pick)
-        }
-        FaultSpec::PlegUnhealthy(t) => Some(&mut t.pick),
-        FaultSpec::NetworkLoss(t) | FaultSpec::NodeOverload(t) => Some(&mut t.pick),
-        FaultSpec::NodeFailure(t) => Some(&mut t.pick),
-        _ => None,
-    }
-}
-
 /// The fault with one target fewer: a container fewer crashed, a node fewer of those its
 /// selector picks or it names.
 fn fewer_targets(f: &FaultSpec) -> Vec<FaultSpec> {
     let mut out = Vec::new();
     let mut g = f.clone();
-    if let Some(pick) = pick_mut(&mut g)
+    if let Some(pick) = g.pick_mut()
         && let Some(Pick::Count(k)) = *pick
         && k > 1
     {
@@ -565,11 +533,6 @@ fn fewer_targets(f: &FaultSpec) -> Vec<FaultSpec> {
         _ => {}
     }
     out
-}
-
-/// A budget's error without a place in it (a flag).
-pub fn flag_error(message: impl Into<String>) -> LoadError {
-    LoadError { diagnostics: vec![Diagnostic::flag(message)] }
 }
 
 /// Where a found schedule's scenario is written: `DIR/NAME-found-TRY.yaml`.

@@ -346,13 +346,5 @@ fn baseline_checks(
 /// Reads a baseline file (JSON written by `--update-baseline`).
 pub fn read_baseline(path: &Path) -> Result<Baseline, LoadError> {
     let file = SourceFile::read(path)?;
-    serde_json::from_str(&file.text).map_err(|e| LoadError {
-        diagnostics: vec![load::Diagnostic {
-            file: path.to_path_buf(),
-            line: Some(e.line()),
-            column: Some(e.column()),
-            message: format!("not a capsize baseline: {e}"),
-            source_line: file.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
-        }],
-    })
+    serde_json::from_str(&file.text).map_err(|e| file.json_error(&e, "a capsize baseline"))
 }

@@ -17,7 +17,7 @@ use capsize_sim::RunOptions;
 use capsize_sim::rng::text_key;
 
 use crate::expect::Expectation;
-use crate::load::{Diagnostic, LoadError, PolicyRt, Prepared, SourceFile};
+use crate::load::{LoadError, PolicyRt, Prepared, SourceFile};
 
 /// The most runs a sweep takes: a row per run and policy is kept in memory.
 pub const MAX_RUNS: u64 = 10_000_000;
@@ -218,46 +218,27 @@ pub struct SweepPart {
     pub rows: SweepRows,
 }
 
-fn part_error(path: &Path, message: impl Into<String>) -> LoadError {
-    LoadError {
-        diagnostics: vec![Diagnostic {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: message.into(),
-            source_line: None,
-        }],
-    }
-}
-
 /// Reads the parts and joins them into the rows of the whole sweep (and the `worst` it asked
 /// for): every part of one sweep, each once, nothing else.
 pub fn merge(paths: &[std::path::PathBuf]) -> Result<(SweepRows, usize), LoadError> {
     let mut parts = Vec::new();
     for path in paths {
         let file = SourceFile::read(path)?;
-        let part: SweepPart = serde_json::from_str(&file.text).map_err(|e| LoadError {
-            diagnostics: vec![Diagnostic {
-                file: path.clone(),
-                line: Some(e.line()),
-                column: Some(e.column()),
-                message: format!("not a part written by `capsize sweep --shard`: {e}"),
-                source_line: file.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
-            }],
-        })?;
+        let part: SweepPart = serde_json::from_str(&file.text)
+            .map_err(|e| file.json_error(&e, "a part written by `capsize sweep --shard`"))?;
         if part.kind != "SweepPart" {
-            return Err(part_error(path, format!("expected kind SweepPart, found `{}`", part.kind)));
+            return Err(LoadError::in_file(path, format!("expected kind SweepPart, found `{}`", part.kind)));
         }
         parts.push((path, part));
     }
     let Some((first_path, first)) = parts.first() else {
-        return Err(part_error(Path::new("merge"), "no parts given"));
+        return Err(LoadError::in_file(Path::new("merge"), "no parts given"));
     };
     let count = first.shard.count;
     let mut seen = vec![false; count.min(MAX_RUNS) as usize];
     for (path, p) in &parts {
         if p.digest != first.digest || p.shard.count != count || p.worst != first.worst {
-            return Err(part_error(
+            return Err(LoadError::in_file(
                 path,
                 format!(
                     "this part is of another sweep than {} (digest {} of {} shards, not {} of {})",
@@ -269,13 +250,14 @@ pub fn merge(paths: &[std::path::PathBuf]) -> Result<(SweepRows, usize), LoadErr
                 ),
             ));
         }
-        let slot = seen.get_mut(p.shard.index as usize).ok_or_else(|| part_error(path, "shard index out of range"))?;
+        let slot =
+            seen.get_mut(p.shard.index as usize).ok_or_else(|| LoadError::in_file(path, "shard index out of range"))?;
         if std::mem::replace(slot, true) {
-            return Err(part_error(path, format!("shard {}/{count} is given twice", p.shard.index)));
+            return Err(LoadError::in_file(path, format!("shard {}/{count} is given twice", p.shard.index)));
         }
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
-        return Err(part_error(
+        return Err(LoadError::in_file(
             first_path,
             format!("shard {missing}/{count} is missing: give every part of the sweep"),
         ));
@@ -289,7 +271,10 @@ pub fn merge(paths: &[std::path::PathBuf]) -> Result<(SweepRows, usize), LoadErr
         for (mine, theirs) in rows.policies.iter_mut().zip(&p.rows.policies) {
             for r in &theirs.rows {
                 if r.run % count != p.shard.index {
-                    return Err(part_error(path, format!("run {} does not belong to shard {}", r.run, p.shard.index)));
+                    return Err(LoadError::in_file(
+                        path,
+                        format!("run {} does not belong to shard {}", r.run, p.shard.index),
+                    ));
                 }
             }
             mine.rows.extend(theirs.rows.iter().cloned());
@@ -298,7 +283,10 @@ pub fn merge(paths: &[std::path::PathBuf]) -> Result<(SweepRows, usize), LoadErr
     for p in &mut rows.policies {
         p.rows.sort_by_key(|r| r.run);
         if p.rows.len() as u64 != rows.runs || p.rows.iter().enumerate().any(|(i, r)| r.run != i as u64) {
-            return Err(part_error(first_path, format!("the parts do not hold each of the {} runs once", rows.runs)));
+            return Err(LoadError::in_file(
+                first_path,
+                format!("the parts do not hold each of the {} runs once", rows.runs),
+            ));
         }
     }
     Ok((rows, worst))

@@ -15,12 +15,13 @@ use crate::junit::xml as esc;
 pub(crate) const PALETTE: [&str; 8] =
     ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
-const W: f64 = 960.0;
-const H: f64 = 280.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 44.0;
+// The geometry every chart shares (the sweep's CDF too).
+pub(crate) const W: f64 = 960.0;
+pub(crate) const H: f64 = 280.0;
+pub(crate) const LEFT: f64 = 56.0;
+pub(crate) const RIGHT: f64 = 16.0;
+pub(crate) const TOP: f64 = 16.0;
+pub(crate) const BOTTOM: f64 = 44.0;
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1b1b1b;max-width:1000px}\
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}\
@@ -40,7 +41,7 @@ fn x_of(t: f64, duration: f64) -> f64 {
     LEFT + (t / duration.max(1.0)).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
 }
 
-fn y_of(a: f64) -> f64 {
+pub(crate) fn y_of(a: f64) -> f64 {
     TOP + (1.0 - a.clamp(0.0, 1.0)) * (H - TOP - BOTTOM)
 }
 
@@ -77,19 +78,21 @@ fn service_names(runs: &[RunResult]) -> Vec<&str> {
     names
 }
 
-/// The chart of one service across the runs (matched by name in each run).
-fn chart(runs: &[RunResult], name: &str) -> String {
-    let first = longest(runs);
-    let d = first.duration_s;
-    let mut svg = format!(
+/// The opening of a chart's SVG, labelled for screen readers.
+pub(crate) fn svg_open(label: &str) -> String {
+    format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
-         aria-label=\"Availability of {} over time, per policy\">\n",
-        esc(name)
-    );
-    // Grid and axes.
+         aria-label=\"{}\">\n",
+        esc(label)
+    )
+}
+
+/// The horizontal grid at 0, 25, 50, 75 and 100 %, with its labels.
+pub(crate) fn percent_grid() -> String {
+    let mut out = String::new();
     for pct in [0.0, 0.25, 0.5, 0.75, 1.0] {
         let y = y_of(pct);
-        svg.push_str(&format!(
+        out.push_str(&format!(
             "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e5e5\"/><text x=\"{:.1}\" y=\"{:.1}\" \
              font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{}%</text>\n",
             W - RIGHT,
@@ -98,6 +101,27 @@ fn chart(runs: &[RunResult], name: &str) -> String {
             (pct * 100.0) as u32
         ));
     }
+    out
+}
+
+/// A tick under the x axis at `x`, labelled.
+pub(crate) fn x_tick(x: f64, label: &str) -> String {
+    format!(
+        "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
+         font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+        H - BOTTOM,
+        H - BOTTOM + 4.0,
+        H - BOTTOM + 18.0,
+        esc(label)
+    )
+}
+
+/// The chart of one service across the runs (matched by name in each run).
+fn chart(runs: &[RunResult], name: &str) -> String {
+    let first = longest(runs);
+    let d = first.duration_s;
+    let mut svg = svg_open(&format!("Availability of {name} over time, per policy"));
+    svg.push_str(&percent_grid());
     // Ticks on round clock times: the smallest step that gives at most 9 of them.
     let base = clock_secs(&first.start);
     let step = [300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0]
@@ -106,15 +130,7 @@ fn chart(runs: &[RunResult], name: &str) -> String {
         .unwrap_or(86400.0 * (d / 86400.0 / 9.0).ceil());
     let mut t = (step - base % step) % step;
     while t <= d {
-        let x = x_of(t, d);
-        svg.push_str(&format!(
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
-             font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
-            H - BOTTOM,
-            H - BOTTOM + 4.0,
-            H - BOTTOM + 18.0,
-            clock(&first.start, t)
-        ));
+        svg.push_str(&x_tick(x_of(t, d), &clock(&first.start, t)));
         t += step;
     }
     // Faults: dashed red lines across the chart.
@@ -254,7 +270,7 @@ pub fn runs_html(runs: &[RunResult]) -> String {
                     esc(&c.condition),
                     esc(&c.period.start),
                     esc(&c.period.end),
-                    if c.period.ongoing { " (still)" } else { "" },
+                    if c.period.ongoing { " (ongoing)" } else { "" },
                     human_duration(c.period.duration_s)
                 ));
             }

@@ -267,7 +267,7 @@ fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
                 .iter()
                 .take(3)
                 .map(|c| {
-                    format!("{} - {}{}", c.period.start, c.period.end, if c.period.ongoing { " (still)" } else { "" })
+                    format!("{} - {}{}", c.period.start, c.period.end, if c.period.ongoing { " (ongoing)" } else { "" })
                 })
                 .collect();
             if spans.len() > 3 {

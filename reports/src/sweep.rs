@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::html::{PALETTE, page};
+use crate::html::{H, LEFT, PALETTE, RIGHT, W, page, percent_grid, svg_open, x_tick, y_of};
 use crate::junit::xml as esc;
 use crate::{human_duration, new_table, percent};
 
@@ -363,43 +363,80 @@ fn worst_seeds(s: &ServiceSweep) -> String {
     }
 }
 
-fn service_table(r: &SweepReport, name: &str) -> String {
-    let mut t = new_table(&[
-        "policy",
-        "availability min / p5 / p50 / p95 / max",
-        "downtime min / p5 / p50 / p95 / max",
-        "P(outage) [95% CI]",
-        "worst seeds",
-    ]);
-    for p in &r.policies {
-        let Some(s) = p.services.iter().find(|s| s.service == name) else { continue };
-        t.add_row(vec![
-            p.policy.clone(),
-            five(&s.availability, percent),
-            five(&s.downtime_s, human_duration),
-            ci(&s.breach),
-            worst_seeds(s),
-        ]);
-    }
-    t.to_string()
+/// A table as data: its header and rows, rendered as comfy (Markdown) or HTML.
+struct Rows {
+    header: &'static [&'static str],
+    rows: Vec<Vec<String>>,
 }
 
-fn expectation_table(r: &SweepReport) -> Option<String> {
+impl Rows {
+    fn text(&self) -> String {
+        let mut t = new_table(self.header);
+        for r in &self.rows {
+            t.add_row(r.clone());
+        }
+        t.to_string()
+    }
+
+    fn html(&self) -> String {
+        let row = |tag: &str, cells: &mut dyn Iterator<Item = &str>| -> String {
+            let inner: String = cells.map(|c| format!("<{tag}>{}</{tag}>", esc(c))).collect();
+            format!("<tr>{inner}</tr>\n")
+        };
+        let mut out = String::from("<table>\n");
+        out.push_str(&row("th", &mut self.header.iter().copied()));
+        for r in &self.rows {
+            out.push_str(&row("td", &mut r.iter().map(String::as_str)));
+        }
+        out.push_str("</table>\n");
+        out
+    }
+}
+
+fn service_rows(r: &SweepReport, name: &str) -> Rows {
+    Rows {
+        header: &[
+            "policy",
+            "availability min / p5 / p50 / p95 / max",
+            "downtime min / p5 / p50 / p95 / max",
+            "P(outage) [95% CI]",
+            "worst seeds",
+        ],
+        rows: r
+            .policies
+            .iter()
+            .filter_map(|p| p.services.iter().find(|s| s.service == name).map(|s| (p, s)))
+            .map(|(p, s)| {
+                vec![
+                    p.policy.clone(),
+                    five(&s.availability, percent),
+                    five(&s.downtime_s, human_duration),
+                    ci(&s.breach),
+                    worst_seeds(s),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn expectation_rows(r: &SweepReport) -> Option<Rows> {
     if r.policies.iter().all(|p| p.expectations.is_empty()) {
         return None;
     }
-    let mut t = new_table(&["policy", "expectation", "failed in [95% CI]", "first failing seeds"]);
-    for p in &r.policies {
-        for e in &p.expectations {
-            t.add_row(vec![
+    let rows = r
+        .policies
+        .iter()
+        .flat_map(|p| p.expectations.iter().map(move |e| (p, e)))
+        .map(|(p, e)| {
+            vec![
                 p.policy.clone(),
                 e.expectation.clone(),
                 format!("{} of {}: {}", e.failed.count, e.failed.runs, ci(&e.failed)),
                 e.failing_seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(" "),
-            ]);
-        }
-    }
-    Some(t.to_string())
+            ]
+        })
+        .collect();
+    Some(Rows { header: &["policy", "expectation", "failed in [95% CI]", "first failing seeds"], rows })
 }
 
 fn header(r: &SweepReport) -> String {
@@ -426,10 +463,10 @@ fn sweep_table(r: &SweepReport) -> String {
     let mut out = header(r);
     out.push_str("\n\n");
     for name in service_names(r) {
-        out.push_str(&format!("{name}\n{}\n\n", service_table(r, name)));
+        out.push_str(&format!("{name}\n{}\n\n", service_rows(r, name).text()));
     }
-    if let Some(t) = expectation_table(r) {
-        out.push_str(&format!("expectations\n{t}\n\n"));
+    if let Some(t) = expectation_rows(r) {
+        out.push_str(&format!("expectations\n{}\n\n", t.text()));
     }
     for s in stopped(r) {
         out.push_str(&format!("WARNING: {s}\n"));
@@ -441,10 +478,10 @@ fn sweep_table(r: &SweepReport) -> String {
 fn sweep_markdown(r: &SweepReport) -> String {
     let mut out = format!("# {}: sweep of {} runs per policy\n\n{}\n\n", r.scenario, r.runs, header(r));
     for name in service_names(r) {
-        out.push_str(&format!("## {name}\n\n{}\n\n", service_table(r, name)));
+        out.push_str(&format!("## {name}\n\n{}\n\n", service_rows(r, name).text()));
     }
-    if let Some(t) = expectation_table(r) {
-        out.push_str(&format!("## Expectations\n\n{t}\n\n"));
+    if let Some(t) = expectation_rows(r) {
+        out.push_str(&format!("## Expectations\n\n{}\n\n", t.text()));
     }
     for s in stopped(r) {
         out.push_str(&format!("**{s}.**\n\n"));
@@ -453,14 +490,16 @@ fn sweep_markdown(r: &SweepReport) -> String {
     out
 }
 
-const W: f64 = 960.0;
-const H: f64 = 300.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 16.0;
-const BOTTOM: f64 = 44.0;
 /// Dash patterns in policy order, so that identical lines stay distinguishable in grey print.
 const DASHES: [&str; 4] = ["", "8 4", "2 3", "10 3 2 3"];
+
+/// The `stroke-dasharray` of policy `i`'s line (none for the first).
+fn dash_attr(i: usize) -> String {
+    match DASHES[i % DASHES.len()] {
+        "" => String::new(),
+        d => format!(" stroke-dasharray=\"{d}\""),
+    }
+}
 
 /// A CDF of downtime per policy: x = downtime, y = share of runs with at most that downtime.
 fn cdf_chart(r: &SweepReport, name: &str) -> String {
@@ -472,34 +511,11 @@ fn cdf_chart(r: &SweepReport, name: &str) -> String {
         .fold(0.0, f64::max)
         .max(60.0);
     let x_of = |d: f64| LEFT + (d / max).clamp(0.0, 1.0) * (W - LEFT - RIGHT);
-    let y_of = |q: f64| TOP + (1.0 - q.clamp(0.0, 1.0)) * (H - TOP - BOTTOM);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\" \
-         aria-label=\"Share of runs with at most a given downtime of {}, per policy\">\n",
-        esc(name)
-    );
-    for q in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let y = y_of(q);
-        svg.push_str(&format!(
-            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#e5e5e5\"/><text x=\"{:.1}\" y=\"{:.1}\" \
-             font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{}%</text>\n",
-            W - RIGHT,
-            LEFT - 6.0,
-            y + 4.0,
-            (q * 100.0) as u32
-        ));
-    }
+    let mut svg = svg_open(&format!("Share of runs with at most a given downtime of {name}, per policy"));
+    svg.push_str(&percent_grid());
     for i in 0..=5 {
         let d = max * f64::from(i) / 5.0;
-        let x = x_of(d);
-        svg.push_str(&format!(
-            "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#999\"/><text x=\"{x:.1}\" y=\"{:.1}\" \
-             font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
-            H - BOTTOM,
-            H - BOTTOM + 4.0,
-            H - BOTTOM + 18.0,
-            human_duration(d)
-        ));
+        svg.push_str(&x_tick(x_of(d), &human_duration(d)));
     }
     svg.push_str(&format!(
         "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">downtime per run</text>\n",
@@ -514,36 +530,16 @@ fn cdf_chart(r: &SweepReport, name: &str) -> String {
             pts.push_str(&format!(" {x:.1},{:.1} {x:.1},{y:.1}", y_of(q.saturating_sub(1) as f64 / 100.0)));
         }
         pts.push_str(&format!(" {:.1},{:.1}", W - RIGHT, y_of(1.0)));
-        let dash = DASHES[i % DASHES.len()];
-        let dash = if dash.is_empty() { String::new() } else { format!(" stroke-dasharray=\"{dash}\"") };
         svg.push_str(&format!(
-            "<polyline class=\"series\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{dash} points=\"{pts}\"><title>{}</title>\
+            "<polyline class=\"series\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{pts}\"><title>{}</title>\
              </polyline>\n",
             PALETTE[i % PALETTE.len()],
+            dash_attr(i),
             esc(&p.policy)
         ));
     }
     svg.push_str("</svg>\n");
     svg
-}
-
-fn html_table(t: &str) -> String {
-    // The comfy table is Markdown: turn its rows into HTML cells.
-    let mut out = String::from("<table>\n");
-    for (n, line) in t.lines().enumerate() {
-        if n == 1 {
-            continue;
-        }
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-        let tag = if n == 0 { "th" } else { "td" };
-        out.push_str("<tr>");
-        for c in cells {
-            out.push_str(&format!("<{tag}>{}</{tag}>", esc(c)));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-    out
 }
 
 fn sweep_html(r: &SweepReport) -> String {
@@ -555,10 +551,7 @@ fn sweep_html(r: &SweepReport) -> String {
             "<span><svg width=\"28\" height=\"8\"><line x1=\"0\" y1=\"4\" x2=\"28\" y2=\"4\" stroke=\"{}\" stroke-width=\"2\"{}/>\
              </svg> {}</span>",
             PALETTE[i % PALETTE.len()],
-            match DASHES[i % DASHES.len()] {
-                "" => String::new(),
-                d => format!(" stroke-dasharray=\"{d}\""),
-            },
+            dash_attr(i),
             esc(&p.policy)
         ));
     }
@@ -566,11 +559,11 @@ fn sweep_html(r: &SweepReport) -> String {
     for name in service_names(r) {
         body.push_str(&format!("<h2>{}: share of runs with at most a given downtime</h2>\n", esc(name)));
         body.push_str(&cdf_chart(r, name));
-        body.push_str(&html_table(&service_table(r, name)));
+        body.push_str(&service_rows(r, name).html());
     }
-    if let Some(t) = expectation_table(r) {
+    if let Some(t) = expectation_rows(r) {
         body.push_str("<h2>Expectations</h2>\n");
-        body.push_str(&html_table(&t));
+        body.push_str(&t.html());
     }
     for s in stopped(r) {
         body.push_str(&format!("<p class=\"fail\">{}</p>\n", esc(&s)));

@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Incident C's policies, in the order its scenario lists them.
+pub const SUBPATH_POLICIES: [&str; 6] =
+    ["as-happened", "do-nothing", "projected-volumes", "decoupled-probes", "auto-delete-crashloop", "paged-in-10-min"];
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repository").to_path_buf()

@@ -127,3 +127,36 @@ fn runtime_actions_must_match_the_nodes_runtime() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("write `restartDocker`"));
 }
+
+#[test]
+fn a_policy_named_twice_runs_once_and_do_nothing_is_built_in() {
+    let r = capsize_json(&[
+        "compare",
+        "scenarios/subpath-configmap.yaml",
+        "--policy",
+        "as-happened",
+        "--policy",
+        "as-happened",
+        "--policy",
+        "scenarios/policies/subpath-configmap/as-happened.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(r["runs"].as_array().unwrap().len(), 1, "{}", r["runs"]);
+    // The Redis drill lists only its own policy; `do-nothing` needs no file.
+    let r = capsize_json(&["run", "tests/scenarios/redis-drill.yaml", "--policy", "do-nothing", "--format", "json"]);
+    assert_eq!(r["policy"], "do-nothing");
+    assert!(r["actions"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn an_ongoing_period_is_called_ongoing_everywhere() {
+    // Incident B's fallback policies leave a spot node NotReady from 21:00 to the end of the day.
+    let table = capsize(&["compare", "scenarios/spot-stockout-dns.yaml", "--policy", "on-demand-fallback"]);
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("00:00:00 (ongoing)") && !table.contains("(still)"), "{table}");
+    let html =
+        capsize(&["compare", "scenarios/spot-stockout-dns.yaml", "--policy", "on-demand-fallback", "--format", "html"]);
+    let html = String::from_utf8(html.stdout).unwrap();
+    assert!(html.contains("(ongoing)") && !html.contains("(still)"));
+}

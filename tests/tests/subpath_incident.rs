@@ -17,17 +17,7 @@ fn compare(seed: &str) -> Vec<Value> {
 fn compare_runs_all_six_policies() {
     let runs = compare("7");
     let names: Vec<&str> = runs.iter().map(|r| r["policy"].as_str().unwrap()).collect();
-    assert_eq!(
-        names,
-        [
-            "as-happened",
-            "do-nothing",
-            "projected-volumes",
-            "decoupled-probes",
-            "auto-delete-crashloop",
-            "paged-in-10-min"
-        ]
-    );
+    assert_eq!(names, capsize_tests::SUBPATH_POLICIES);
     for r in &runs {
         assert_eq!(r["scenario"], "subpath-configmap");
         assert_eq!(r["seed"], 7);

@@ -20,17 +20,7 @@ fn a_sweep_of_incident_c_covers_all_six_policies_and_is_the_same_on_one_or_two_t
     let r: serde_json::Value = serde_json::from_str(&one).unwrap();
     assert_eq!(r["runs"], 1000);
     let policies: Vec<&str> = r["policies"].as_array().unwrap().iter().map(|p| p["policy"].as_str().unwrap()).collect();
-    assert_eq!(
-        policies,
-        [
-            "as-happened",
-            "do-nothing",
-            "projected-volumes",
-            "decoupled-probes",
-            "auto-delete-crashloop",
-            "paged-in-10-min"
-        ]
-    );
+    assert_eq!(policies, capsize_tests::SUBPATH_POLICIES);
     for p in r["policies"].as_array().unwrap() {
         for s in p["services"].as_array().unwrap() {
             let a = &s["availability"];

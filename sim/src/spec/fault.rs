@@ -150,6 +150,47 @@ impl FaultSpec {
         )
     }
 
+    /// The `pick` of a fault on nodes, to change it (the schedule search picks fewer).
+    pub fn pick_mut(&mut self) -> Option<&mut Option<Pick>> {
+        match self {
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => Some(&mut f.pick),
+            FaultSpec::PlegUnhealthy(f) => Some(&mut f.pick),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => Some(&mut f.pick),
+            FaultSpec::NodeFailure(f) => Some(&mut f.pick),
+            _ => None,
+        }
+    }
+
+    /// Aims a fault on nodes at the node `name` alone (its `pool` and `pick` dropped); other
+    /// faults are left as they are.
+    pub fn aim_at_node(&mut self, name: &str) {
+        let (node, pool) = match self {
+            FaultSpec::NodeRemoved(f)
+            | FaultSpec::DockerHung(f)
+            | FaultSpec::RuntimeHung(f)
+            | FaultSpec::KubeletDown(f)
+            | FaultSpec::DiskFull(f) => (&mut f.node, &mut f.pool),
+            FaultSpec::PlegUnhealthy(f) => (&mut f.node, &mut f.pool),
+            FaultSpec::NetworkLoss(f) | FaultSpec::NodeOverload(f) => (&mut f.node, &mut f.pool),
+            FaultSpec::NodeFailure(f) => {
+                f.nodes = vec![name.to_string()];
+                f.pool = None;
+                f.pick = None;
+                return;
+            }
+            _ => return,
+        };
+        *node = Some(name.to_string());
+        *pool = None;
+        if let Some(pick) = self.pick_mut() {
+            *pick = None;
+        }
+    }
+
     /// The target fields of a fault on nodes picked by one target (`node`, `nodeOf`, `pool`,
     /// `pick`), if it is one: `nodeRemoved` and the node-agent faults.
     pub fn target_fields(&self) -> Option<TargetFields<'_>> {
