@@ -711,6 +711,9 @@ pub(crate) struct Pod {
     /// Generation of the pod's own backlog event (only while it drains out of the endpoints;
     /// serving pods share their service's).
     pub backlog_epoch: u32,
+    /// Its group in its service's queue while it serves there (`backlog::Floors`); its
+    /// backlog is then the service's, and `backlog_s` is stale.
+    pub queue_group: Option<u32>,
 }
 
 /// A Deployment and its ReplicaSet.
@@ -794,15 +797,8 @@ pub(crate) struct Service {
     pub backend_of: Vec<(u32, u32)>,
     /// Share of its load balancer's traffic it gets now (backends only).
     pub share: f64,
-    /// The serving capacity (rps) and load share its serving pods' backlogs grow under now.
-    pub backlog_rate: (f64, f64),
-    /// Every serving pod's backlog is empty and the load is at most the capacity: nothing is
-    /// judged until the service's event, when the load passes the capacity.
-    pub backlog_quiet: bool,
-    /// Generation of that wake-up event.
-    pub backlog_wake: u32,
-    /// When that event is due (one per service: its pods share the load).
-    pub backlog_due: Option<SimTime>,
+    /// Its serving pods' shared queue (`controllers/saturation.rs`).
+    pub backlog: crate::controllers::ServiceBacklog,
     /// Ready endpoints.
     pub ready_endpoints: u32,
     /// Capacity of the endpoints that actually serve, milli-requests per second.

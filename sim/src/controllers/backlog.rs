@@ -92,12 +92,27 @@ pub(crate) fn pieces(w0: f64, c: f64, k: f64, len: f64) -> Vec<Piece> {
 
 /// `W` at the end of the segment.
 pub(crate) fn advance(w0: f64, c: f64, k: f64, len: f64) -> f64 {
+    if c >= 0.0 && c + k * len >= 0.0 {
+        // Never under capacity on the way: no reflection, the free integral.
+        return w0.max(0.0) + c * len + 0.5 * k * len * len;
+    }
     pieces(w0, c, k, len).last().map_or(w0, |p| p.at(len))
 }
 
 /// The first `x` in `(0, len]` where `W(x) > level` stops being `above`, if any (a root where
 /// `W` only touches the level is not a crossing).
 pub(crate) fn crossing(w0: f64, c: f64, k: f64, len: f64, level: f64, above: bool) -> Option<f64> {
+    // Fast paths: over capacity the whole segment `W` only grows, under it only shrinks.
+    let (rising, falling) = (c >= 0.0 && c + k * len >= 0.0, c <= 0.0 && c + k * len <= 0.0);
+    if (rising && above) || (falling && !above) {
+        return None;
+    }
+    if rising && advance(w0, c, k, len) <= level {
+        return None;
+    }
+    if falling && w0 + c * len + 0.5 * k * len * len > level {
+        return None;
+    }
     for p in pieces(w0, c, k, len) {
         let span = p.x1 - p.x0;
         for y in roots_in(p.a0 - level, p.a1, p.a2, 1e-9, span) {
@@ -109,6 +124,131 @@ pub(crate) fn crossing(w0: f64, c: f64, k: f64, len: f64, level: f64, above: boo
         }
     }
     None
+}
+
+/// The free integral of `rho - 1` over a segment (`G` grows by it) and its lowest point on the
+/// way, relative to the start: `(G(len) - G(0), min G - G(0))`.
+pub(crate) fn integral_min(c: f64, k: f64, len: f64) -> (f64, f64) {
+    let g = |x: f64| c * x + 0.5 * k * x * x;
+    let end = g(len);
+    let mut low = end.min(0.0);
+    // A parabola opening upwards has its lowest point where rho passes 1.
+    if k > 0.0 {
+        let v = -c / k;
+        if v > 0.0 && v < len {
+            low = low.min(g(v));
+        }
+    }
+    (end, low)
+}
+
+/// A service's serving pods grouped by *floor*: with `G(t)` the free integral of `rho - 1`, a
+/// pod's backlog is `W = G - floor` (the reflected queue of Skorokhod's formula, `floor` being
+/// the lowest `G` since its queue was last empty, or `G - W` at the moment it joined). Pods that
+/// share the load keep their floors until `G` falls below them, when their queues empty
+/// together and they merge into one group: so a refresh costs the groups that merge, not the
+/// pods, and the longest backlog is always the first group.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Floors {
+    /// Ascending by floor: the first group has the longest backlog, the last the shortest.
+    groups: Vec<Group>,
+    /// The id the next new group gets (ids are never reused within a run).
+    next_id: u32,
+    /// Bumped by every pod that joins or leaves, so a caller can tell its answers still hold.
+    pub version: u64,
+}
+
+/// Pods with the same backlog.
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    /// Stable name of the group, which its members keep (`Pod::queue_group`).
+    pub id: u32,
+    /// `G - W` for its members.
+    pub floor: f64,
+    /// Its pods, in the order they joined (merged groups are appended).
+    pub members: Vec<crate::ids::PodId>,
+    /// Bit `j`: the backlog was over the service's `j`-th timeout when last judged.
+    pub over: u64,
+}
+
+impl Floors {
+    /// The groups, longest backlog first.
+    pub(crate) fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    /// Mutable access to judge them.
+    pub(crate) fn groups_mut(&mut self) -> &mut [Group] {
+        &mut self.groups
+    }
+
+    /// `G` has been as low as `low`: every group whose floor is at or above it emptied and
+    /// they become one group with floor `low`, at the top. `relabel` is told of each pod that
+    /// changes group (the pods of the smaller groups: small into large).
+    pub(crate) fn lower_to(&mut self, low: f64, mut relabel: impl FnMut(crate::ids::PodId, u32)) {
+        let first = self.groups.partition_point(|g| g.floor < low);
+        if first == self.groups.len() {
+            return;
+        }
+        // (No new version: a merge is bookkeeping; every backlog keeps the path it had.)
+        if first + 1 == self.groups.len() {
+            self.groups[first].floor = low;
+            return;
+        }
+        // Keep the largest group; move the others' pods into it.
+        let keep =
+            (first..self.groups.len()).max_by_key(|&i| (self.groups[i].members.len(), usize::MAX - i)).unwrap_or(first);
+        let mut merged = self.groups.swap_remove(keep);
+        let rest: Vec<Group> = self.groups.drain(first..).collect();
+        let mut over = merged.over;
+        for g in rest {
+            over |= g.over;
+            for &p in &g.members {
+                relabel(p, merged.id);
+            }
+            merged.members.extend(g.members);
+        }
+        merged.floor = low;
+        merged.over = over;
+        self.groups.push(merged);
+    }
+
+    /// Adds a pod with backlog `G - floor`; returns its group's id. A pod that joins with an
+    /// empty queue at the lowest `G` joins the top group.
+    pub(crate) fn insert(&mut self, floor: f64, pod: crate::ids::PodId, over: u64) -> u32 {
+        self.version += 1;
+        let at = self.groups.partition_point(|g| g.floor < floor);
+        if let Some(g) = self.groups.get_mut(at)
+            && g.floor == floor
+        {
+            g.members.push(pod);
+            return g.id;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.groups.insert(at, Group { id, floor, members: vec![pod], over });
+        id
+    }
+
+    /// Takes a pod out of group `id`; returns its floor.
+    pub(crate) fn remove(&mut self, id: u32, pod: crate::ids::PodId) -> Option<f64> {
+        let gi = self.groups.iter().position(|g| g.id == id)?;
+        self.version += 1;
+        let g = &mut self.groups[gi];
+        let mi = g.members.iter().position(|&p| p == pod)?;
+        g.members.swap_remove(mi);
+        let floor = g.floor;
+        if g.members.is_empty() {
+            self.groups.remove(gi);
+        }
+        Some(floor)
+    }
+
+    /// The index of the first group whose floor is at or above `level`: groups before it have
+    /// a backlog longer than `G - level`.
+    pub(crate) fn split(&self, level: f64) -> usize {
+        self.groups.partition_point(|g| g.floor < level)
+    }
 }
 
 #[cfg(test)]
@@ -162,5 +302,37 @@ mod tests {
         assert_eq!(crossing(0.0, -0.1, 0.0, 3600.0, 1.0, false), None);
         // Empty, then rho climbs past 1 at 30 s: W = k/2 (x - 30)^2 reaches 2 at x = 50.
         assert!((crossing(0.0, -0.3, 0.01, 60.0, 2.0, false).unwrap() - 50.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn the_integral_and_its_lowest_point() {
+        // rho - 1 = -0.5 for 10 s: G falls by 5, lowest at the end.
+        assert_eq!(integral_min(-0.5, 0.0, 10.0), (-5.0, -5.0));
+        // rho - 1 = -1 + 0.1 x over 20 s: lowest at x = 10 (-5), back to 0 at 20.
+        let (end, low) = integral_min(-1.0, 0.1, 20.0);
+        assert!(end.abs() < 1e-12 && (low + 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn floors_merge_when_the_queues_empty_together() {
+        use crate::ids::PodId;
+        let mut f = Floors::default();
+        let a = f.insert(0.0, PodId::from(0usize), 0);
+        let b = f.insert(2.0, PodId::from(1usize), 0);
+        let c = f.insert(3.0, PodId::from(2usize), 0);
+        assert_eq!(f.groups().len(), 3);
+        // G went down to 1: the two groups at 2 and 3 emptied and merge; the one at 0 keeps
+        // its backlog.
+        let mut moved = Vec::new();
+        f.lower_to(1.0, |p, g| moved.push((p, g)));
+        assert_eq!(f.groups().len(), 2);
+        assert_eq!(f.groups()[1].floor, 1.0);
+        assert_eq!(f.groups()[1].members.len(), 2);
+        assert_eq!(moved.len(), 1);
+        assert!(b != c && moved[0].1 != a);
+        // The longest backlog stays first; split finds who is over a level.
+        assert_eq!(f.split(0.5), 1);
+        assert_eq!(f.remove(a, PodId::from(0usize)), Some(0.0));
+        assert_eq!(f.groups().len(), 1);
     }
 }

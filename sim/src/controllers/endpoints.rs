@@ -36,14 +36,18 @@ impl World {
         let d_dead = i64::from(dead) - i64::from(p.dead);
         let w = p.workload;
         let cap = self.workloads[w].capacity_mrps as i64;
-        if serving != p.serving {
-            // Its backlog so far grew (or drained) under the old regime.
-            self.backlog_settle(pod);
+        if !serving && p.serving {
+            // Out of its service's queue with the backlog it has; it drains on its own.
+            self.backlog_leave(pod);
         }
+        let was_serving = self.pods[pod].serving;
         let p = &mut self.pods[pod];
         p.in_endpoints = in_endpoints;
         p.serving = serving;
         p.dead = dead;
+        if serving && !was_serving {
+            self.backlog_join(pod);
+        }
         let now = self.now;
         for i in 0..self.workloads[w].services.len() {
             let s = self.workloads[w].services[i];

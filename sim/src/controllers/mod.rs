@@ -25,5 +25,6 @@ pub(crate) mod swarm;
 mod targets;
 
 pub(crate) use drain::DrainRt;
+pub(crate) use saturation::ServiceBacklog;
 
 pub(crate) use scheduler::Scratch;

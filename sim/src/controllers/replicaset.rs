@@ -103,6 +103,7 @@ impl World {
             backlog_at: now,
             backlog_over: [false; 3],
             backlog_epoch: 0,
+            queue_group: None,
         });
         let wl = &mut self.workloads[w];
         wl.all_pods.push(id);

@@ -11,102 +11,188 @@
 //! and a queue drains after the load falls, as in a real server: a 60 s spike at 110 % builds
 //! 6 s of wait, and at half load it drains 0.5 s per second.
 //!
-//! The crossings of the probe timeouts by `W` are solved exactly (the load is piecewise linear
-//! between capacity changes, so `W` is piecewise quadratic). A service has one pending event, at
-//! the first crossing among its serving pods: they share the load, so their backlogs keep their
-//! order, and per timeout only the longest backlog under it and the shortest over it can cross
-//! first. A pod draining out of the endpoints has an event of its own. The prober is told only
-//! when a probe's input really changes. A service whose pods all have empty queues and whose
-//! load is under its capacity costs nothing per pod: its event wakes it when the load passes
-//! the capacity.
+//! Cost: a service keeps `G`, the integral of `rho - 1`, and its serving pods grouped by floor
+//! (`W = G - floor`, [`backlog::Floors`]); pods that share the load keep their order, so per
+//! timeout only the group just under it and the one just over it can cross first, and one
+//! event per service (at the first crossing, solved exactly: the load is piecewise linear
+//! between capacity changes, so `W` is piecewise quadratic) is all a saturated service costs.
+//! A change of capacity brings `G` up to date and merges the groups whose queues emptied: its
+//! cost is that of the groups, never of the pods. Only a crossing touches pods, the members of
+//! the group that crossed, and the prober is told only when a probe's input really changes. A
+//! pod draining out of the endpoints has an event of its own.
 //!
-//! Simplification: a pod behind several services takes its load from the first of them. That is the feedback loop of a saturated service:
-//! readiness failures take pods out (the rest get more load), liveness failures restart them,
-//! and a restart is where other faults (DNS) bite.
+//! Simplification: a pod behind several services takes its load from the first of them. That
+//! is the feedback loop of a saturated service: readiness failures take pods out (the rest get
+//! more load), liveness failures restart them, and a restart is where other faults (DNS) bite.
 
 use crate::ids::{PodId, ServiceId};
 use crate::time::SimTime;
 use crate::world::{Container, Event, World};
 
-use super::backlog;
+use super::backlog::{self, Floors};
 
-/// `rho - 1 = c + k x` over `len` seconds from `start`.
-type Segment = (SimTime, f64, f64, f64);
+/// A service's shared queue: the state its serving pods' backlogs are read from.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ServiceBacklog {
+    /// `G`, the integral of `rho - 1` in seconds, as of `at`: a serving pod's backlog is
+    /// `G - floor`.
+    pub g: f64,
+    /// When `g` was brought up to date.
+    pub at: SimTime,
+    /// The serving capacity (rps) and load share `g` has grown under since `at`.
+    pub rate: (f64, f64),
+    /// Its serving pods (those it loads and whose probes have a timeout), by floor.
+    pub floors: Floors,
+    /// The distinct probe timeouts of the pods it loads, ascending: bit `j` of a group's
+    /// `over` is about `timeouts[j]`.
+    pub timeouts: Vec<f64>,
+    /// Generation of its pending event.
+    pub wake: u32,
+    /// When that event is due (one per service: its pods share the load).
+    pub due: Option<SimTime>,
+    /// The rate and groups' version `due` was computed for: while both hold and the event
+    /// has not come, the backlogs follow the same paths and `due` stands.
+    pub due_for: Option<((f64, f64), u64)>,
+}
+
+/// Bit `j` set: `w` is longer than `timeouts[j]`.
+fn over_mask(timeouts: &[f64], w: f64) -> u64 {
+    timeouts.iter().take(64).enumerate().filter(|(_, t)| w > **t).fold(0, |m, (j, _)| m | (1 << j))
+}
 
 impl World {
-    /// Every service starts quiet (empty queues) and is judged once.
+    /// Every service learns which timeouts its pods have, and is judged once.
     pub(crate) fn init_saturation(&mut self) {
         for s in self.services.ids().collect::<Vec<_>>() {
+            let mut timeouts: Vec<f64> = self.services[s]
+                .workloads
+                .iter()
+                .filter(|&&w| self.workloads[w].services.first() == Some(&s))
+                .flat_map(|&w| self.workloads[w].saturation.iter().flatten().copied())
+                .collect();
+            timeouts.sort_by(f64::total_cmp);
+            timeouts.dedup();
+            let b = &mut self.services[s].backlog;
+            b.timeouts = timeouts;
+            // Whatever was scheduled without the timeouts is stale.
+            b.due_for = None;
             self.saturation_refresh(s);
         }
     }
 
-    /// The service whose traffic a pod of `w` takes (the first that selects it).
+    /// The service whose traffic the pod takes (the first that selects it), if its probes can
+    /// time out at all.
     fn load_service(&self, pod: PodId) -> Option<ServiceId> {
-        self.workloads[self.pods[pod].workload].services.first().copied()
+        let w = &self.workloads[self.pods[pod].workload];
+        if w.saturation.iter().any(Option::is_some) { w.services.first().copied() } else { None }
     }
 
-    /// Whether the pod's probes can time out at all (it has a probe with a timeout).
-    fn has_timed_probes(&self, pod: PodId) -> bool {
-        self.workloads[self.pods[pod].workload].saturation.iter().any(Option::is_some)
-    }
-
-    /// The linear pieces of `rho - 1` for `s` from `from` to `to` under capacity `cap` rps and
-    /// share `scale`.
-    fn rho_segments(&self, s: ServiceId, from: SimTime, to: SimTime, (cap, scale): (f64, f64)) -> Vec<Segment> {
+    /// Calls `f(c, k, len)` for the linear pieces `rho - 1 = c + k x` of `s` from `from` to
+    /// `to` under its current rate (a full-speed drain when it has no capacity or no load
+    /// share), until `f` says stop; returns where it stopped.
+    fn for_each_segment(
+        &self,
+        s: ServiceId,
+        from: SimTime,
+        to: SimTime,
+        mut f: impl FnMut(SimTime, f64, f64, f64) -> bool,
+    ) {
+        let (cap, scale) = self.services[s].backlog.rate;
+        if cap <= 0.0 || scale <= 0.0 {
+            f(from, -1.0, 0.0, (to.0.saturating_sub(from.0)) as f64 / 1000.0);
+            return;
+        }
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         let p = &curve.points;
-        let mut out = Vec::new();
         let mut t = from.0;
+        let mut v0 = curve.at_f(t as f64) * scale / cap;
         while t < to.0 {
             // The next point of the curve after t bounds the linear piece.
             let i = p.partition_point(|(pt, _)| pt.0 <= t);
             let end = p.get(i).map_or(to.0, |(pt, _)| pt.0.min(to.0));
-            let v0 = curve.at_f(t as f64) * scale / cap;
             let v1 = curve.at_f(end as f64) * scale / cap;
             let len = (end - t) as f64 / 1000.0;
             let k = if len > 0.0 { (v1 - v0) / len } else { 0.0 };
-            out.push((SimTime(t), len, v0 - 1.0, k));
-            t = end;
-        }
-        out
-    }
-
-    /// The pieces of `rho - 1` the pod's backlog follows from `from` to `to`: its service's
-    /// while it serves, a full-speed drain (`rho = 0`) while it does not.
-    fn pod_segments(&self, pod: PodId, from: SimTime, to: SimTime) -> Vec<Segment> {
-        let p = &self.pods[pod];
-        match self.load_service(pod) {
-            Some(s) if p.serving => {
-                let rate = self.services[s].backlog_rate;
-                if rate.0 <= 0.0 || rate.1 <= 0.0 {
-                    vec![(from, (to.0.saturating_sub(from.0)) as f64 / 1000.0, -1.0, 0.0)]
-                } else {
-                    self.rho_segments(s, from, to, rate)
-                }
+            if !f(SimTime(t), v0 - 1.0, k, len) {
+                return;
             }
-            _ => vec![(from, (to.0.saturating_sub(from.0)) as f64 / 1000.0, -1.0, 0.0)],
+            t = end;
+            v0 = v1;
         }
     }
 
-    /// Brings the pod's backlog up to now under the regime it had (before that changes).
-    pub(crate) fn backlog_settle(&mut self, pod: PodId) {
-        let (w, at) = (self.pods[pod].backlog_s, self.pods[pod].backlog_at);
+    /// Brings `G` of `s` up to now under the rate it had, and merges the groups whose queues
+    /// emptied on the way.
+    fn backlog_settle_service(&mut self, s: ServiceId) {
+        let (g0, at) = (self.services[s].backlog.g, self.services[s].backlog.at);
         if at >= self.now {
             return;
         }
-        let w = if w <= 0.0 && !self.pods[pod].serving {
-            0.0
+        let (mut g, mut low) = (g0, g0);
+        self.for_each_segment(s, at, self.now, |_, c, k, len| {
+            let (d, m) = backlog::integral_min(c, k, len);
+            low = low.min(g + m);
+            g += d;
+            true
+        });
+        let b = &mut self.services[s].backlog;
+        b.g = g;
+        b.at = self.now;
+        let pods = &mut self.pods;
+        b.floors.lower_to(low, |p, id| pods[p].queue_group = Some(id));
+    }
+
+    /// The pod's backlog now: its service's if it is in its queue, else its own, drained at
+    /// full speed since it was last computed.
+    fn backlog_now(&mut self, pod: PodId) -> f64 {
+        if let (Some(id), Some(s)) = (self.pods[pod].queue_group, self.load_service(pod)) {
+            self.backlog_settle_service(s);
+            let b = &self.services[s].backlog;
+            let floor = b.floors.groups().iter().find(|g| g.id == id).map_or(b.g, |g| g.floor);
+            (b.g - floor).max(0.0)
         } else {
-            self.pod_segments(pod, at, self.now).into_iter().fold(w, |w, (_, len, c, k)| backlog::advance(w, c, k, len))
-        };
+            let p = &self.pods[pod];
+            (p.backlog_s - (self.now.0.saturating_sub(p.backlog_at.0)) as f64 / 1000.0).max(0.0)
+        }
+    }
+
+    /// The pod starts serving: it joins its service's queue with the backlog it has.
+    pub(crate) fn backlog_join(&mut self, pod: PodId) {
+        let Some(s) = self.load_service(pod) else { return };
+        if self.pods[pod].queue_group.is_some() {
+            return;
+        }
+        let w = self.backlog_now(pod);
+        self.backlog_settle_service(s);
+        let b = &mut self.services[s].backlog;
+        let mask = over_mask(&b.timeouts, w);
+        let id = b.floors.insert(b.g - w, pod, mask);
         let p = &mut self.pods[pod];
+        p.queue_group = Some(id);
+        // Its own drain event, if it had one, is over.
+        p.backlog_epoch += 1;
+        self.backlog_apply(pod, w);
+    }
+
+    /// The pod stops serving: it leaves its service's queue with the backlog it has, which
+    /// drains on its own from now.
+    pub(crate) fn backlog_leave(&mut self, pod: PodId) {
+        let Some(id) = self.pods[pod].queue_group else { return };
+        let w = self.backlog_now(pod);
+        if let Some(s) = self.load_service(pod) {
+            self.services[s].backlog.floors.remove(id, pod);
+        }
+        let now = self.now;
+        let p = &mut self.pods[pod];
+        p.queue_group = None;
         p.backlog_s = w;
-        p.backlog_at = self.now;
+        p.backlog_at = now;
     }
 
     /// A new container: an empty queue.
     pub(crate) fn backlog_reset(&mut self, pod: PodId) {
+        let in_queue = self.pods[pod].queue_group.is_some();
+        self.backlog_leave(pod);
         let now = self.now;
         let p = &mut self.pods[pod];
         p.backlog_s = 0.0;
@@ -115,17 +201,19 @@ impl World {
         if p.backlog_over.iter().any(|&o| o) {
             p.backlog_over = [false; 3];
         }
+        if in_queue {
+            self.backlog_join(pod);
+            if let Some(s) = self.load_service(pod) {
+                self.saturation_refresh(s);
+            }
+        }
     }
 
-    /// Brings the pod's backlog up to date and re-judges its probes against it; returns the
-    /// backlog if it can still cross a timeout (a running container that serves or drains).
-    fn backlog_update(&mut self, pod: PodId) -> Option<f64> {
-        if !self.has_timed_probes(pod) {
-            return None;
-        }
-        self.backlog_settle(pod);
+    /// Judges the pod's probes against a backlog of `w` seconds (none while its container is
+    /// not running) and tells the prober if that changes a probe's input.
+    fn backlog_apply(&mut self, pod: PodId, w: f64) {
         let running = matches!(self.pods[pod].container, Container::Running);
-        let w_now = if running { self.pods[pod].backlog_s } else { 0.0 };
+        let w_now = if running { w } else { 0.0 };
         let timeouts = self.workloads[self.pods[pod].workload].saturation;
         let mut over = [false; 3];
         for (k, t) in timeouts.iter().enumerate() {
@@ -138,30 +226,33 @@ impl World {
                 .note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
             self.probes_inputs_changed(pod);
         }
-        (running && (w_now > 0.0 || self.pods[pod].serving)).then_some(w_now)
     }
 
-    /// When the pod's backlog (`w` now) next crosses `t` seconds, if before the end.
-    fn backlog_next(&self, pod: PodId, w: f64, t: f64) -> Option<SimTime> {
-        let above = w > t;
-        let mut w = w;
-        for (start, len, c, k) in self.pod_segments(pod, self.now, self.end) {
-            if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
-                // The first millisecond past the crossing (never the present one).
-                return Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1))).filter(|at| *at < self.end);
-            }
-            w = backlog::advance(w, c, k, len);
-        }
-        None
-    }
-
-    /// A pod on its own (out of the endpoints, draining): judged, with its own event.
+    /// A pod on its own (out of the endpoints, draining at full speed): judged, with its own
+    /// event at the next timeout its backlog falls under.
     pub(crate) fn backlog_judge(&mut self, pod: PodId) {
-        let w = self.backlog_update(pod);
-        self.pods[pod].backlog_epoch += 1;
-        let Some(w) = w else { return };
+        if self.load_service(pod).is_none() || self.pods[pod].queue_group.is_some() {
+            return;
+        }
+        let w = self.backlog_now(pod);
+        let now = self.now;
+        let p = &mut self.pods[pod];
+        p.backlog_s = w;
+        p.backlog_at = now;
+        p.backlog_epoch += 1;
+        self.backlog_apply(pod, w);
+        if !matches!(self.pods[pod].container, Container::Running) {
+            return;
+        }
         let timeouts = self.workloads[self.pods[pod].workload].saturation;
-        let next = timeouts.iter().flatten().filter_map(|&t| self.backlog_next(pod, w, t)).min();
+        // Draining one second per second, it falls under `t` after `w - t` seconds.
+        let next = timeouts
+            .iter()
+            .flatten()
+            .filter(|&&t| w > t)
+            .map(|&t| SimTime(now.0 + (((w - t) * 1000.0).ceil() as u64).max(1)))
+            .min()
+            .filter(|at| *at < self.end);
         if let Some(at) = next {
             let epoch = self.pods[pod].backlog_epoch;
             self.at(at, Event::Backlog { pod, epoch });
@@ -170,121 +261,130 @@ impl World {
 
     /// A pod's backlog (out of the endpoints) crosses one of its timeouts.
     pub(crate) fn on_backlog(&mut self, pod: PodId, epoch: u32) {
-        if self.pods[pod].backlog_epoch == epoch && !self.pods[pod].serving {
+        if self.pods[pod].backlog_epoch == epoch && self.pods[pod].queue_group.is_none() {
             self.backlog_judge(pod);
         }
     }
 
-    /// Judges every serving pod of `s` and schedules one event, at the first crossing among
-    /// them. They share the load, so their backlogs keep their order: for each timeout, the
-    /// first to cross is the longest backlog under it (going up) or the shortest over it
-    /// (going down), and only those two are solved for.
-    fn backlog_service_judge(&mut self, s: ServiceId) {
-        // Per timeout (as bits, for an ordered map): (longest under, shortest over).
-        type Pair = (Option<(f64, PodId)>, Option<(f64, PodId)>);
-        let mut candidates: std::collections::BTreeMap<u64, Pair> = std::collections::BTreeMap::new();
-        for p in self.loaded_pods(s) {
-            let Some(w) = self.backlog_update(p) else { continue };
-            for t in self.workloads[self.pods[p].workload].saturation.iter().flatten() {
-                let e = candidates.entry(t.to_bits()).or_default();
-                if w > *t {
-                    if e.1.is_none_or(|(v, _)| w < v) {
-                        e.1 = Some((w, p));
-                    }
-                } else if e.0.is_none_or(|(v, _)| w > v) {
-                    e.0 = Some((w, p));
-                }
+    /// Re-judges the members of every group of `s` that is now on the other side of a timeout
+    /// than when it was last judged.
+    fn backlog_judge_groups(&mut self, s: ServiceId) {
+        let b = &mut self.services[s].backlog;
+        let g = b.g;
+        let mut flipped: Vec<(PodId, f64)> = Vec::new();
+        let timeouts = std::mem::take(&mut b.timeouts);
+        for group in b.floors.groups_mut() {
+            let w = (g - group.floor).max(0.0);
+            let mask = over_mask(&timeouts, w);
+            if mask != group.over {
+                group.over = mask;
+                flipped.extend(group.members.iter().map(|&p| (p, w)));
             }
         }
-        let mut next: Option<SimTime> = None;
-        for (bits, (under, over)) in candidates {
-            let t = f64::from_bits(bits);
-            for (w, p) in [under, over].into_iter().flatten() {
-                if let Some(at) = self.backlog_next(p, w, t) {
-                    next = Some(next.map_or(at, |n| n.min(at)));
-                }
-            }
+        self.services[s].backlog.timeouts = timeouts;
+        for (p, w) in flipped {
+            self.backlog_apply(p, w);
         }
-        self.backlog_schedule(s, next);
     }
 
-    /// The service's one pending event is at `next` (none: no event).
-    fn backlog_schedule(&mut self, s: ServiceId, next: Option<SimTime>) {
-        let svc = &mut self.services[s];
-        if svc.backlog_due == next {
+    /// When a backlog now `w` long, following `s`'s load, next crosses `t`, if before the end.
+    /// While the queue is empty and the load under the capacity, it skips to where the load
+    /// passes the capacity, so a quiet service costs the curve's points up to there, once.
+    fn backlog_next(&self, s: ServiceId, w: f64, t: f64) -> Option<SimTime> {
+        let above = w > t;
+        let (cap, scale) = self.services[s].backlog.rate;
+        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
+        // The load passes the capacity where the curve passes `level`.
+        let level = if cap > 0.0 && scale > 0.0 { cap / scale } else { f64::INFINITY };
+        let (mut from, mut w) = (self.now, w);
+        if w <= 0.0 && !above && curve.at(from) <= level {
+            from = curve.next_crossing(from, level, false)?;
+        }
+        let mut found = None;
+        let mut resume = None;
+        self.for_each_segment(s, from, self.end, |start, c, k, len| {
+            if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
+                // The first millisecond past the crossing (never the present one).
+                found = Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1)));
+                return false;
+            }
+            w = backlog::advance(w, c, k, len);
+            if w <= 0.0 && !above && c + k * len <= 0.0 {
+                // Empty again and not filling: skip ahead to where the load passes capacity.
+                resume = Some(SimTime(start.0 + (len * 1000.0).round() as u64));
+                return false;
+            }
+            true
+        });
+        if found.is_none()
+            && let Some(at) = resume
+            && let Some(from) = curve.next_crossing(at, level, false)
+        {
+            // From an empty queue at `from`, it is as if asked then.
+            let mut w = 0.0;
+            self.for_each_segment(s, from, self.end, |start, c, k, len| {
+                if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
+                    found = Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1)));
+                    return false;
+                }
+                w = backlog::advance(w, c, k, len);
+                true
+            });
+        }
+        found.filter(|at| *at < self.end)
+    }
+
+    /// Schedules `s`'s one event at the first crossing of a timeout among its groups: per
+    /// timeout, the group just under it (going up) or just over it (going down).
+    fn backlog_schedule(&mut self, s: ServiceId) {
+        let b = &self.services[s].backlog;
+        let key = (b.rate, b.floors.version);
+        if b.due_for == Some(key) {
             return;
         }
-        svc.backlog_due = next;
-        svc.backlog_wake += 1;
+        let mut candidates: Vec<(f64, f64)> = Vec::new();
+        for &t in &b.timeouts {
+            let groups = b.floors.groups();
+            let i = b.floors.split(b.g - t);
+            for gi in [i.checked_sub(1), Some(i)].into_iter().flatten() {
+                if let Some(group) = groups.get(gi) {
+                    candidates.push(((b.g - group.floor).max(0.0), t));
+                }
+            }
+        }
+        let next = candidates.into_iter().filter_map(|(w, t)| self.backlog_next(s, w, t)).min();
+        let b = &mut self.services[s].backlog;
+        b.due_for = Some(key);
+        if b.due == next {
+            return;
+        }
+        b.due = next;
+        b.wake += 1;
         if let Some(at) = next {
-            let epoch = svc.backlog_wake;
+            let epoch = b.wake;
             self.at(at, Event::BacklogWake { svc: s, epoch });
         }
     }
 
-    /// The serving pods whose load comes from `s`.
-    fn loaded_pods(&self, s: ServiceId) -> Vec<PodId> {
-        self.services[s]
-            .workloads
-            .iter()
-            .filter(|&&w| {
-                self.workloads[w].services.first() == Some(&s)
-                    && self.workloads[w].saturation.iter().any(Option::is_some)
-            })
-            .flat_map(|&w| self.workloads[w].active.iter().copied())
-            .filter(|&p| self.pods[p].serving)
-            .collect()
-    }
-
-    /// `s`'s capacity or share changed: its serving pods' backlogs so far are brought up to date
-    /// under the old ones, then judged again under the new ones.
+    /// `s`'s capacity, share or serving pods changed: its backlog so far is brought up to date
+    /// under the old rate, then judged and scheduled under the new one.
     pub(crate) fn saturation_refresh(&mut self, s: ServiceId) {
-        let pods = self.loaded_pods(s);
-        if !self.services[s].backlog_quiet {
-            for &p in &pods {
-                self.backlog_settle(p);
-            }
-        }
+        self.backlog_settle_service(s);
         let cap = self.services[s].capacity_mrps as f64 / 1000.0;
-        let rate = (cap, self.chain_share(s));
-        self.services[s].backlog_rate = rate;
-        // Quiet: nothing queued and the load at most the capacity now.
-        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
-        let rho_now = if cap > 0.0 { curve.at(self.now) * rate.1 / cap } else { 0.0 };
-        let empty = pods.iter().all(|&p| self.pods[p].backlog_s <= 0.0);
-        if empty && rho_now <= 1.0 {
-            // Woken when the load passes the capacity.
-            let level = if rate.1 > 0.0 { cap / rate.1 } else { f64::INFINITY };
-            let next = (cap > 0.0 && level.is_finite())
-                .then(|| curve.next_crossing(self.now, level, false))
-                .flatten()
-                .filter(|t| *t < self.end);
-            self.services[s].backlog_quiet = true;
-            for &p in &pods {
-                // Empty queues: every probe's input is clear of the backlog.
-                self.backlog_update(p);
-                self.pods[p].backlog_at = self.now;
-            }
-            self.backlog_schedule(s, next);
-        } else {
-            self.services[s].backlog_quiet = false;
-            self.backlog_service_judge(s);
-        }
+        self.services[s].backlog.rate = (cap, self.chain_share(s));
+        self.backlog_judge_groups(s);
+        self.backlog_schedule(s);
     }
 
-    /// The service's event: the load of a quiet service passes its capacity, or one of its
-    /// serving pods' backlogs crosses a timeout.
+    /// The service's event: one of its groups' backlogs crosses a timeout.
     pub(crate) fn on_backlog_wake(&mut self, s: ServiceId, epoch: u32) {
-        if self.services[s].backlog_wake != epoch {
+        if self.services[s].backlog.wake != epoch {
             return;
         }
-        self.services[s].backlog_due = None;
-        if self.services[s].backlog_quiet {
-            self.services[s].backlog_quiet = false;
-            for p in self.loaded_pods(s) {
-                self.pods[p].backlog_at = self.now;
-            }
-        }
-        self.backlog_service_judge(s);
+        self.services[s].backlog.due = None;
+        self.services[s].backlog.due_for = None;
+        self.backlog_settle_service(s);
+        self.backlog_judge_groups(s);
+        self.backlog_schedule(s);
     }
 }
