@@ -31,6 +31,8 @@ pub struct Streams {
     pub swarm: ChaCha8Rng,
     /// Kubernetes node agents: the phase of a kubelet's Lease and status timers.
     pub lifecycle: ChaCha8Rng,
+    /// Probes that time out in a queue below saturation (`controllers/waits.rs`).
+    pub waits: ChaCha8Rng,
 }
 
 /// Fixed stream numbers. Never renumber: that would change every seeded result.
@@ -43,6 +45,7 @@ const CLOUD: u64 = 6;
 const NETWORK: u64 = 7;
 const SWARM: u64 = 8;
 const LIFECYCLE: u64 = 9;
+const WAITS: u64 = 10;
 /// A fault draws its targets from stream `FAULT_TARGETS ^ key`, its key from its own content
 /// ([`fault_keys`]): a fault's draw does not depend on the other faults.
 const FAULT_TARGETS: u64 = 0x7461_7267_0000_0000;
@@ -67,6 +70,7 @@ impl Streams {
             network: stream(seed, NETWORK),
             swarm: stream(seed, SWARM),
             lifecycle: stream(seed, LIFECYCLE),
+            waits: stream(seed, WAITS),
         }
     }
 
@@ -110,6 +114,17 @@ pub fn fault_keys(faults: &[crate::spec::FaultSpec]) -> Vec<u64> {
 /// by the seed and a fixed number the caller owns.
 pub fn keyed_stream(seed: u64, id: u64) -> ChaCha8Rng {
     stream(seed, id)
+}
+
+/// An exponential draw of rate `rate` per second, in seconds.
+pub fn exponential_s(rng: &mut ChaCha8Rng, rate: f64) -> f64 {
+    // 1 - u is in (0, 1]: its logarithm is finite.
+    -(1.0 - rng.random::<f64>()).ln() / rate
+}
+
+/// A uniform draw in `[0, 1)`.
+pub fn unit(rng: &mut ChaCha8Rng) -> f64 {
+    rng.random::<f64>()
 }
 
 /// A uniform draw in `[lo, hi]` milliseconds (`lo` when the range is empty).

@@ -158,7 +158,8 @@ impl Sim {
         };
 
         let mut services = crate::ids::Arena::<ServiceId, Service>::default();
-        let service = |name: &str, cluster: u32| Service {
+        let service = |name: &str, cluster: u32, retries: Option<&crate::spec::RetrySpec>| Service {
+            retries: retries.map(|r| (r.timeout_seconds, r.attempts, r.budget)),
             name: name.to_string(),
             cluster,
             workloads: Vec::new(),
@@ -171,11 +172,11 @@ impl Sim {
             probe_dependents: Vec::new(),
         };
         for s in &cl.services {
-            services.push(service(&s.name, cluster_idx(cl.service_cluster(s))));
+            services.push(service(&s.name, cluster_idx(cl.service_cluster(s)), s.retries.as_ref()));
         }
         for lb in &cl.load_balancers {
             let first = lb.backends.first().map(|b| services[svc_id(&b.service)].cluster).unwrap_or(0);
-            services.push(service(&lb.name, first));
+            services.push(service(&lb.name, first, None));
         }
 
         let mut workloads = crate::ids::Arena::<WorkloadId, Workload>::default();
@@ -216,6 +217,7 @@ impl Sim {
                 cluster,
                 node_selector: ws.node_selector.clone(),
                 resolves_at_start: ws.resolves_at_start.first().cloned(),
+                warmup: ws.warmup.as_ref().map(|wu| (wu.duration.ms(), wu.from)),
                 saturation: [
                     saturation(&ws.startup_probe),
                     saturation(&ws.liveness_probe),
@@ -395,6 +397,9 @@ impl Sim {
             Event::Fault(i) => w.on_fault(i),
             Event::Schedule => w.on_schedule(),
             Event::StartDone { pod, epoch } => w.on_start_done(pod, epoch),
+            Event::WarmupStep { pod, epoch, step } => w.on_warmup_step(pod, epoch, step),
+            Event::ProbeWaits { svc, epoch } => w.on_probe_waits(svc, epoch),
+            Event::ProbeWaitsEnd { pod, epoch } => w.on_probe_waits_end(pod, epoch),
             Event::Restart { pod, epoch } => w.on_restart_due(pod, epoch),
             Event::Probe { pod, kind, epoch } => w.on_probe(pod, kind, epoch),
             Event::Stopped { pod, epoch } => w.on_stopped(pod, epoch),
@@ -560,7 +565,7 @@ impl Sim {
             for (_, p) in w.pods.iter() {
                 if w.workloads[p.workload].services.contains(&sid) {
                     ep += u32::from(p.in_endpoints);
-                    cap += if p.serving { w.workloads[p.workload].capacity_mrps } else { 0 };
+                    cap += if p.serving { p.capacity_mrps } else { 0 };
                 }
             }
             if ep != s.ready_endpoints || cap != s.capacity_mrps {

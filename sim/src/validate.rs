@@ -412,6 +412,14 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 c.err(at("disruptionBudget"), "disruption budgets are modelled for Deployments only");
             }
         }
+        if let Some(wu) = &w.warmup {
+            if !(wu.from > 0.0 && wu.from <= 1.0) {
+                c.err(at("warmup.from"), "a share of the capacity above 0 and at most 1 (0 would serve nothing)");
+            }
+            if wu.duration.ms() == 0 || wu.duration > SimDuration::hours(24) {
+                c.err(at("warmup.duration"), "a warm-up longer than 0 and at most 24h");
+            }
+        }
         if w.termination_grace_period_seconds > 24 * 3600 {
             c.err(at("terminationGracePeriodSeconds"), "longer than a day is not plausible");
         }
@@ -471,6 +479,20 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         check_cluster(&mut c, &s.cluster, at("cluster"));
         if let Some(o) = s.outage_below {
             check_slo(&mut c, o, at("outageBelow"));
+        }
+        if let Some(r) = &s.retries {
+            let here = |k: &str| path!["spec", "cluster", "services", i, "retries", k];
+            if !(r.timeout_seconds > 0.0 && r.timeout_seconds <= 3600.0) {
+                c.err(here("timeoutSeconds"), "a client timeout above 0 and at most 3600 seconds");
+            }
+            if r.attempts == 0 || r.attempts > 10 {
+                c.err(here("attempts"), "between 1 and 10 retries (omit `retries` for none)");
+            }
+            if let Some(b) = r.budget
+                && !(b > 0.0 && b <= 10.0)
+            {
+                c.err(here("budget"), "a budget above 0 (retries per request, e.g. 0.2)");
+            }
         }
         for (j, call) in s.calls.iter().enumerate() {
             let here = |k: &str| path!["spec", "cluster", "services", i, "calls", j, k];

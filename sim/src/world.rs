@@ -26,6 +26,13 @@ pub(crate) enum Event {
     Schedule,
     /// A container start attempt finishes (success or failure).
     StartDone { pod: PodId, epoch: u32 },
+    /// The next run of probe timeouts drawn for a service's pods below saturation (`epoch` is
+    /// the service's draw generation, `controllers/waits.rs`).
+    ProbeWaits { svc: ServiceId, epoch: u32 },
+    /// A drawn run of probe timeouts is over (`epoch` is the pod's).
+    ProbeWaitsEnd { pod: PodId, epoch: u32 },
+    /// A warming container's capacity takes its next step (`epoch` is the container's).
+    WarmupStep { pod: PodId, epoch: u32, step: u32 },
     /// CrashLoopBackOff is over: the kubelet starts the container again.
     Restart { pod: PodId, epoch: u32 },
     /// A probe reaches its success or failure threshold at this tick (`epoch` is the probe's).
@@ -711,6 +718,14 @@ pub(crate) struct Pod {
     /// Generation of the pod's own backlog event (only while it drains out of the endpoints;
     /// serving pods share their service's).
     pub backlog_epoch: u32,
+    /// Per probe kind: probes time out in its queue until then, a run of timeouts drawn below
+    /// saturation (`controllers/waits.rs`).
+    pub waits_until: [SimTime; 3],
+    /// Generation of the event that ends that run.
+    pub waits_epoch: u32,
+    /// What it serves now, milli-requests per second: its workload's capacity, or less while it
+    /// warms up. Its services' capacity counts exactly this while it serves.
+    pub capacity_mrps: u64,
     /// Its group in its service's queue while it serves there (`backlog::Floors`); its
     /// backlog is then the service's, and `backlog_s` is stale.
     pub queue_group: Option<u32>,
@@ -733,6 +748,9 @@ pub(crate) struct Workload {
     pub node_selector: Labels,
     /// The first name the app resolves at start, if it needs DNS to start.
     pub resolves_at_start: Option<String>,
+    /// After a start, `(duration ms, share of capacity at the start)` of the ramp to full
+    /// capacity (`None`: full at once).
+    pub warmup: Option<(u64, f64)>,
     /// Per probe kind: its timeout in seconds, which its service's backlog is watched against
     /// (`None`: no such probe).
     pub saturation: [Option<f64>; 3],
@@ -797,6 +815,8 @@ pub(crate) struct Service {
     pub backend_of: Vec<(u32, u32)>,
     /// Share of its load balancer's traffic it gets now (backends only).
     pub share: f64,
+    /// Its callers' retries: `(timeout s, attempts, budget)` (`controllers/saturation.rs`).
+    pub retries: Option<(f64, u32, Option<f64>)>,
     /// Its serving pods' shared queue (`controllers/saturation.rs`).
     pub backlog: crate::controllers::ServiceBacklog,
     /// Ready endpoints.

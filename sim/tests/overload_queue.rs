@@ -80,3 +80,106 @@ fn below_capacity_the_backlog_never_builds() {
     let h = Sim::new(&scenario(v), &opts).expect("valid").run(&mut DoNothing);
     assert_eq!(h.pods.iter().map(|p| p.restarts).sum::<u32>(), 0);
 }
+
+/// `pods` pods of 100 rps behind one service at a constant `rps`, each with a liveness probe of
+/// `timeout` seconds (period 10 s, 3 failures), for `minutes`.
+fn steady(pods: u32, rps: f64, timeout: u32, minutes: u32) -> serde_json::Value {
+    let mut v = spike(timeout, 60);
+    v["spec"]["duration"] = json!(format!("{minutes}m"));
+    v["spec"]["cluster"]["nodes"][0]["count"] = json!(pods);
+    v["spec"]["cluster"]["workloads"][0]["replicas"] = json!(pods);
+    v["spec"]["traffic"][0]["rps"] = json!([["00:00", rps]]);
+    v
+}
+
+fn first_restart_s(v: &serde_json::Value, seed: u64) -> Option<f64> {
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let h = Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut DoNothing);
+    h.timeline.iter().flatten().find(|e| e.what.contains("liveness probe failed")).map(|e| e.at.0 as f64 / 1000.0)
+}
+
+#[test]
+fn below_capacity_probes_time_out_as_often_as_the_queue_says() {
+    // 10 pods at 98 %, 1 s timeout, mu = 100/s: an M/M/1 wait exceeds 1 s with probability
+    // q = 0.98 exp(-100 x 0.02 x 1) = 0.1326; a run of 3 timeouts starts at a tick with
+    // probability q^3 = 0.002333, so 10 pods ticking every 10 s start one at 0.002333/s. A run
+    // ends with the liveness failure 2 periods (20 s) after it starts: P(no failure in the
+    // first 600 s) = exp(-0.002333 x 580) = 0.258.
+    let v = steady(10, 980.0, 1, 10);
+    let seeds = 200;
+    let quiet = (1..=seeds).filter(|&s| first_restart_s(&v, s).is_none()).count();
+    let share = quiet as f64 / seeds as f64;
+    // Binomial standard deviation over 200 seeds: 0.031; three of them either side.
+    assert!((share - 0.258).abs() < 0.093, "share of quiet runs {share}, expected 0.258");
+}
+
+#[test]
+fn well_below_capacity_the_random_waits_never_matter() {
+    // At 80 % the same probe times out with q = 0.8 exp(-20) = 1.6e-9: never in practice.
+    let v = steady(10, 800.0, 1, 360);
+    for seed in 1..=5 {
+        assert_eq!(first_restart_s(&v, seed), None, "seed {seed}");
+    }
+}
+
+/// Two pods of 100 rps at 140 rps (70 %); at 00:10 every container crashes and restarts.
+fn mass_restart(warmup: Option<serde_json::Value>) -> serde_json::Value {
+    let mut v = steady(2, 140.0, 1, 60);
+    v["spec"]["faults"] = json!([{"containerCrash": {"at": "00:10", "selector": {"app": "api"}}}]);
+    if let Some(w) = warmup {
+        v["spec"]["cluster"]["workloads"][0]["warmup"] = w;
+    }
+    v
+}
+
+#[test]
+fn a_cold_start_under_load_crash_loops_where_a_warm_one_recovers() {
+    for seed in 1..=5 {
+        // Without warm-up the two pods come back at 100 rps each: 70 % load, one restart each.
+        assert_eq!(restarts_of(&mass_restart(None), seed), 2, "seed {seed}");
+        // Starting at 20 % of capacity (2 x 20 rps against 140 rps offered) the queue grows
+        // 2.5 s per second, and a 1 s liveness timeout fails long before the second of five
+        // one-minute steps: the pods are killed cold, again and again.
+        let cold = json!({"duration": "5m", "from": 0.2});
+        assert!(restarts_of(&mass_restart(Some(cold)), seed) >= 6, "seed {seed}");
+        // Starting at 80 % (160 rps of capacity against 140) it never overloads.
+        let warm = json!({"duration": "5m", "from": 0.8});
+        assert_eq!(restarts_of(&mass_restart(Some(warm)), seed), 2, "seed {seed}");
+    }
+}
+
+fn restarts_of(v: &serde_json::Value, seed: u64) -> u32 {
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let h: History = Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut DoNothing);
+    h.pods.iter().map(|p| p.restarts).sum()
+}
+
+/// Two pods of 100 rps at 180 rps (90 %) with a tolerant liveness probe (10 s timeout); from
+/// 00:10 a 30 s surge to 240 rps (120 %) builds 30 x 0.2 = 6 s of backlog, past the clients'
+/// 2 s timeout but not the probe's.
+fn surge(retries: Option<serde_json::Value>) -> serde_json::Value {
+    let mut v = spike(10, 30);
+    v["spec"]["traffic"][0]["rps"] =
+        json!([["00:00", 180], ["00:10:00", 180], ["00:10:01", 240], ["00:10:31", 240], ["00:10:32", 180]]);
+    if let Some(r) = retries {
+        v["spec"]["cluster"]["services"][0]["retries"] = r;
+    }
+    v
+}
+
+#[test]
+fn retries_without_a_budget_turn_a_surge_into_a_metastable_failure() {
+    for seed in 1..=5 {
+        // No retries: after the surge the queue drains at 0.1 s per second, from 6 s to
+        // empty in a minute; no probe waits 10 s.
+        assert_eq!(restarts_of(&surge(None), seed), 0, "seed {seed}");
+        // Three retries and no budget: with every pod behind by more than 2 s, each request is
+        // sent 4 times, the load is 4 x 90 % and the queue keeps growing after the surge is
+        // over, until liveness kills the pods.
+        let storm = json!({"timeoutSeconds": 2, "attempts": 3});
+        assert!(restarts_of(&surge(Some(storm)), seed) > 0, "seed {seed}");
+        // A 10 % retry budget: 1.1 x 90 % = 99 %, and the queue drains (slowly) after all.
+        let budget = json!({"timeoutSeconds": 2, "attempts": 3, "budget": 0.1});
+        assert_eq!(restarts_of(&surge(Some(budget)), seed), 0, "seed {seed}");
+    }
+}

@@ -35,7 +35,7 @@ impl World {
         let d_serving = i64::from(serving) - i64::from(p.serving);
         let d_dead = i64::from(dead) - i64::from(p.dead);
         let w = p.workload;
-        let cap = self.workloads[w].capacity_mrps as i64;
+        let cap = p.capacity_mrps as i64;
         if !serving && p.serving {
             // Out of its service's queue with the backlog it has; it drains on its own.
             self.backlog_leave(pod);

@@ -136,6 +136,7 @@ impl World {
         p.last_started = Some(now);
         p.epoch += 1;
         self.note_pod(pod, || "container started".into());
+        self.warmup_start(pod);
         self.probes_container_started(pod);
         self.refresh_endpoints(pod);
         self.refresh_status(pod);

@@ -23,6 +23,8 @@ mod saturation;
 mod scheduler;
 pub(crate) mod swarm;
 mod targets;
+mod waits;
+mod warmup;
 
 pub(crate) use drain::DrainRt;
 pub(crate) use saturation::ServiceBacklog;

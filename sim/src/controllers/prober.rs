@@ -52,7 +52,7 @@ impl World {
         }
         let w = &self.workloads[p.workload];
         // A probe waits behind the pod's backlog: it times out while that is longer than its timeout.
-        if p.backlog_over[kind as usize] {
+        if p.backlog_over[kind as usize] || self.now < p.waits_until[kind as usize] {
             return false;
         }
         let cfg = w.probes[kind as usize].as_ref().expect("active probes have settings");

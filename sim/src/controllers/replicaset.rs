@@ -104,6 +104,9 @@ impl World {
             backlog_over: [false; 3],
             backlog_epoch: 0,
             queue_group: None,
+            waits_until: [crate::time::SimTime::ZERO; 3],
+            waits_epoch: 0,
+            capacity_mrps: self.workloads[w].capacity_mrps,
         });
         let wl = &mut self.workloads[w];
         wl.all_pods.push(id);

@@ -50,6 +50,12 @@ pub(crate) struct ServiceBacklog {
     pub wake: u32,
     /// When that event is due (one per service: its pods share the load).
     pub due: Option<SimTime>,
+    /// Generation of its pending draw of probe timeouts below saturation (`waits.rs`).
+    pub waits_epoch: u32,
+    /// Whether that event starts a run of timeouts (or only goes on drawing).
+    pub waits_fire: bool,
+    /// Retries per request its callers add now (`World::backlog_set_rate`).
+    pub retry_extra: f64,
     /// The rate and groups' version `due` was computed for: while both hold and the event
     /// has not come, the backlogs follow the same paths and `due` stands.
     pub due_for: Option<((f64, f64), u64)>,
@@ -70,6 +76,8 @@ impl World {
                 .filter(|&&w| self.workloads[w].services.first() == Some(&s))
                 .flat_map(|&w| self.workloads[w].saturation.iter().flatten().copied())
                 .collect();
+            // The clients' timeout is watched like a probe's: crossing it changes the load.
+            timeouts.extend(self.services[s].retries.map(|r| r.0));
             timeouts.sort_by(f64::total_cmp);
             timeouts.dedup();
             let b = &mut self.services[s].backlog;
@@ -198,6 +206,8 @@ impl World {
         p.backlog_s = 0.0;
         p.backlog_at = now;
         p.backlog_epoch += 1;
+        // Runs of timeouts drawn for the old process are over with it.
+        p.waits_until = [SimTime::ZERO; 3];
         if p.backlog_over.iter().any(|&o| o) {
             p.backlog_over = [false; 3];
         }
@@ -370,10 +380,44 @@ impl World {
     /// under the old rate, then judged and scheduled under the new one.
     pub(crate) fn saturation_refresh(&mut self, s: ServiceId) {
         self.backlog_settle_service(s);
-        let cap = self.services[s].capacity_mrps as f64 / 1000.0;
-        self.services[s].backlog.rate = (cap, self.chain_share(s));
         self.backlog_judge_groups(s);
+        self.backlog_set_rate(s);
         self.backlog_schedule(s);
+        self.waits_draw(s);
+    }
+
+    /// The rate `s`'s backlog grows under from now: its serving capacity, and its load share
+    /// times what its callers' retries add. With a share `f` of its queued pods behind by
+    /// more than the clients' timeout, requests sent to them are given up and retried, each
+    /// retry failing as often: `f + f^2 + ... + f^attempts` retries per request, at most the
+    /// budget.
+    fn backlog_set_rate(&mut self, s: ServiceId) {
+        let cap = self.services[s].capacity_mrps as f64 / 1000.0;
+        let mut share = self.chain_share(s);
+        let mut extra = 0.0;
+        if let Some((timeout, attempts, budget)) = self.services[s].retries {
+            let b = &self.services[s].backlog;
+            let total: usize = b.floors.groups().iter().map(|g| g.members.len()).sum();
+            let late: usize = b.floors.groups()[..b.floors.split(b.g - timeout)].iter().map(|g| g.members.len()).sum();
+            if total > 0 && late > 0 {
+                let f = late as f64 / total as f64;
+                extra = (1..=attempts).map(|i| f.powi(i as i32)).sum::<f64>();
+                extra = budget.map_or(extra, |b| extra.min(b));
+            }
+            if extra != self.services[s].backlog.retry_extra {
+                let name = self.services[s].name.clone();
+                self.history.note(self.now, &name, || {
+                    if extra > 0.0 {
+                        format!("clients time out and retry: {:.0} % more requests", extra * 100.0)
+                    } else {
+                        "clients no longer retry".into()
+                    }
+                });
+                self.services[s].backlog.retry_extra = extra;
+            }
+            share *= 1.0 + extra;
+        }
+        self.services[s].backlog.rate = (cap, share);
     }
 
     /// The service's event: one of its groups' backlogs crosses a timeout.
@@ -385,6 +429,8 @@ impl World {
         self.services[s].backlog.due_for = None;
         self.backlog_settle_service(s);
         self.backlog_judge_groups(s);
+        self.backlog_set_rate(s);
         self.backlog_schedule(s);
+        self.waits_draw(s);
     }
 }

@@ -453,6 +453,24 @@ pub struct ServiceSpec {
     /// Outage threshold for this service; defaults to `slo.outageBelow`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outage_below: Option<f64>,
+    /// What this service's callers do with a request that waits too long: give up and try
+    /// again, which adds load exactly when the service is behind. Omitted: no retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<RetrySpec>,
+}
+
+/// Client retries against a service, with an optional retry budget.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetrySpec {
+    /// The clients' timeout, seconds: a request that waits longer in a pod's queue is given up.
+    pub timeout_seconds: f64,
+    /// Retries of one request at most.
+    pub attempts: u32,
+    /// Retries as a share of requests at most (a retry budget, as Finagle's and gRPC's
+    /// retry throttling keep); omitted: no budget, every attempt is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<f64>,
 }
 
 /// A request dependency: `share` of the caller's requests need `service` and fail when it fails.

@@ -78,6 +78,22 @@ pub struct WorkloadSpec {
     /// fewer healthy pods than it allows are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disruption_budget: Option<DisruptionBudget>,
+    /// A container that has just started serves less than `capacityRps` (JIT compilation,
+    /// cold caches, connection pools) and reaches it over `duration`. Without it a container
+    /// serves its full capacity at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<WarmupSpec>,
+}
+
+/// How a container's serving capacity ramps up after it starts.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WarmupSpec {
+    /// How long after the start it serves its full capacity.
+    pub duration: SimDuration,
+    /// The share of its capacity it serves as it starts, above 0 and at most 1 (there is no
+    /// default: it is the scenario's assumption to state).
+    pub from: f64,
 }
 
 fn is_no(r: &Reschedule) -> bool {
