@@ -50,6 +50,9 @@ pub(crate) struct ServiceBacklog {
     pub wake: u32,
     /// When that event is due (one per service: its pods share the load).
     pub due: Option<SimTime>,
+    /// The highest value of its load curve from each point on (`suffix_max[i]` over points
+    /// `i..`), so a draw can tell at once that the load never comes near capacity again.
+    pub suffix_max: Vec<f64>,
     /// Generation of its pending draw of probe timeouts below saturation (`waits.rs`).
     pub waits_epoch: u32,
     /// Whether that event starts a run of timeouts (or only goes on drawing).
@@ -80,7 +83,13 @@ impl World {
             timeouts.extend(self.services[s].retries.map(|r| r.0));
             timeouts.sort_by(f64::total_cmp);
             timeouts.dedup();
+            let curve = &self.topology.curves[self.topology.source(usize::from(s))];
+            let mut suffix_max: Vec<f64> = curve.points.iter().map(|&(_, v)| v).collect();
+            for i in (0..suffix_max.len().saturating_sub(1)).rev() {
+                suffix_max[i] = suffix_max[i].max(suffix_max[i + 1]);
+            }
             let b = &mut self.services[s].backlog;
+            b.suffix_max = suffix_max;
             b.timeouts = timeouts;
             // Whatever was scheduled without the timeouts is stale.
             b.due_for = None;

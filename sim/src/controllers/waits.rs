@@ -123,18 +123,22 @@ impl World {
             return;
         }
         let rate = |rho: f64| classes.iter().map(|c| c.rate(rho)).sum::<f64>();
-        // The band of load where runs are likely enough to draw: from `low` (where their rate
-        // is RATE_FLOOR) to capacity. The rate rises with the load within it.
-        let (mut lo, mut hi) = (0.0f64, 1.0f64);
-        if rate(1.0 - 1e-12) <= RATE_FLOOR {
+        // The band of load where runs are likely enough to draw: from `low` to capacity. With
+        // q <= exp(-mu t (1 - rho)), the rate is at most N / P exp(-a (1 - rho)) for the
+        // smallest `a = mu t F` and period `P`: under `low` it is below RATE_FLOOR.
+        let n: f64 = classes.iter().map(|c| c.pods as f64).sum();
+        let a = classes.iter().map(|c| c.mu * c.timeout * f64::from(c.failures)).fold(f64::INFINITY, f64::min);
+        let p_min = classes.iter().map(|c| c.period_s).fold(f64::INFINITY, f64::min);
+        let low = if a > 0.0 { (1.0 - (n / (p_min * RATE_FLOOR)).ln().max(0.0) / a).max(0.0) } else { 0.0 };
+        let (level_low, level_cap) = (low * cap / share, cap / share);
+        let b = &self.services[s].backlog;
+        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
+        // Quiet for the rest of the run: the load never reaches the band.
+        let first = curve.points.partition_point(|(t, _)| (t.0 as f64) <= from);
+        let rest_peak = b.suffix_max.get(first).copied().unwrap_or(f64::NEG_INFINITY).max(curve.at_f(from));
+        if rest_peak <= level_low {
             return;
         }
-        for _ in 0..50 {
-            let mid = 0.5 * (lo + hi);
-            if rate(mid) > RATE_FLOOR { hi = mid } else { lo = mid }
-        }
-        let (level_low, level_cap) = (hi * cap / share, cap / share);
-        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         let end = self.end.0 as f64;
         let mut f = SimTime(from.ceil() as u64);
         let mut drawn = 0;
