@@ -257,6 +257,17 @@ pub const NODE_STATUS_UPDATE_MS: u64 = 10 * SECOND;
 /// (DefaultTolerationSeconds admission plugin).
 pub const NOT_READY_TOLERATION_MS: u64 = 300 * SECOND;
 
+/// How long the attach/detach controller waits for a node to confirm that a volume is unmounted
+/// before it detaches the volume anyway: 6 minutes (`maxWaitForUnmountDuration`). Until then a
+/// replacement pod on another node reports `Multi-Attach error for volume`. Source:
+/// kubernetes/pkg/controller/volume/attachdetach/attach_detach_controller.go (`reconcilerMaxWaitForUnmountDuration`).
+pub const MAX_WAIT_FOR_UNMOUNT_MS: u64 = 6 * 60 * SECOND;
+
+/// Attaching a ReadWriteOnce volume to a node and mounting it: 10 s. An assumption, not a
+/// Kubernetes default: cloud block volumes attach in seconds to about a minute (the scenario's
+/// `persistentVolume.attachTime` overrides it).
+pub const VOLUME_ATTACH_MS: u64 = 10 * SECOND;
+
 /// `--node-eviction-rate`: nodes tainted for eviction per second in a healthy zone: 0.1 (one
 /// node every 10 s). Source: kubernetes.io docs, concepts/architecture/nodes ("Rate limits on
 /// eviction").

@@ -218,6 +218,10 @@ impl Sim {
                 node_selector: ws.node_selector.clone(),
                 resolves_at_start: ws.resolves_at_start.first().cloned(),
                 warmup: ws.warmup.as_ref().map(|wu| (wu.duration.ms(), wu.from)),
+                volume_attach_ms: ws
+                    .persistent_volume
+                    .as_ref()
+                    .map(|pv| pv.attach_time.map_or(crate::defaults::VOLUME_ATTACH_MS, |t| t.ms())),
                 saturation: [
                     saturation(&ws.startup_probe),
                     saturation(&ws.liveness_probe),
@@ -291,6 +295,8 @@ impl Sim {
             lbs: Vec::new(),
             pods: Default::default(),
             pod_by_name: BTreeMap::new(),
+            volumes: Vec::new(),
+            claims: BTreeMap::new(),
             workloads,
             services,
             config_maps,
@@ -397,6 +403,8 @@ impl Sim {
             Event::Fault(i) => w.on_fault(i),
             Event::Schedule => w.on_schedule(),
             Event::StartDone { pod, epoch } => w.on_start_done(pod, epoch),
+            Event::VolumeAttached { vol, epoch } => w.on_volume_attached(vol, epoch),
+            Event::VolumeDetached { vol, epoch } => w.on_volume_detached(vol, epoch),
             Event::WarmupStep { pod, epoch, step } => w.on_warmup_step(pod, epoch, step),
             Event::ProbeWaits { svc, epoch } => w.on_probe_waits(svc, epoch),
             Event::ProbeWaitsEnd { pod, epoch } => w.on_probe_waits_end(pod, epoch),

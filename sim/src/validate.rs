@@ -345,6 +345,19 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 format!("{replicas} replicas is more than a cluster supports ({} pods)", defaults::LIMIT_PODS),
             );
         }
+        if w.persistent_volume.is_some()
+            && !(w.kind == WorkloadKind::StatefulSet || (w.kind == WorkloadKind::Deployment && replicas <= 1))
+        {
+            c.err(
+                at("persistentVolume"),
+                "a ReadWriteOnce volume per pod is modelled for StatefulSets and single-replica Deployments",
+            );
+        }
+        if let Some(pv) = &w.persistent_volume
+            && pv.attach_time.is_some_and(|t| t > SimDuration::hours(1))
+        {
+            c.err(at("persistentVolume"), "an attach time over 1h is not plausible");
+        }
         if w.kind == WorkloadKind::DaemonSet && w.replicas.is_some() {
             c.err(at("replicas"), "a DaemonSet runs one pod per node and takes no `replicas`");
         }
@@ -397,8 +410,13 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 c.err(at("startTime"), "a container start longer than 1h is not plausible");
             }
         }
-        if w.kind == WorkloadKind::Deployment && w.restart_policy != RestartPolicy::Always {
-            c.err(at("restartPolicy"), "a Deployment's pods must use restartPolicy Always (Kubernetes refuses others)");
+        if matches!(w.kind, WorkloadKind::Deployment | WorkloadKind::StatefulSet)
+            && w.restart_policy != RestartPolicy::Always
+        {
+            c.err(
+                at("restartPolicy"),
+                "a Deployment's or StatefulSet's pods must use restartPolicy Always (Kubernetes refuses others)",
+            );
         }
         if let Some(b) = &w.disruption_budget {
             match (b.min_available, b.max_unavailable) {
@@ -414,10 +432,16 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         }
         if let Some(wu) = &w.warmup {
             if !(wu.from > 0.0 && wu.from <= 1.0) {
-                c.err(at("warmup.from"), "a share of the capacity above 0 and at most 1 (0 would serve nothing)");
+                c.err(
+                    path!["spec", "cluster", "workloads", i, "warmup", "from"],
+                    "a share of the capacity above 0 and at most 1 (0 would serve nothing)",
+                );
             }
             if wu.duration.ms() == 0 || wu.duration > SimDuration::hours(24) {
-                c.err(at("warmup.duration"), "a warm-up longer than 0 and at most 24h");
+                c.err(
+                    path!["spec", "cluster", "workloads", i, "warmup", "duration"],
+                    "a warm-up longer than 0 and at most 24h",
+                );
             }
         }
         if w.termination_grace_period_seconds > 24 * 3600 {

@@ -26,6 +26,10 @@ pub(crate) enum Event {
     Schedule,
     /// A container start attempt finishes (success or failure).
     StartDone { pod: PodId, epoch: u32 },
+    /// A volume finished attaching to a node (`epoch` is the volume's).
+    VolumeAttached { vol: u32, epoch: u32 },
+    /// A volume is detached from its node.
+    VolumeDetached { vol: u32, epoch: u32 },
     /// The next run of probe timeouts drawn for a service's pods below saturation (`epoch` is
     /// the service's draw generation, `controllers/waits.rs`).
     ProbeWaits { svc: ServiceId, epoch: u32 },
@@ -723,6 +727,10 @@ pub(crate) struct Pod {
     pub waits_until: [SimTime; 3],
     /// Generation of the event that ends that run.
     pub waits_epoch: u32,
+    /// A StatefulSet pod's ordinal.
+    pub ordinal: Option<u32>,
+    /// Its persistent volume (index into `World::volumes`).
+    pub claim: Option<u32>,
     /// What it serves now, milli-requests per second: its workload's capacity, or less while it
     /// warms up. Its services' capacity counts exactly this while it serves.
     pub capacity_mrps: u64,
@@ -748,6 +756,8 @@ pub(crate) struct Workload {
     pub node_selector: Labels,
     /// The first name the app resolves at start, if it needs DNS to start.
     pub resolves_at_start: Option<String>,
+    /// Attach time of its pods' persistent volumes, ms (`None`: they have none).
+    pub volume_attach_ms: Option<u64>,
     /// After a start, `(duration ms, share of capacity at the start)` of the ramp to full
     /// capacity (`None`: full at once).
     pub warmup: Option<(u64, f64)>,
@@ -909,6 +919,10 @@ pub(crate) struct World {
     pub pods: Arena<PodId, Pod>,
     /// Live pods by name (actions name pods).
     pub pod_by_name: BTreeMap<String, PodId>,
+    /// Persistent volumes (`controllers/volumes.rs`), by index.
+    pub volumes: Vec<crate::controllers::Volume>,
+    /// The volume of each (workload, ordinal) claim.
+    pub claims: BTreeMap<(WorkloadId, u32), u32>,
     /// Deployments.
     pub workloads: Arena<WorkloadId, Workload>,
     /// Services.

@@ -70,6 +70,10 @@ impl World {
                 self.cpu_service_changed(s);
             }
         }
+        if d_ep > 0 && self.workloads[w].kind == crate::spec::WorkloadKind::StatefulSet {
+            // Ready: the next ordinal may be created.
+            self.statefulset_sync(w);
+        }
         if d_serving < 0 {
             // Out of the endpoints: its backlog drains on its own (its services' refresh above
             // judges the pods that serve).

@@ -45,6 +45,14 @@ impl World {
             self.refresh_status(pod);
             return;
         }
+        if !self.volume_ready(pod) {
+            // ContainerCreating until its volume is attached here (`volumes.rs`).
+            let p = &mut self.pods[pod];
+            p.container = Container::NotCreated;
+            p.epoch += 1;
+            self.refresh_status(pod);
+            return;
+        }
         self.start_container(pod);
     }
 
@@ -52,6 +60,7 @@ impl World {
     /// long, its startup probe passed, liveness and readiness pass, it is Ready. Its probe timer
     /// has a random phase, as the pods of a real cluster do.
     pub(crate) fn warm_pod(&mut self, pod: PodId) {
+        self.volume_warm(pod);
         let w = self.pods[pod].workload;
         let longest = self.workloads[w].probes.iter().flatten().map(|c| c.period_ms).max().unwrap_or(1000);
         let anchor = SimTime(rng::uniform_ms(&mut self.rng.kubelet, 0, longest - 1));

@@ -21,12 +21,15 @@ mod prober;
 mod replicaset;
 mod saturation;
 mod scheduler;
+mod statefulset;
 pub(crate) mod swarm;
 mod targets;
+mod volumes;
 mod waits;
 mod warmup;
 
 pub(crate) use drain::DrainRt;
 pub(crate) use saturation::ServiceBacklog;
+pub(crate) use volumes::Volume;
 
 pub(crate) use scheduler::Scratch;

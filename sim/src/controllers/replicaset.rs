@@ -24,6 +24,8 @@ impl World {
             WorkloadKind::Pod => return,
             // Per node, not per count (`daemonset.rs`).
             WorkloadKind::DaemonSet => return self.daemonset_sync(w),
+            // By name and in order (`statefulset.rs`).
+            WorkloadKind::StatefulSet => return self.statefulset_sync(w),
             _ => {}
         }
         // Ghost containers (a hosted control plane's stale records) count as present.
@@ -53,7 +55,11 @@ impl World {
 
     /// Creates a Pending pod for `w` and queues it for the scheduler.
     pub(crate) fn create_pod(&mut self, w: WorkloadId) -> PodId {
+        let ordinal = (self.workloads[w].kind == WorkloadKind::StatefulSet).then(|| self.statefulset_free_ordinal(w));
         let name = loop {
+            if let Some(k) = ordinal {
+                break format!("{}-{k}", self.workloads[w].name);
+            }
             if self.workloads[w].kind == WorkloadKind::Pod {
                 // Bare pods carry the names they were given (a suffix only if that is taken).
                 let wl = &self.workloads[w];
@@ -71,6 +77,7 @@ impl World {
             }
         };
         let now = self.now;
+        let claim = self.volume_for(w, ordinal.unwrap_or(0), &name);
         let id = self.pods.push(Pod {
             name: name.clone(),
             workload: w,
@@ -104,6 +111,8 @@ impl World {
             backlog_over: [false; 3],
             backlog_epoch: 0,
             queue_group: None,
+            ordinal,
+            claim,
             waits_until: [crate::time::SimTime::ZERO; 3],
             waits_epoch: 0,
             capacity_mrps: self.workloads[w].capacity_mrps,
@@ -202,9 +211,14 @@ impl World {
         self.refresh_status(pod);
         self.note_pod(pod, || "deleted".into());
         self.cluster_changed();
-        // The DaemonSet controller replaces a pod once it is gone from its node.
+        self.volume_pod_gone(pod);
+        // The DaemonSet controller replaces a pod once it is gone from its node; the StatefulSet
+        // controller once its name is free.
         if node.is_some() && self.workloads[w].kind == WorkloadKind::DaemonSet {
             self.daemonset_sync(w);
+        }
+        if self.workloads[w].kind == WorkloadKind::StatefulSet {
+            self.statefulset_sync(w);
         }
     }
 }

@@ -83,6 +83,21 @@ pub struct WorkloadSpec {
     /// serves its full capacity at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup: Option<WarmupSpec>,
+    /// A ReadWriteOnce persistent volume per pod (a StatefulSet's `volumeClaimTemplates`, or
+    /// the one claim of a single-replica Deployment): it attaches to one node at a time, so a
+    /// replacement elsewhere starts only once it has detached from the old node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistent_volume: Option<PersistentVolumeSpec>,
+}
+
+/// A pod's ReadWriteOnce volume.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PersistentVolumeSpec {
+    /// How long attaching it to a node takes (the cloud's attach call and the kubelet's mount);
+    /// omitted: `VOLUME_ATTACH_MS`, an assumption (Kubernetes gives no number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_time: Option<SimDuration>,
 }
 
 /// How a container's serving capacity ramps up after it starts.
@@ -160,6 +175,10 @@ pub enum WorkloadKind {
     Pod,
     /// One pod on every schedulable node of its cluster, placed as nodes join; never evicted.
     DaemonSet,
+    /// A StatefulSet (`OrderedReady`): pods `<name>-0` to `<name>-<n-1>`, each name created
+    /// again only once its old pod is gone from the API, and pod `k` only once pods `0..k`
+    /// are Running and Ready.
+    StatefulSet,
     /// A replicated swarm service: in swarm mode, tasks placed by swarmkit's rule and restarted
     /// after its delay by the leader; in classic swarm, an app's containers placed by the
     /// manager's strategy and filters and restarted by their engine (`restart: always`).
