@@ -71,6 +71,10 @@ pub const WEIGHT_NODE_RESOURCES_FIT: u32 = 1;
 pub const WEIGHT_BALANCED_ALLOCATION: u32 = 1;
 /// PodTopologySpread weight: 2 (same source).
 pub const WEIGHT_POD_TOPOLOGY_SPREAD: u32 = 2;
+/// TaintToleration weight: 3 (same source).
+pub const WEIGHT_TAINT_TOLERATION: u32 = 3;
+/// NodeAffinity weight: 2 (same source).
+pub const WEIGHT_NODE_AFFINITY: u32 = 2;
 
 /// Default topology spread: `kubernetes.io/hostname` maxSkew 3, ScheduleAnyway.
 /// Source: kubernetes.io docs, concepts/scheduling-eviction/topology-spread-constraints

@@ -90,6 +90,7 @@ impl Sim {
                 max_pods: pool.max_pods,
                 labels: pool.labels.clone(),
                 live_restore: pool.live_restore,
+                taints: pool.taints.clone(),
                 named: pool.count,
             });
             let running = pool.state == PoolState::Running;
@@ -216,6 +217,8 @@ impl Sim {
                 kind: ws.kind,
                 cluster,
                 node_selector: ws.node_selector.clone(),
+                tolerations: ws.tolerations.clone(),
+                affinity: ws.node_affinity.clone(),
                 resolves_at_start: ws.resolves_at_start.first().cloned(),
                 warmup: ws.warmup.as_ref().map(|wu| (wu.duration.ms(), wu.from)),
                 volume_attach_ms: ws

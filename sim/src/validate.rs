@@ -229,6 +229,11 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
     let mut pools = BTreeSet::new();
     for (i, p) in cl.nodes.iter().enumerate() {
         let at = |k: &str| path!["spec", "cluster", "nodes", i, k];
+        for (j, t) in p.taints.iter().enumerate() {
+            if t.key.is_empty() {
+                c.err(path!["spec", "cluster", "nodes", i, "taints", j], "a taint needs a `key`");
+            }
+        }
         if !is_dns_label(&p.pool) {
             c.err(at("pool"), format!("`{}` is not a valid name (lowercase letters, digits and '-')", p.pool));
         }
@@ -446,6 +451,44 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
         }
         if w.termination_grace_period_seconds > 24 * 3600 {
             c.err(at("terminationGracePeriodSeconds"), "longer than a day is not plausible");
+        }
+        for (j, t) in w.tolerations.iter().enumerate() {
+            let here = path!["spec", "cluster", "workloads", i, "tolerations", j];
+            if t.operator == crate::spec::TolerationOperator::Exists && !t.value.is_empty() {
+                c.err(here.clone(), "a toleration with `operator: Exists` takes no `value`");
+            }
+            if t.operator == crate::spec::TolerationOperator::Equal && t.key.is_empty() {
+                c.err(here.clone(), "an `Equal` toleration needs a `key` (use `operator: Exists` for every taint)");
+            }
+            if t.toleration_seconds.is_some() && t.effect != Some(crate::spec::TaintEffect::NoExecute) {
+                c.err(here, "`tolerationSeconds` is for `effect: NoExecute` only");
+            }
+        }
+        if let Some(a) = &w.node_affinity {
+            let terms = a.required.iter().map(|t| &t.match_expressions).enumerate().map(|(j, e)| (e, "required", j));
+            let prefs = a.preferred.iter().map(|t| &t.match_expressions).enumerate().map(|(j, e)| (e, "preferred", j));
+            for (exprs, kind, j) in terms.chain(prefs) {
+                for (k, r) in exprs.iter().enumerate() {
+                    let here = path!["spec", "cluster", "workloads", i, "nodeAffinity", kind, j, "matchExpressions", k];
+                    use crate::spec::NodeSelectorOperator as Op;
+                    let ok = match r.operator {
+                        Op::In | Op::NotIn => !r.values.is_empty(),
+                        Op::Exists | Op::DoesNotExist => r.values.is_empty(),
+                        Op::Gt | Op::Lt => r.values.len() == 1 && r.values[0].parse::<i64>().is_ok(),
+                    };
+                    if !ok {
+                        c.err(here, "In and NotIn take values, Exists and DoesNotExist none, Gt and Lt one integer");
+                    }
+                }
+            }
+            for (j, t) in a.preferred.iter().enumerate() {
+                if !(1..=100).contains(&t.weight) {
+                    c.err(
+                        path!["spec", "cluster", "workloads", i, "nodeAffinity", "preferred", j, "weight"],
+                        "a weight from 1 to 100",
+                    );
+                }
+            }
         }
         for (j, m) in w.mounts.iter().enumerate() {
             if !config_maps.contains(m.config_map.as_str()) {

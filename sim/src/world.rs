@@ -429,6 +429,9 @@ pub(crate) struct NodeHealth {
     pub taint_queued: bool,
     /// Generation of the pending NodeEvict event (bumped when the node is Ready).
     pub evict_epoch: u32,
+    /// When the pending NoExecute taint was put on, and its key (`not-ready` or `unreachable`):
+    /// each pod's toleration of it counts from then.
+    pub tainted: Option<(SimTime, &'static str)>,
     /// Generation of the pending AgentTimer event.
     pub agent_epoch: u32,
     /// Generation of the pending PressureCheck event.
@@ -547,6 +550,8 @@ pub(crate) struct PoolRt {
     pub labels: Labels,
     /// Docker live-restore on its nodes.
     pub live_restore: bool,
+    /// Taints on its nodes.
+    pub taints: Vec<crate::spec::Taint>,
     /// Nodes named so far (the next is `<name>-<named + 1>`).
     pub named: u32,
 }
@@ -754,6 +759,10 @@ pub(crate) struct Workload {
     pub cluster: u32,
     /// Node labels its pods need (`nodeSelector`).
     pub node_selector: Labels,
+    /// Its pods' tolerations.
+    pub tolerations: Vec<crate::spec::Toleration>,
+    /// Its pods' node affinity.
+    pub affinity: Option<crate::spec::NodeAffinity>,
     /// The first name the app resolves at start, if it needs DNS to start.
     pub resolves_at_start: Option<String>,
     /// Attach time of its pods' persistent volumes, ms (`None`: they have none).
@@ -979,10 +988,68 @@ impl World {
         }
     }
 
-    /// Whether workload `w`'s `nodeSelector` admits `node`.
+    /// Whether workload `w`'s `nodeSelector`, required node affinity and tolerations admit
+    /// `node`.
     pub(crate) fn selector_admits(&self, w: WorkloadId, node: NodeId) -> bool {
-        let sel = &self.workloads[w].node_selector;
-        sel.is_empty() || crate::validate::selects(sel, self.node_labels(node))
+        self.placement_refusal(w, node).is_none()
+    }
+
+    /// Why `w`'s pods may not go to `node`, as kube-scheduler words it (`None`: they may).
+    pub(crate) fn placement_refusal(&self, w: WorkloadId, node: NodeId) -> Option<std::borrow::Cow<'static, str>> {
+        let wl = &self.workloads[w];
+        let labels = self.node_labels(node);
+        let selected = wl.node_selector.is_empty() || crate::validate::selects(&wl.node_selector, labels);
+        let affine =
+            wl.affinity.as_ref().is_none_or(|a| a.required.is_empty() || a.required.iter().any(|t| t.matches(labels)));
+        if !selected || !affine {
+            return Some("node(s) didn't match Pod's node affinity/selector".into());
+        }
+        let pool = &self.pools[self.nodes[node].pool as usize];
+        for t in &pool.taints {
+            if t.effect != crate::spec::TaintEffect::PreferNoSchedule
+                && !wl.tolerations.iter().any(|tol| tol.tolerates(&t.key, &t.value, t.effect))
+            {
+                return Some(format!("node(s) had untolerated taint {{{}: {}}}", t.key, t.value).into());
+            }
+        }
+        None
+    }
+
+    /// The PreferNoSchedule taints of `node` that `w` does not tolerate (the TaintToleration
+    /// score counts them).
+    pub(crate) fn intolerable_soft_taints(&self, w: WorkloadId, node: NodeId) -> i64 {
+        let wl = &self.workloads[w];
+        let pool = &self.pools[self.nodes[node].pool as usize];
+        pool.taints
+            .iter()
+            .filter(|t| {
+                t.effect == crate::spec::TaintEffect::PreferNoSchedule
+                    && !wl.tolerations.iter().any(|tol| tol.tolerates(&t.key, &t.value, t.effect))
+            })
+            .count() as i64
+    }
+
+    /// The summed weights of `w`'s preferred node-affinity terms that `node` matches.
+    pub(crate) fn preferred_affinity(&self, w: WorkloadId, node: NodeId) -> i64 {
+        let labels = self.node_labels(node);
+        self.workloads[w].affinity.as_ref().map_or(0, |a| {
+            a.preferred
+                .iter()
+                .filter(|p| p.match_expressions.iter().all(|r| r.matches(labels)))
+                .map(|p| i64::from(p.weight))
+                .sum()
+        })
+    }
+
+    /// How long `w`'s pods stay on a node with the NoExecute taint `node.kubernetes.io/<key>`, ms
+    /// (`None`: for ever): their own toleration of it, or the default every pod gets.
+    pub(crate) fn noexecute_toleration_ms(&self, w: WorkloadId, key: &str) -> Option<u64> {
+        let full = format!("node.kubernetes.io/{key}");
+        match self.workloads[w].tolerations.iter().find(|t| t.tolerates(&full, "", crate::spec::TaintEffect::NoExecute))
+        {
+            Some(t) => t.toleration_seconds.map(|s| s * 1000),
+            None => Some(self.scenario.spec.cluster.control_plane.not_ready_toleration.ms()),
+        }
     }
 
     /// A node's labels: its own if they were changed, else its pool's.

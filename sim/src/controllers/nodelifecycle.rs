@@ -222,8 +222,10 @@ impl World {
         let taint = if h.condition == ReadyCond::Unknown { "unreachable" } else { "not-ready" };
         let name = self.nodes[node].name.clone();
         self.history.note(now, &name, || format!("taint node.kubernetes.io/{taint}:NoExecute"));
-        let toleration = self.scenario.spec.cluster.control_plane.not_ready_toleration.ms();
-        self.at(SimTime(now.0 + toleration), Event::NodeEvict { node, epoch });
+        self.nodes[node].health.tainted = Some((now, taint));
+        if let Some(first) = self.next_eviction(node, 0) {
+            self.at(SimTime(now.0 + first), Event::NodeEvict { node, epoch });
+        }
         self.kick_taint_queue(key);
     }
 
@@ -258,6 +260,19 @@ impl World {
         }
     }
 
+    /// The next toleration, counted from the taint, longer than `elapsed` among the node's
+    /// evictable pods (`None`: nobody left to evict, or they tolerate it for ever).
+    fn next_eviction(&self, node: NodeId, elapsed: u64) -> Option<u64> {
+        let (_, key) = self.nodes[node].health.tainted?;
+        self.nodes[node]
+            .pods
+            .iter()
+            .filter(|&&p| self.pods[p].phase == Phase::Bound && self.pods[p].pinned.is_none())
+            .filter_map(|&p| self.noexecute_toleration_ms(self.pods[p].workload, key))
+            .filter(|&t| t > elapsed || (elapsed == 0 && t == 0))
+            .min()
+    }
+
     /// The pods' toleration of the taint ran out: the taint manager deletes them.
     pub(crate) fn on_node_evict(&mut self, node: NodeId, epoch: u32) {
         let n = &self.nodes[node];
@@ -274,20 +289,36 @@ impl World {
             self.queue_for_taint(node);
             return;
         }
+        let Some((since, key)) = n.health.tainted else { return };
+        let elapsed = self.now.0.saturating_sub(since.0);
+        // Each pod goes when its own toleration of the taint is over.
         let pods: Vec<_> = n
             .pods
             .iter()
             .copied()
-            .filter(|&p| self.pods[p].phase == Phase::Bound && self.pods[p].pinned.is_none())
+            .filter(|&p| {
+                self.pods[p].phase == Phase::Bound
+                    && self.pods[p].pinned.is_none()
+                    && self.noexecute_toleration_ms(self.pods[p].workload, key).is_some_and(|t| t <= elapsed)
+            })
             .collect();
         let mut workloads: BTreeSet<WorkloadId> = BTreeSet::new();
         for pod in pods {
-            workloads.insert(self.pods[pod].workload);
-            self.note_pod(pod, || "evicted by the taint manager: NoExecute taint, toleration 300 s over".into());
+            let w = self.pods[pod].workload;
+            workloads.insert(w);
+            let secs = self.noexecute_toleration_ms(w, key).unwrap_or(0) / 1000;
+            self.note_pod(pod, || {
+                format!(
+                    "evicted by the taint manager: NoExecute taint node.kubernetes.io/{key}, toleration {secs} s over"
+                )
+            });
             self.start_deletion(pod, false);
         }
         for w in workloads {
             self.reconcile(w);
+        }
+        if let Some(next) = self.next_eviction(node, elapsed) {
+            self.at(SimTime(since.0 + next), Event::NodeEvict { node, epoch });
         }
     }
 

@@ -190,7 +190,7 @@ impl World {
         let want = feasible_nodes_to_find(live, pct) as usize;
         let feasible = &mut sc.feasible;
         feasible.clear();
-        let mut reasons: BTreeMap<&'static str, u32> = BTreeMap::new();
+        let mut reasons: BTreeMap<std::borrow::Cow<'static, str>, u32> = BTreeMap::new();
         let start = self.sched.next_start % total.max(1);
         let mut examined = 0;
         for k in 0..total {
@@ -203,25 +203,25 @@ impl World {
             if !n.schedulable() {
                 if n.up && !n.gone && n.role != crate::spec::NodeRole::ControlPlane {
                     refusing += 1;
-                    *reasons.entry(refusal_reason(n)).or_default() += 1;
+                    *reasons.entry(refusal_reason(n).into()).or_default() += 1;
                 }
                 continue;
             }
-            if !self.selector_admits(w, id) {
-                *reasons.entry("node(s) didn't match Pod's node affinity/selector").or_default() += 1;
+            if let Some(why) = self.placement_refusal(w, id) {
+                *reasons.entry(why).or_default() += 1;
                 continue;
             }
             let mut fits = true;
             if n.req_cpu + pcpu > n.cpu {
-                *reasons.entry("Insufficient cpu").or_default() += 1;
+                *reasons.entry("Insufficient cpu".into()).or_default() += 1;
                 fits = false;
             }
             if n.req_mem + pmem > n.mem {
-                *reasons.entry("Insufficient memory").or_default() += 1;
+                *reasons.entry("Insufficient memory".into()).or_default() += 1;
                 fits = false;
             }
             if n.pods.len() as u32 >= n.max_pods {
-                *reasons.entry("Too many pods").or_default() += 1;
+                *reasons.entry("Too many pods".into()).or_default() += 1;
                 fits = false;
             }
             if fits {
@@ -288,6 +288,17 @@ impl World {
             }
         }
         let (min_s, max_s) = raw_spread.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        // TaintToleration (PreferNoSchedule) and NodeAffinity (preferred terms): constant over
+        // the nodes, and so left out, unless the pool or the workload has them.
+        let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
+            || feasible.iter().any(|&id| !self.pools[self.nodes[id].pool as usize].taints.is_empty());
+        let (soft_taints, affinity): (Vec<i64>, Vec<i64>) = if soft {
+            feasible.iter().map(|&id| (self.intolerable_soft_taints(w, id), self.preferred_affinity(w, id))).unzip()
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let max_taints = soft_taints.iter().copied().max().unwrap_or(0);
+        let max_affinity = affinity.iter().copied().max().unwrap_or(0);
         // The best score and every node that has it; one draw picks among them uniformly, as
         // kube-scheduler's selectHost does (it samples as it goes; the distribution is the same).
         let mut best = i64::MIN;
@@ -299,6 +310,17 @@ impl World {
                 let normalized =
                     if max_s == 0 { MAX_NODE_SCORE } else { MAX_NODE_SCORE * (max_s + min_s - raw_spread[i]) / max_s };
                 score += normalized * defaults::WEIGHT_POD_TOPOLOGY_SPREAD as i64;
+            }
+            if soft {
+                // kube-scheduler's DefaultNormalizeScore: reversed for taints (fewer is better).
+                let taint_score = if max_taints == 0 {
+                    MAX_NODE_SCORE
+                } else {
+                    MAX_NODE_SCORE - MAX_NODE_SCORE * soft_taints[i] / max_taints
+                };
+                let affinity_score = if max_affinity == 0 { 0 } else { MAX_NODE_SCORE * affinity[i] / max_affinity };
+                score += taint_score * defaults::WEIGHT_TAINT_TOLERATION as i64
+                    + affinity_score * defaults::WEIGHT_NODE_AFFINITY as i64;
             }
             if score > best {
                 best = score;

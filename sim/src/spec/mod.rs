@@ -12,6 +12,7 @@ mod cron;
 mod draw;
 mod fault;
 pub(crate) mod oneof;
+mod placement;
 mod quantity;
 mod schema;
 mod target;
@@ -31,6 +32,10 @@ pub use draw::{Drawn, Sample, TimeDraw};
 pub use fault::{
     ConfigMapUpdate, ContainerCrash, FaultSpec, NodeFailure, NodeFault, NodeScope, OneNodeFault, PlegFault,
     StockChange, TimedNodeFault,
+};
+pub use placement::{
+    NodeAffinity, NodeSelectorOperator, NodeSelectorRequirement, NodeSelectorTerm, PreferredTerm, Taint, TaintEffect,
+    Toleration, TolerationOperator,
 };
 pub use quantity::{Cpu, Memory};
 pub use target::{NodeTarget, Pick, TargetFields};
@@ -392,6 +397,10 @@ pub struct NodePoolSpec {
     /// the daemon. Off by default, as in Docker (docs.docker.com, engine/daemon/live-restore).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub live_restore: bool,
+    /// Taints on its nodes: pods without a matching toleration are not scheduled there
+    /// (`NoSchedule`, `NoExecute`) or only when nothing better fits (`PreferNoSchedule`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
 }
 
 /// Whether a pool's machines run at the start.

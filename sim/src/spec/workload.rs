@@ -88,6 +88,14 @@ pub struct WorkloadSpec {
     /// replacement elsewhere starts only once it has detached from the old node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume: Option<PersistentVolumeSpec>,
+    /// Tolerations of node taints (a pool's `taints`, and the node lifecycle controller's
+    /// `node.kubernetes.io/not-ready` and `unreachable`, whose `tolerationSeconds` then replace
+    /// the default 300 s).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<super::Toleration>,
+    /// Node affinity, hard (`required`) and soft (`preferred`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_affinity: Option<super::NodeAffinity>,
 }
 
 /// A pod's ReadWriteOnce volume.
