@@ -12,8 +12,13 @@
 //! ```
 //!
 //! so a service whose endpoints are all gone is down (ratio 0) even with nothing offered, and a
-//! caller loses exactly the share of its requests that need a failing dependency. The curve of a
-//! called service is its total load (callers' requests included); calls do not add load.
+//! caller loses exactly the share of its requests that need a failing dependency. A called
+//! service with a traffic curve of its own takes that curve as its total load (callers'
+//! requests included); one without gets what its callers send it: the sum over its callers of
+//! their offered load times the share of their requests that need it, so load flows down the
+//! call graph and a callee can saturate under its callers' traffic. (A caller behind a load
+//! balancer counts with its nominal share: its route's share, or an equal split among the
+//! balancer's backends.)
 //! Dependencies form a DAG (validated), evaluated in topological order.
 //!
 //! A load balancer is scored as a service of its own: users' requests (its curve) are split
@@ -74,6 +79,20 @@ impl Curve {
             v0 = v1;
         }
         None
+    }
+
+    /// Every value times `k`.
+    pub fn scaled(&self, k: f64) -> Curve {
+        Curve { points: self.points.iter().map(|&(t, v)| (t, v * k)).collect() }
+    }
+
+    /// The pointwise sum of two curves (piecewise linear again, on the union of their points).
+    pub fn plus(&self, other: &Curve) -> Curve {
+        let mut times: Vec<SimTime> = self.points.iter().chain(&other.points).map(|&(t, _)| t).collect();
+        times.sort();
+        times.dedup();
+        let at = |c: &Curve, t: SimTime| if c.points.is_empty() { 0.0 } else { c.at(t) };
+        Curve { points: times.into_iter().map(|t| (t, at(self, t) + at(other, t))).collect() }
     }
 
     /// The value at `t`: linear between points, flat outside them.
@@ -158,6 +177,7 @@ impl Topology {
             curves[usize::from(id(&t.service))] =
                 Curve { points: t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v * t.scale.value())).collect() };
         }
+        let own: Vec<bool> = (0..n).map(|i| !curves[i].points.is_empty()).collect();
         // Topological order by depth-first post-order (callees and backends first); validated
         // acyclic.
         let deps: Vec<Vec<usize>> = (0..n)
@@ -183,6 +203,31 @@ impl Topology {
         }
         for i in 0..n {
             visit(i, &deps, &mut done, &mut order);
+        }
+        // Load down the call graph: callers before callees (the reverse of `order`), so a
+        // caller's derived curve is complete before it is passed on.
+        let nominal = |i: usize| -> (usize, f64) {
+            let mut share = 1.0;
+            let mut at = i;
+            while let Some(up) = fed_by[at] {
+                let up_i = usize::from(up);
+                let route = route_shares.iter().find(|(t, _)| usize::from(*t) == at).map(|&(_, s)| s);
+                share *= route.unwrap_or(1.0 / backends[up_i].len().max(1) as f64);
+                at = up_i;
+            }
+            (at, share)
+        };
+        for &s in order.iter().rev() {
+            let i = usize::from(s);
+            let (src, share) = nominal(i);
+            for &(callee, call_share) in &calls[i] {
+                let c = usize::from(callee);
+                if own[c] || fed_by[c].is_some() {
+                    continue;
+                }
+                let add = curves[src].scaled(share * call_share);
+                curves[c] = curves[c].plus(&add);
+            }
         }
         let mut outage_below: Vec<f64> = svcs.iter().map(|s| s.outage_below.unwrap_or(spec.slo.outage_below)).collect();
         outage_below.extend(lbs.iter().map(|l| l.outage_below.unwrap_or(spec.slo.outage_below)));

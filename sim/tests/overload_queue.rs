@@ -183,3 +183,13 @@ fn retries_without_a_budget_turn_a_surge_into_a_metastable_failure() {
         assert_eq!(restarts_of(&surge(Some(budget)), seed), 0, "seed {seed}");
     }
 }
+
+#[test]
+fn an_overload_from_the_start_crosses_on_a_whole_millisecond_and_is_still_seen() {
+    // 250 rps on 200: the wait reaches the 1 s timeout at exactly 4.000 s. The event must fall
+    // strictly past the crossing (at 4.000 s the wait equals the timeout and no probe fails,
+    // and from there the solver finds no further crossing). A regression test.
+    for seed in 1..=3 {
+        assert!(restarts_of(&steady(2, 250.0, 1, 10), seed) > 0, "seed {seed}");
+    }
+}

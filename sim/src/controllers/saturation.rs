@@ -269,7 +269,7 @@ impl World {
             .iter()
             .flatten()
             .filter(|&&t| w > t)
-            .map(|&t| SimTime(now.0 + (((w - t) * 1000.0).ceil() as u64).max(1)))
+            .map(|&t| SimTime(now.0 + ((w - t) * 1000.0).floor() as u64 + 1))
             .min()
             .filter(|at| *at < self.end);
         if let Some(at) = next {
@@ -323,8 +323,8 @@ impl World {
         let mut resume = None;
         self.for_each_segment(s, from, self.end, |start, c, k, len| {
             if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
-                // The first millisecond past the crossing (never the present one).
-                found = Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1)));
+                // The first whole millisecond strictly past the crossing (never the present one).
+                found = Some(SimTime(start.0 + (x * 1000.0).floor() as u64 + 1));
                 return false;
             }
             w = backlog::advance(w, c, k, len);
@@ -343,7 +343,7 @@ impl World {
             let mut w = 0.0;
             self.for_each_segment(s, from, self.end, |start, c, k, len| {
                 if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
-                    found = Some(SimTime(start.0 + ((x * 1000.0).ceil() as u64).max(1)));
+                    found = Some(SimTime(start.0 + (x * 1000.0).floor() as u64 + 1));
                     return false;
                 }
                 w = backlog::advance(w, c, k, len);
