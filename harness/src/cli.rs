@@ -685,7 +685,16 @@ fn emit(text: &str, out: Option<&Path>) -> Result<(), Failure> {
         }
         Some(path) => {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            // A temporary file is private (0600) by default; the output is an ordinary file,
+            // so it gets 0666 less the umask, as any program's output does.
+            let mut builder = tempfile::Builder::new();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                builder.permissions(std::fs::Permissions::from_mode(0o666));
+            }
+            let mut tmp = builder
+                .tempfile_in(dir)
                 .map_err(|e| Failure::Output(format!("cannot write in {}: {e}", dir.display())))?;
             tmp.write_all(text.as_bytes()).map_err(|e| Failure::Output(e.to_string()))?;
             tmp.persist(path).map_err(|e| Failure::Output(format!("cannot write {}: {e}", path.display())))?;

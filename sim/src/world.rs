@@ -995,14 +995,30 @@ impl World {
     }
 
     /// Why `w`'s pods may not go to `node`, as kube-scheduler words it (`None`: they may).
+    #[inline]
     pub(crate) fn placement_refusal(&self, w: WorkloadId, node: NodeId) -> Option<std::borrow::Cow<'static, str>> {
+        // Runs for every node examined for every pod placed: the common case (no selector, no
+        // affinity, an untainted pool) costs two loads.
         let wl = &self.workloads[w];
-        let labels = self.node_labels(node);
-        let selected = wl.node_selector.is_empty() || crate::validate::selects(&wl.node_selector, labels);
-        let affine =
-            wl.affinity.as_ref().is_none_or(|a| a.required.is_empty() || a.required.iter().any(|t| t.matches(labels)));
-        if !selected || !affine {
-            return Some("node(s) didn't match Pod's node affinity/selector".into());
+        if wl.node_selector.is_empty()
+            && wl.affinity.is_none()
+            && self.pools[self.nodes[node].pool as usize].taints.is_empty()
+        {
+            return None;
+        }
+        self.placement_refusal_slow(w, node)
+    }
+
+    fn placement_refusal_slow(&self, w: WorkloadId, node: NodeId) -> Option<std::borrow::Cow<'static, str>> {
+        let wl = &self.workloads[w];
+        let required = wl.affinity.as_ref().map_or(&[][..], |a| &a.required[..]);
+        if !wl.node_selector.is_empty() || !required.is_empty() {
+            let labels = self.node_labels(node);
+            let selected = wl.node_selector.is_empty() || crate::validate::selects(&wl.node_selector, labels);
+            let affine = required.is_empty() || required.iter().any(|t| t.matches(labels));
+            if !selected || !affine {
+                return Some("node(s) didn't match Pod's node affinity/selector".into());
+            }
         }
         let pool = &self.pools[self.nodes[node].pool as usize];
         for t in &pool.taints {

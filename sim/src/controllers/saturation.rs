@@ -53,6 +53,9 @@ pub(crate) struct ServiceBacklog {
     /// The highest value of its load curve from each point on (`suffix_max[i]` over points
     /// `i..`), so a draw can tell at once that the load never comes near capacity again.
     pub suffix_max: Vec<f64>,
+    /// The smallest `mu t F` and probe period (s) among the liveness and readiness probes of the
+    /// pods it loads: the bound of `waits.rs`'s band of load.
+    pub waits_bound: (f64, f64),
     /// Generation of its pending draw of probe timeouts below saturation (`waits.rs`).
     pub waits_epoch: u32,
     /// Whether that event starts a run of timeouts (or only goes on drawing).
@@ -88,7 +91,22 @@ impl World {
             for i in (0..suffix_max.len().saturating_sub(1)).rev() {
                 suffix_max[i] = suffix_max[i].max(suffix_max[i + 1]);
             }
+            let mut bound = (f64::INFINITY, f64::INFINITY);
+            for &w in &self.services[s].workloads {
+                let wl = &self.workloads[w];
+                if wl.services.first() != Some(&s) {
+                    continue;
+                }
+                for kind in [crate::world::ProbeKind::Liveness, crate::world::ProbeKind::Readiness] {
+                    if let (Some(cfg), Some(t)) = (&wl.probes[kind as usize], wl.saturation[kind as usize]) {
+                        let mu = wl.capacity_mrps as f64 / 1000.0;
+                        bound.0 = bound.0.min(mu * t * f64::from(cfg.failure_threshold.max(1)));
+                        bound.1 = bound.1.min(cfg.period_ms as f64 / 1000.0);
+                    }
+                }
+            }
             let b = &mut self.services[s].backlog;
+            b.waits_bound = if bound.0.is_finite() { bound } else { (0.0, 1.0) };
             b.suffix_max = suffix_max;
             b.timeouts = timeouts;
             // Whatever was scheduled without the timeouts is stale.

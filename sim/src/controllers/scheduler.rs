@@ -191,6 +191,10 @@ impl World {
         let feasible = &mut sc.feasible;
         feasible.clear();
         let mut reasons: BTreeMap<std::borrow::Cow<'static, str>, u32> = BTreeMap::new();
+        // Selectors, affinity and taints are rare: without them no node is asked.
+        let constrained = !self.workloads[w].node_selector.is_empty()
+            || self.workloads[w].affinity.is_some()
+            || self.pools.iter().any(|p| !p.taints.is_empty());
         let start = self.sched.next_start % total.max(1);
         let mut examined = 0;
         for k in 0..total {
@@ -207,7 +211,7 @@ impl World {
                 }
                 continue;
             }
-            if let Some(why) = self.placement_refusal(w, id) {
+            if constrained && let Some(why) = self.placement_refusal(w, id) {
                 *reasons.entry(why).or_default() += 1;
                 continue;
             }
@@ -291,7 +295,10 @@ impl World {
         // TaintToleration (PreferNoSchedule) and NodeAffinity (preferred terms): constant over
         // the nodes, and so left out, unless the pool or the workload has them.
         let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
-            || feasible.iter().any(|&id| !self.pools[self.nodes[id].pool as usize].taints.is_empty());
+            || self
+                .pools
+                .iter()
+                .any(|p| p.taints.iter().any(|t| t.effect == crate::spec::TaintEffect::PreferNoSchedule));
         let (soft_taints, affinity): (Vec<i64>, Vec<i64>) = if soft {
             feasible.iter().map(|&id| (self.intolerable_soft_taints(w, id), self.preferred_affinity(w, id))).unzip()
         } else {

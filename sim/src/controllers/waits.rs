@@ -108,30 +108,31 @@ impl World {
 
     /// Draws `s`'s next run of probe timeouts (any pending draw is void).
     pub(crate) fn waits_draw(&mut self, s: ServiceId) {
-        self.services[s].backlog.waits_epoch += 1;
+        let b = &mut self.services[s].backlog;
+        b.waits_epoch += 1;
+        // No timed probes (or the watches have not started yet: `init_saturation` draws).
+        if b.timeouts.is_empty() {
+            return;
+        }
         self.waits_continue(s, self.now.0 as f64);
     }
 
     /// Goes on drawing candidates from `from` (ms).
     fn waits_continue(&mut self, s: ServiceId, from: f64) {
-        let classes = self.waits_classes(s);
-        if classes.is_empty() {
+        let b = &self.services[s].backlog;
+        let (cap, share) = b.rate;
+        let Some(top) = b.floors.groups().last().filter(|g| b.g - g.floor <= 1e-9) else { return };
+        let (a, p_min) = b.waits_bound;
+        if cap <= 0.0 || share <= 0.0 || !(a > 0.0) {
             return;
         }
-        let (cap, share) = self.services[s].backlog.rate;
-        if cap <= 0.0 || share <= 0.0 {
-            return;
-        }
-        let rate = |rho: f64| classes.iter().map(|c| c.rate(rho)).sum::<f64>();
         // The band of load where runs are likely enough to draw: from `low` to capacity. With
         // q <= exp(-mu t (1 - rho)), the rate is at most N / P exp(-a (1 - rho)) for the
-        // smallest `a = mu t F` and period `P`: under `low` it is below RATE_FLOOR.
-        let n: f64 = classes.iter().map(|c| c.pods as f64).sum();
-        let a = classes.iter().map(|c| c.mu * c.timeout * f64::from(c.failures)).fold(f64::INFINITY, f64::min);
-        let p_min = classes.iter().map(|c| c.period_s).fold(f64::INFINITY, f64::min);
-        let low = if a > 0.0 { (1.0 - (n / (p_min * RATE_FLOOR)).ln().max(0.0) / a).max(0.0) } else { 0.0 };
+        // smallest `a = mu t F` and period `P` among the service's probes: under `low` it is
+        // below RATE_FLOOR. Checked before anything else: most services never come near it.
+        let n = top.members.len() as f64;
+        let low = (1.0 - (n / (p_min * RATE_FLOOR)).ln().max(0.0) / a).max(0.0);
         let (level_low, level_cap) = (low * cap / share, cap / share);
-        let b = &self.services[s].backlog;
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         // Quiet for the rest of the run: the load never reaches the band.
         let first = curve.points.partition_point(|(t, _)| (t.0 as f64) <= from);
@@ -139,6 +140,12 @@ impl World {
         if rest_peak <= level_low {
             return;
         }
+        let classes = self.waits_classes(s);
+        if classes.is_empty() {
+            return;
+        }
+        let rate = |rho: f64| classes.iter().map(|c| c.rate(rho)).sum::<f64>();
+        let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         let end = self.end.0 as f64;
         let mut f = SimTime(from.ceil() as u64);
         let mut drawn = 0;
