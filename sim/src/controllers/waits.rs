@@ -123,7 +123,7 @@ impl World {
         let (cap, share) = b.rate;
         let Some(top) = b.floors.groups().last().filter(|g| b.g - g.floor <= 1e-9) else { return };
         let (a, p_min) = b.waits_bound;
-        if cap <= 0.0 || share <= 0.0 || !(a > 0.0) {
+        if cap <= 0.0 || share <= 0.0 || a.is_nan() || a <= 0.0 {
             return;
         }
         // The band of load where runs are likely enough to draw: from `low` to capacity. With
