@@ -1,4 +1,4 @@
-//! Incident D (the operations runbook of seed 003): the four drills and what the runbook's
+//! Incident D (the operations runbook of incident D): the four drills and what the runbook's
 //! remedies do in each, over several seeds. Every expectation here is an outcome of the model's
 //! mechanics; the scenarios state no outage and no duration.
 
