@@ -18,9 +18,11 @@ use capsize_sim::RunOptions;
 use crate::load::{self, LoadError};
 use crate::runner;
 
-/// Replay Kubernetes incidents in a deterministic cluster model and score remediation policies.
+/// capsize replays Kubernetes and Docker Swarm incidents in a deterministic cluster model, runs
+/// them under remediation policies, and scores the availability users would have seen.
+/// Start with `capsize init my-drill`, or `capsize compare <scenario.yaml>`.
 #[derive(Debug, Parser)]
-#[command(name = "capsize", version, about, long_about = None)]
+#[command(name = "capsize", version)]
 pub struct Cli {
     /// Log what the harness does (to stderr).
     #[arg(short, long, global = true)]
@@ -269,9 +271,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Check scenario and policy files without running them.
+    /// Write a commented starter drill into a new directory: a scenario, two policies and a
+    /// suite that validate and run as written.
+    Init {
+        /// The directory to create (its name names the drill).
+        dir: PathBuf,
+    },
+    /// Check scenario, policy, suite and budget files without running them.
     Validate {
-        /// Files to check.
+        /// Files to check; a directory means every `.yaml` and `.yml` file below it; `-` reads
+        /// standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -420,6 +429,18 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             let suite = crate::suite::load_suite(&file)?;
             let baseline_path = suite.baseline_path();
             let baseline = match (&baseline_path, update_baseline) {
+                (Some(p), false) if !p.exists() => {
+                    return Err(Failure::Invalid(LoadError {
+                        diagnostics: vec![suite.file.at(
+                            &crate::yaml::parse_path("spec.baseline"),
+                            format!(
+                                "the baseline file {} does not exist yet: run `capsize check {} --update-baseline` to create it",
+                                p.display(),
+                                file.display()
+                            ),
+                        )],
+                    }));
+                }
                 (Some(p), false) => Some(crate::suite::read_baseline(p)?),
                 (None, true) => {
                     return Err(Failure::Invalid(LoadError {
@@ -436,7 +457,11 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
                 let mut text = serde_json::to_string_pretty(&made).expect("a baseline serializes");
                 text.push('\n');
                 emit(&text, Some(&p))?;
-                eprintln!("baseline written to {} ({} cases)", p.display(), made.cases.len());
+                eprintln!(
+                    "baseline written to {} ({})",
+                    p.display(),
+                    capsize_reports::count(made.cases.len(), "case", "cases")
+                );
             }
             emit(&capsize_reports::render_check(&report, format.into()), out.as_deref())?;
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -584,9 +609,30 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&render_sweep(&rows.summarize(worst), format.into()), out.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Init { dir } => {
+            let files = crate::init::init(&dir).map_err(Failure::Output)?;
+            for f in &files {
+                println!("wrote {}", f.display());
+            }
+            let d = dir.display();
+            println!("\nnext:\n  capsize compare {d}/scenario.yaml\n  capsize check {d}/suite.yaml");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Validate { files } => {
             let mut errors = Vec::new();
+            let mut expanded = Vec::new();
             for f in &files {
+                if f.is_dir() {
+                    let before = expanded.len();
+                    yaml_files_below(f, &mut expanded).map_err(|e| Failure::Output(format!("{}: {e}", f.display())))?;
+                    if expanded.len() == before {
+                        eprintln!("note: no .yaml or .yml file below {}", f.display());
+                    }
+                } else {
+                    expanded.push(f.clone());
+                }
+            }
+            for f in &expanded {
                 match validate_file(f) {
                     Ok(summary) => println!("ok: {} ({summary})", f.display()),
                     Err(e) => errors.extend(e.diagnostics),
@@ -601,35 +647,57 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
     }
 }
 
+/// Every `.yaml`/`.yml` file below `dir`, in name order (hidden directories and `target/`
+/// skipped).
+fn yaml_files_below(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if p.is_dir() {
+            if !name.starts_with('.') && name != "target" {
+                yaml_files_below(&p, out)?;
+            }
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
 /// Checks one file: a scenario with every policy it lists, or a policy on its own.
 fn validate_file(path: &Path) -> Result<String, LoadError> {
     let file = load::SourceFile::read(path)?;
     match load::peek_kind(&file)?.as_str() {
         "Suite" => {
             let s = crate::suite::load_suite(path)?;
-            Ok(format!("Suite {}, {} cases", s.suite.metadata.name, s.suite.spec.cases.len()))
+            Ok(format!(
+                "Suite {}, {}",
+                s.suite.metadata.name,
+                capsize_reports::count(s.suite.spec.cases.len(), "case", "cases")
+            ))
         }
         #[cfg(feature = "real-cluster")]
         "NodeCommands" => {
             let c = crate::real::load_node_commands(path)?;
-            Ok(format!("NodeCommands, {} commands", c.commands.len()))
+            Ok(format!("NodeCommands, {}", capsize_reports::count(c.commands.len(), "command", "commands")))
         }
         #[cfg(not(feature = "real-cluster"))]
         "NodeCommands" => Ok("NodeCommands (not checked: this capsize has no real-cluster mode)".into()),
         "Budget" => {
             let (_, b) = load::read_typed::<crate::search::BudgetFile>(path, "Budget")?;
             Ok(format!(
-                "Budget {}, {} fault templates; its templates are checked with a scenario by `capsize search`",
+                "Budget {}, {}; its templates are checked with a scenario by `capsize search`",
                 b.metadata.name,
-                b.spec.faults.len()
+                capsize_reports::count(b.spec.faults.len(), "fault template", "fault templates")
             ))
         }
         "Policy" => {
             let p = load::load_policy(path)?;
             Ok(format!(
-                "Policy {}, {} rules; its references are checked with a scenario",
+                "Policy {}, {}; its references are checked with a scenario",
                 p.policy.metadata.name,
-                p.policy.spec.rules.len()
+                capsize_reports::count(p.policy.spec.rules.len(), "rule", "rules")
             ))
         }
         _ => {
@@ -645,7 +713,11 @@ fn validate_file(path: &Path) -> Result<String, LoadError> {
             if !diagnostics.is_empty() {
                 return Err(LoadError { diagnostics });
             }
-            Ok(format!("Scenario {}, {} policies", s.scenario.metadata.name, policies.len()))
+            Ok(format!(
+                "Scenario {}, {}",
+                s.scenario.metadata.name,
+                capsize_reports::count(policies.len(), "policy", "policies")
+            ))
         }
     }
 }

@@ -147,7 +147,7 @@ impl Expectation {
             }
             Expectation::Actions(op, v) => {
                 let n = r.actions.iter().filter(|a| a.by_policy).count();
-                (op.holds(n as f64, *v), format!("{n} actions"))
+                (op.holds(n as f64, *v), capsize_reports::count(n, "action", "actions"))
             }
             Expectation::NoFailedActions => {
                 let failed: Vec<&str> =

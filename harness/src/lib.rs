@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod expect;
 pub mod external;
+pub mod init;
 pub mod load;
 pub mod patch;
 pub mod policy;

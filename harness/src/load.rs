@@ -124,6 +124,33 @@ impl SourceFile {
     /// Reads `path`, refusing files over [`MAX_FILE_BYTES`] before reading them.
     pub fn read(path: &Path) -> Result<SourceFile, LoadError> {
         let fail = |message: String| LoadError { diagnostics: vec![bare(path, message)] };
+        if path == Path::new("-") {
+            // Standard input, read once (a command may read its file more than once) and no
+            // more than the limit.
+            static STDIN: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+            let text = STDIN.get_or_init(|| {
+                use std::io::Read;
+                let mut buf = Vec::new();
+                std::io::stdin()
+                    .lock()
+                    .take(MAX_FILE_BYTES + 1)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                if buf.len() as u64 > MAX_FILE_BYTES {
+                    return Err(format!("standard input is over the limit of {MAX_FILE_BYTES} bytes (4 MiB)"));
+                }
+                String::from_utf8(buf).map_err(|e| {
+                    format!(
+                        "standard input is not UTF-8 (the first bad byte is at offset {})",
+                        e.utf8_error().valid_up_to()
+                    )
+                })
+            });
+            return match text {
+                Ok(t) => Ok(SourceFile { path: path.to_path_buf(), text: t.clone() }),
+                Err(m) => Err(fail(m.clone())),
+            };
+        }
         let meta = fs::metadata(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
         if !meta.is_file() {
             return Err(fail("not a regular file".into()));
@@ -251,10 +278,10 @@ pub fn load_scenario(path: &Path) -> Result<LoadedScenario, LoadError> {
             ));
         }
     }
-    // Listed policy files must exist.
+    // Listed policy files must exist (`do-nothing` is built in, unless a file of that name is there).
     let dir = path.parent().unwrap_or(Path::new("."));
     for (i, p) in scenario.spec.policies.iter().enumerate() {
-        if !dir.join(p).is_file() {
+        if !dir.join(p).is_file() && p != DO_NOTHING {
             diagnostics.push(file.at(
                 &yaml::parse_path(&format!("spec.policies[{i}]")),
                 format!("no policy file at `{}`", dir.join(p).display()),
@@ -436,8 +463,15 @@ pub fn do_nothing_policy() -> LoadedPolicy {
 /// lists when none is named.
 pub fn select_policies(scenario: &LoadedScenario, wanted: &[String]) -> Result<Vec<LoadedPolicy>, LoadError> {
     let dir = scenario.file.path.parent().unwrap_or(Path::new("."));
-    let listed: Vec<LoadedPolicy> =
-        scenario.scenario.spec.policies.iter().map(|p| load_policy(&dir.join(p))).collect::<Result<_, _>>()?;
+    let listed: Vec<LoadedPolicy> = scenario
+        .scenario
+        .spec
+        .policies
+        .iter()
+        .map(|p| {
+            if p == DO_NOTHING && !dir.join(p).is_file() { Ok(do_nothing_policy()) } else { load_policy(&dir.join(p)) }
+        })
+        .collect::<Result<_, _>>()?;
     if wanted.is_empty() {
         if listed.is_empty() {
             return Err(LoadError {

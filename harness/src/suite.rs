@@ -251,7 +251,7 @@ impl LoadedSuite {
                 checks.push(CheckResult {
                     expectation: "the policy acts".into(),
                     passed: n > 0,
-                    measured: format!("{n} actions"),
+                    measured: capsize_reports::count(n, "action", "actions"),
                 });
             }
             for (line, x) in spec.expect.iter().zip(&self.cases[k].2) {
@@ -299,7 +299,7 @@ fn fault_check(r: &RunResult, planned: usize) -> CheckResult {
         } else if r.faults.len() < planned {
             format!("only {} of {planned} faults fired (the run stopped early)", r.faults.len())
         } else {
-            format!("{hit} of {planned} faults hit")
+            format!("{hit} of {} hit", capsize_reports::count(planned, "fault", "faults"))
         },
     }
 }

@@ -70,7 +70,8 @@ pub fn check_table(r: &CheckReport) -> String {
 
 /// The table with each cell passed through `cell` (Markdown escapes `|`).
 pub(crate) fn verdict_table(r: &CheckReport, cell: impl Fn(&str) -> String) -> String {
-    let mut out = format!("suite {}: {} cases, {} failed\n\n", r.suite, r.cases.len(), r.failures());
+    let mut out =
+        format!("suite {}: {}, {} failed\n\n", r.suite, crate::count(r.cases.len(), "case", "cases"), r.failures());
     let mut t = crate::new_table(&["case", "expectation", "measured", "verdict"]);
     for c in &r.cases {
         let id = c.id();

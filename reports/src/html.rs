@@ -200,8 +200,8 @@ pub fn runs_html(runs: &[RunResult]) -> String {
     let first = longest(runs);
     let mut body = format!("<h1>{}</h1>\n", esc(&first.scenario));
     body.push_str(&format!(
-        "<p>{} policies, seed {}, from {} for {}. Every number comes out of the model's mechanics.</p>\n",
-        runs.len(),
+        "<p>{}, seed {}, from {} for {}. Every number comes out of the model's mechanics.</p>\n",
+        crate::count(runs.len(), "policy", "policies"),
         first.seed,
         esc(&first.start),
         human_duration(first.duration_s)
@@ -294,10 +294,10 @@ pub fn runs_html(runs: &[RunResult]) -> String {
 /// `capsize check`'s verdicts as one HTML page.
 pub fn check_html(r: &CheckReport) -> String {
     let mut body = format!(
-        "<h1>Suite {}</h1>\n<p>{} cases, {} failed.</p>\n<table>\n<tr><th>case</th><th>expectation</th><th>measured</th>\
+        "<h1>Suite {}</h1>\n<p>{}, {} failed.</p>\n<table>\n<tr><th>case</th><th>expectation</th><th>measured</th>\
          <th>verdict</th></tr>\n",
         esc(&r.suite),
-        r.cases.len(),
+        crate::count(r.cases.len(), "case", "cases"),
         r.failures()
     );
     for c in &r.cases {

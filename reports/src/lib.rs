@@ -180,7 +180,7 @@ pub fn compare_table(runs: &[RunResult]) -> String {
     let Some(first) = runs.first() else {
         return "no runs\n".into();
     };
-    let mut out = format!("{} (seed {}): {} policies\n\n", first.scenario, first.seed, runs.len());
+    let mut out = format!("{} (seed {}): {}\n\n", first.scenario, first.seed, count(runs.len(), "policy", "policies"));
     let mut t =
         new_table(&["policy", "service", "availability", "downtime", "outages", "when", "worst recovery", "restarts"]);
     for r in runs {
@@ -285,6 +285,11 @@ fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
         }
     }
     format!("node conditions:\n{t}\n\n")
+}
+
+/// `n` and the noun in the number it takes: "1 policy", "2 policies".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
     let Some(first) = runs.iter().reduce(|a, b| if b.duration_s > a.duration_s { b } else { a }) else {
         return "No runs.\n".into();
     };
-    let mut out = format!("# {}: {} policies compared\n\n", first.scenario, runs.len());
+    let mut out = format!("# {}: {} compared\n\n", first.scenario, crate::count(runs.len(), "policy", "policies"));
     if first.mode == capsize_sim::result::Mode::Real {
         out.push_str(&format!(
             "Seed {}, from {} for {}. Observed on a real cluster by `capsize drive`: availability is the \

@@ -2,44 +2,30 @@
 //! without errors and renders with visible charts (the DOM holds the SVG lines, the screenshot
 //! is not blank and shows the policies' colours).
 //!
-//! Chromium is Debian's `chromium` package. `.ci/run` installs it; on a machine without it this
-//! test installs it with apt-get when it can (as root), and otherwise fails saying how.
+//! Chromium is Debian's `chromium` package. The test installs nothing: `scripts/test` (the
+//! README's test command) installs it when it is missing, and without it this test fails saying
+//! how to get it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use capsize_tests::capsize;
 
-/// The browser, installed on first use when missing.
+/// The browser (this test does not install it).
 fn chromium() -> PathBuf {
-    let find = || {
-        ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|b| {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|b| {
             std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
                 .map(|d| d.join(b))
                 .find(|p| p.is_file())
         })
-    };
-    if let Some(p) = find() {
-        return p;
-    }
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if root && Path::new("/usr/bin/apt-get").is_file() {
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        assert!(
-            apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium"]),
-            "apt-get install chromium failed"
-        );
-    }
-    find().expect("headless Chromium is needed: install Debian's `chromium` package (apt-get install chromium)")
+        .expect(
+            "the HTML report's browser test needs headless Chromium: run `./scripts/test`, which installs \
+             Debian's `chromium` package when it is missing, or install it yourself (apt-get install chromium)",
+        )
 }
 
-/// Runs headless Chromium on `page` with `args`; returns its stderr.
 fn browse(page: &Path, args: &[&str]) -> (Vec<u8>, String) {
     let out = Command::new(chromium())
         .args([
