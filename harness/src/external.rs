@@ -488,7 +488,7 @@ impl Policy for ExternalPolicy {
                 actions: answer
                     .actions
                     .into_iter()
-                    .map(|action| Request { by: format!("{} (plug-in)", self.name), action })
+                    .map(|action| Request { observed: None, by: format!("{} (plug-in)", self.name), action })
                     .collect(),
                 wake_at: answer.wake_at_ms.map(SimTime),
                 ..Decision::default()

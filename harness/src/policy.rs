@@ -702,15 +702,16 @@ struct RuleRt {
     /// Trigger occurrences already acted on.
     handled: BTreeSet<String>,
     /// Occurrences waiting for the actor: due time and the pods the trigger matched.
-    pending: Vec<(SimTime, Vec<String>)>,
+    pending: Vec<(SimTime, Vec<String>, SimTime)>,
     /// Actions issued so far.
     issued: u32,
     /// For `nodes` triggers: since when each node has matched.
     node_since: std::collections::BTreeMap<String, SimTime>,
     /// Ladders being climbed.
     ladders: Vec<LadderRt>,
-    /// Occurrences due but waiting for a free ladder (`concurrency`).
-    queued: Vec<Vec<String>>,
+    /// Occurrences due but waiting for a free ladder (`concurrency`), with when their trigger
+    /// matched.
+    queued: Vec<(Vec<String>, SimTime)>,
     /// When each action of the last hour was issued (`maxActionsPerHour`).
     recent: std::collections::VecDeque<SimTime>,
 }
@@ -874,28 +875,29 @@ impl Policy for RulePolicy {
                 for t in targets {
                     // A target already on its way (pending, queued, climbing) is not taken twice.
                     let busy = !t.is_empty()
-                        && (rule.pending.iter().any(|(_, m)| *m == t)
-                            || rule.queued.contains(&t)
+                        && (rule.pending.iter().any(|(_, m, _)| *m == t)
+                            || rule.queued.iter().any(|(m, _)| *m == t)
                             || rule.ladders.iter().any(|l| l.matched == t));
                     if !busy {
-                        rule.pending.push((now.after(delay), t));
+                        rule.pending.push((now.after(delay), t, now));
                     }
                 }
             }
 
             // 2. Act on what is due.
-            let due: Vec<Vec<String>> =
-                rule.pending.iter().filter(|(t, _)| *t <= now).map(|(_, m)| m.clone()).collect();
-            rule.pending.retain(|(t, _)| *t > now);
+            let due: Vec<(Vec<String>, SimTime)> =
+                rule.pending.iter().filter(|(t, _, _)| *t <= now).map(|(_, m, seen)| (m.clone(), *seen)).collect();
+            rule.pending.retain(|(t, _, _)| *t > now);
             if !ladder {
-                for matched in due {
+                for (matched, seen) in due {
                     match rule.hour_room(now) {
                         Ok(()) => {
                             let actions = rule.spec.actions.clone();
-                            rule.act(&actions, &matched, view, now, &mut decision, rng);
+                            let observed = (seen < now).then_some(seen);
+                            rule.act(&actions, (&matched, observed), view, now, &mut decision, rng);
                         }
                         // The hourly limit holds it back, not away.
-                        Err(at) => rule.pending.push((at, matched)),
+                        Err(at) => rule.pending.push((at, matched, seen)),
                     }
                 }
             } else {
@@ -919,7 +921,7 @@ impl Policy for RulePolicy {
                     let next_step = rule.ladders[k].step + 1;
                     let matched = rule.ladders[k].matched.clone();
                     let step = rule.spec.ladder[next_step].clone();
-                    rule.act(&step.actions, &matched, view, now, &mut decision, rng);
+                    rule.act(&step.actions, (&matched, None), view, now, &mut decision, rng);
                     if next_step + 1 == rule.spec.ladder.len() {
                         // The last step: nothing left to wait for.
                         rule.ladders.remove(k);
@@ -935,13 +937,13 @@ impl Policy for RulePolicy {
                         wake = earliest(wake, at);
                         break;
                     }
-                    let matched = rule.queued.remove(0);
+                    let (matched, seen) = rule.queued.remove(0);
                     // A target that recovered while it waited its turn needs nothing.
                     if !still_holds(&rule.spec.when, &matched, view) {
                         continue;
                     }
                     let step = rule.spec.ladder[0].clone();
-                    rule.act(&step.actions, &matched, view, now, &mut decision, rng);
+                    rule.act(&step.actions, (&matched, (seen < now).then_some(seen)), view, now, &mut decision, rng);
                     if rule.spec.ladder.len() > 1 {
                         rule.ladders.push(LadderRt { matched, step: 0, next: now.after(step.wait) });
                     }
@@ -950,7 +952,7 @@ impl Policy for RulePolicy {
                     wake = earliest(wake, l.next);
                 }
             }
-            for (t, _) in &rule.pending {
+            for (t, _, _) in &rule.pending {
                 wake = earliest(wake, *t);
             }
         }
@@ -979,7 +981,7 @@ impl RuleRt {
     fn act(
         &mut self,
         actions: &[ActionSpec],
-        matched: &[String],
+        (matched, observed): (&[String], Option<SimTime>),
         view: &dyn ClusterView,
         now: SimTime,
         decision: &mut Decision,
@@ -1008,7 +1010,7 @@ impl RuleRt {
                 }
                 self.issued += 1;
                 self.recent.push_back(now);
-                decision.actions.push(Request { by: by.clone(), action: a });
+                decision.actions.push(Request { by: by.clone(), action: a, observed });
             }
         }
     }

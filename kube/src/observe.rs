@@ -431,7 +431,15 @@ impl Recorder {
             Ok(s) | Err(s) => s.clone(),
         };
         self.history.note(done, by, || format!("{action}: {what}"));
-        self.history.actions.push(ActionRecord { from_policy, issued, done, by: by.to_string(), action, outcome });
+        self.history.actions.push(ActionRecord {
+            from_policy,
+            observed: None,
+            issued,
+            done,
+            by: by.to_string(),
+            action,
+            outcome,
+        });
     }
 
     /// The history as the scorer reads it: pods filled in, the end set.

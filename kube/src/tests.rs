@@ -326,7 +326,7 @@ impl capsize_sim::Policy for Operator {
                 capsize_sim::Action::Cordon { node },
                 capsize_sim::Action::Scale { workload: "api".into(), replicas: 4 },
             ] {
-                d.actions.push(capsize_sim::Request { by: "operator".into(), action });
+                d.actions.push(capsize_sim::Request { observed: None, by: "operator".into(), action });
             }
         }
         d

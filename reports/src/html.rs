@@ -247,7 +247,7 @@ pub fn runs_html(runs: &[RunResult]) -> String {
         for a in &r.actions {
             body.push_str(&format!(
                 "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td{}>{}</td></tr>\n",
-                esc(&a.at),
+                esc(&crate::acted_at(a)),
                 esc(&a.by),
                 esc(&a.action),
                 if a.ok { "" } else { " class=\"fail\"" },

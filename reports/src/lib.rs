@@ -157,7 +157,7 @@ pub fn run_table(r: &RunResult) -> String {
         out.push_str(&format!("actions ({}):\n", r.actions.len()));
         for a in &r.actions {
             let mark = if a.ok { "ok" } else { "FAILED" };
-            out.push_str(&format!("  {}  {}  {}  [{mark}: {}]\n", a.at, a.by, a.action, a.result));
+            out.push_str(&format!("  {}  {}  {}  [{mark}: {}]\n", acted_at(a), a.by, a.action, a.result));
         }
     }
     for p in &r.probes {
@@ -290,6 +290,15 @@ fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
 /// `n` and the noun in the number it takes: "1 policy", "2 policies".
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// When an action was issued, and when what it answers was seen if earlier ("09:19:00, seen
+/// 09:14:00": a rule's trigger matched at a monitoring evaluation, a person took the rest).
+pub fn acted_at(a: &capsize_sim::result::ActionResult) -> String {
+    match &a.observed {
+        Some(seen) => format!("{} (seen {seen})", a.at),
+        None => a.at.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
         for a in &r.actions {
             out.push_str(&format!(
                 "| {} | {} | `{}` | {}{} |\n",
-                a.at,
+                crate::acted_at(a),
                 cell(&a.by),
                 cell(&a.action),
                 if a.ok { "" } else { "**FAILED**: " },

@@ -206,6 +206,9 @@ pub struct PodRecord {
 pub struct ActionRecord {
     /// The policy asked for it (not a scheduled job of the cloud, nor the cluster itself).
     pub from_policy: bool,
+    /// When what it answers was seen (a rule's trigger at a monitoring evaluation), if
+    /// earlier than `issued`.
+    pub observed: Option<SimTime>,
     /// When the policy issued it.
     pub issued: SimTime,
     /// When it took effect (or failed).

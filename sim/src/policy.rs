@@ -401,6 +401,9 @@ pub struct Request {
     pub by: String,
     /// What to do.
     pub action: Action,
+    /// When the policy saw what this answers, if earlier than now (a rule's trigger matched
+    /// at a monitoring evaluation, and a person took `responseTime` to act): for reports.
+    pub observed: Option<crate::time::SimTime>,
 }
 
 /// A policy's answer.

@@ -191,6 +191,13 @@ pub struct ActionResult {
     pub at: String,
     /// When it was issued, seconds from the start.
     pub at_s: f64,
+    /// When what it answers was seen (a rule's trigger at a monitoring evaluation), seconds
+    /// from the start, if earlier than `at_s` (a person's response time lies between).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed_s: Option<f64>,
+    /// The same, scenario-local clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
     /// When it took effect, seconds from the start.
     pub done_s: f64,
     /// Rule or actor.

@@ -177,6 +177,8 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             .map(|a| ActionResult {
                 at: clock(a.issued),
                 at_s: a.issued.secs_f64(),
+                observed_s: a.observed.filter(|o| *o < a.issued).map(|o| o.secs_f64()),
+                observed: a.observed.filter(|o| *o < a.issued).map(clock),
                 done_s: a.done.secs_f64(),
                 by: a.by.clone(),
                 action: a.action.clone(),

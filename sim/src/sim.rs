@@ -465,6 +465,7 @@ impl Sim {
             w.history.note(now, &u.by, || format!("{}: {}", u.action, u.error));
             w.history.actions.push(crate::history::ActionRecord {
                 from_policy: true,
+                observed: None,
                 issued: now,
                 done: now,
                 by: u.by,

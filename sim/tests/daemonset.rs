@@ -57,7 +57,11 @@ impl Policy for DeleteAgentOn {
             }
         });
         let pod = victim.expect("an agent pod on the node");
-        d.actions.push(Request { by: "test".into(), action: Action::DeletePod { pod, force: self.force } });
+        d.actions.push(Request {
+            observed: None,
+            by: "test".into(),
+            action: Action::DeletePod { pod, force: self.force },
+        });
         self.done = true;
         d
     }

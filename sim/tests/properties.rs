@@ -29,6 +29,7 @@ impl Policy for Chaos {
         if !names.is_empty() && self.rng.random_bool(0.2) {
             let pod = names[self.rng.random_range(0..names.len())].clone();
             d.actions.push(Request {
+                observed: None,
                 by: "chaos".into(),
                 action: Action::DeletePod { pod, force: self.rng.random_bool(0.5) },
             });
@@ -36,6 +37,7 @@ impl Policy for Chaos {
         if !self.workloads.is_empty() && self.rng.random_bool(0.05) {
             let workload = self.workloads[self.rng.random_range(0..self.workloads.len())].clone();
             d.actions.push(Request {
+                observed: None,
                 by: "chaos".into(),
                 action: Action::Scale { workload, replicas: self.rng.random_range(0..6) },
             });
@@ -179,11 +181,12 @@ impl Policy for CloudChaos {
                     ],
                 },
             };
-            d.actions.push(Request { by: "chaos".into(), action });
+            d.actions.push(Request { observed: None, by: "chaos".into(), action });
         }
         if r.random_bool(0.1) {
             let service = ["web", "swarm-web"][r.random_range(0..2)].to_string();
             d.actions.push(Request {
+                observed: None,
                 by: "chaos".into(),
                 action: Action::SetBackend { load_balancer: "site".into(), service, enabled: r.random_bool(0.6) },
             });

@@ -53,6 +53,7 @@ impl Policy for DeleteAt {
         }
         for pod in &self.pods {
             d.actions.push(Request {
+                observed: None,
                 by: "test".into(),
                 action: Action::DeletePod { pod: pod.to_string(), force: self.force },
             });

@@ -80,7 +80,7 @@ impl Policy for SwarmChaos {
                 3 => Action::Rejoin { node: n.name.clone(), pool: if n.manager { "m" } else { "w" }.into() },
                 _ => Action::RunInstances { pool: "m".into(), count: 1, choices: Vec::new() },
             };
-            d.actions.push(Request { by: "chaos".into(), action });
+            d.actions.push(Request { observed: None, by: "chaos".into(), action });
         }
         d.wake_at = Some(SimTime(view.now().ms() + self.rng.random_range(1_000..90_000)));
         d

@@ -164,3 +164,25 @@ fn a_runbook_that_names_a_node_the_scenario_lacks_is_refused_with_its_location()
     assert!(err.contains("ladder.yaml:9:"), "located in the policy: {err}");
     assert!(err.contains("`wrker-2` is not a node name of any pool"), "{err}");
 }
+
+#[test]
+fn a_node_trigger_records_when_it_saw_the_node_and_when_it_acted() {
+    // The ladder's rule is a person with a 2-minute response time: the first step is issued
+    // 2 minutes after the monitoring evaluation that saw the node NotReady for its `for`.
+    let out = capsize_tests::capsize_json(&[
+        "run",
+        "scenarios/node-notready-pleg.yaml",
+        "--policy",
+        "runbook-ladder",
+        "--format",
+        "json",
+    ]);
+    let first = &out["actions"][0];
+    let (seen, acted) = (first["observed_s"].as_f64().expect("observed"), first["at_s"].as_f64().unwrap());
+    assert!((acted - seen - 120.0).abs() < 1e-6, "seen {seen}, acted {acted}");
+    // The next steps come from the ladder's own waits: nothing earlier to report.
+    assert!(out["actions"][1].get("observed_s").is_none());
+    let table = capsize_tests::capsize(&["run", "scenarios/node-notready-pleg.yaml", "--policy", "runbook-ladder"]);
+    let t = String::from_utf8_lossy(&table.stdout);
+    assert!(t.contains(&format!("(seen {})", first["observed"].as_str().unwrap())), "{t}");
+}

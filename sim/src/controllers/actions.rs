@@ -90,9 +90,9 @@ impl World {
     pub(crate) fn record_action(&mut self, idx: usize, outcome: Result<String, String>) {
         let now = self.now;
         let pending = &self.actions[idx];
-        let (by, issued) = (pending.request.by.clone(), pending.issued);
+        let (by, issued, observed) = (pending.request.by.clone(), pending.issued, pending.request.observed);
         let action = pending.request.action.to_string();
         self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
-        self.history.actions.push(ActionRecord { from_policy: true, issued, done: now, by, action, outcome });
+        self.history.actions.push(ActionRecord { from_policy: true, observed, issued, done: now, by, action, outcome });
     }
 }

@@ -383,6 +383,7 @@ impl World {
             self.history.note(now, &by, || format!("{action}: {}", outcome.as_ref().unwrap_or_else(|e| e)));
             self.history.actions.push(ActionRecord {
                 from_policy: false,
+                observed: None,
                 issued: now,
                 done: now,
                 by: by.clone(),

@@ -106,6 +106,7 @@ impl World {
             self.history.note(now, &name, || format!("docker swarm join: {}", defaults::SWARM_NO_LEADER));
             self.history.actions.push(crate::history::ActionRecord {
                 from_policy: false,
+                observed: None,
                 issued: now,
                 done: now,
                 by: format!("swarm join ({name})"),

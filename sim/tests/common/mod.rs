@@ -80,7 +80,8 @@ impl Policy for Script {
         let mut d = Decision::default();
         let (due, rest): (Vec<_>, Vec<_>) = self.plan.drain(..).partition(|(t, _)| *t <= now.ms());
         self.plan = rest;
-        d.actions = due.into_iter().map(|(_, action)| Request { by: "script".into(), action }).collect();
+        d.actions =
+            due.into_iter().map(|(_, action)| Request { observed: None, by: "script".into(), action }).collect();
         d.wake_at = self.plan.first().map(|(t, _)| SimTime(*t));
         d
     }
