@@ -141,3 +141,33 @@ fn counts_take_the_right_number_and_help_says_what_capsize_is() {
     assert!(t.contains("replays Kubernetes and Docker Swarm incidents"), "{t}");
     assert!(!t.contains("Scenario and policy loading"), "{t}");
 }
+
+#[test]
+fn a_share_can_be_written_as_a_percentage() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |share: &str, from: &str, below: &str| {
+        format!(
+            "apiVersion: capsize.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: pct}}\nspec:\n  start: \"2024-01-01T00:00:00\"\n  duration: 30m\n  slo: {{outageBelow: {below}}}\n  cluster:\n    nodes: [{{pool: w, count: 2, cpu: \"2\", memory: 4Gi}}]\n    workloads:\n      - {{name: web, replicas: 2, requests: {{cpu: 100m, memory: 64Mi}}, capacityRps: 100, warmup: {{duration: 1m, from: {from}}}, livenessProbe: {{}}}}\n      - {{name: db, requests: {{cpu: 100m, memory: 64Mi}}, capacityRps: 50, livenessProbe: {{}}}}\n    services:\n      - {{name: web, selector: {{app: web}}, calls: [{{service: db, share: {share}}}]}}\n      - {{name: db, selector: {{app: db}}}}\n  traffic: [{{service: web, rps: [[\"00:00\", 150]]}}]\n  faults: [{{containerCrash: {{at: \"00:05\", selector: {{app: web}}}}}}]\n"
+        )
+    };
+    let run = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = capsize(&["run", path.to_str().unwrap(), "--policy", "do-nothing", "--format", "json"]);
+        assert!(out.status.success(), "{}", text_of(&out));
+        out.stdout
+    };
+    let fractions = run("a.yaml", scenario("0.3", "0.25", "0.5"));
+    let percentages = run("b.yaml", scenario("\"30%\"", "25%", "50 %"));
+    assert_eq!(fractions, percentages, "the same scenario, the same bytes");
+    // Anything else is refused where it is written.
+    let path = dir.path().join("c.yaml");
+    std::fs::write(&path, scenario("thirty%", "0.25", "0.5")).unwrap();
+    let out = capsize(&["validate", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text_of(&out).contains("c.yaml:14:") && text_of(&out).contains("expected a share"), "{}", text_of(&out));
+}
+
+fn text_of(out: &std::process::Output) -> String {
+    text(out)
+}

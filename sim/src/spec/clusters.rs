@@ -155,7 +155,9 @@ pub enum NodeRole {
 pub struct RouteSpec {
     /// A load balancer (one per app, with the app's backends in each cluster) or a service.
     pub to: String,
-    /// Share of the requests, 0..=1; the routes of a balancer add up to 1.
+    /// Share of the requests, 0..=1 (or `"40%"`); the routes of a balancer add up to 1.
+    #[serde(deserialize_with = "super::ratio::de")]
+    #[schemars(with = "super::ratio::Ratio")]
     pub share: f64,
 }
 
@@ -179,7 +181,8 @@ pub struct LoadBalancerSpec {
     #[serde(default)]
     pub health_check: HealthCheckSpec,
     /// Outage threshold for the site; defaults to `slo.outageBelow`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "super::ratio::de_opt")]
+    #[schemars(with = "Option<super::ratio::Ratio>")]
     pub outage_below: Option<f64>,
 }
 

@@ -14,6 +14,7 @@ mod fault;
 pub(crate) mod oneof;
 mod placement;
 mod quantity;
+mod ratio;
 mod schema;
 mod target;
 mod workload;
@@ -460,7 +461,8 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub calls: Vec<CallSpec>,
     /// Outage threshold for this service; defaults to `slo.outageBelow`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "ratio::de_opt")]
+    #[schemars(with = "Option<ratio::Ratio>")]
     pub outage_below: Option<f64>,
     /// What this service's callers do with a request that waits too long: give up and try
     /// again, which adds load exactly when the service is behind. Omitted: no retries.
@@ -478,7 +480,8 @@ pub struct RetrySpec {
     pub attempts: u32,
     /// Retries as a share of requests at most (a retry budget, as Finagle's and gRPC's
     /// retry throttling keep); omitted: no budget, every attempt is made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "ratio::de_opt")]
+    #[schemars(with = "Option<ratio::Ratio>")]
     pub budget: Option<f64>,
 }
 
@@ -489,6 +492,8 @@ pub struct CallSpec {
     /// The called service.
     pub service: String,
     /// Fraction of the caller's requests that need it, 0..=1.
+    #[serde(deserialize_with = "ratio::de")]
+    #[schemars(with = "ratio::Ratio")]
     pub share: f64,
 }
 
@@ -597,6 +602,8 @@ pub enum AlertCondition {
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct SloSpec {
     /// A service is in an outage while it serves less than this share of offered requests.
+    #[serde(deserialize_with = "ratio::de")]
+    #[schemars(with = "ratio::Ratio")]
     pub outage_below: f64,
     /// An outage ends only once the service has stayed above its threshold this long; shorter
     /// recoveries (flapping) are part of the outage. Zero counts every recovery.

@@ -115,7 +115,9 @@ pub struct WarmupSpec {
     /// How long after the start it serves its full capacity.
     pub duration: SimDuration,
     /// The share of its capacity it serves as it starts, above 0 and at most 1 (there is no
-    /// default: it is the scenario's assumption to state).
+    /// default: it is the scenario's assumption to state); `"25%"` or `0.25`.
+    #[serde(deserialize_with = "super::ratio::de")]
+    #[schemars(with = "super::ratio::Ratio")]
     pub from: f64,
 }
 
