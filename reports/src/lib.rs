@@ -106,14 +106,22 @@ pub(crate) fn new_table(header: &[&str]) -> Table {
     t
 }
 
+/// The outage windows, each on its own (three at most, then how many more): a first start and
+/// a last end would read as one long outage.
 fn outage_span(s: &ServiceResult) -> String {
-    match (s.outages.first(), s.outages.last()) {
-        (Some(first), Some(last)) => {
-            let end = if last.ongoing { format!("{} (ongoing)", last.end) } else { last.end.clone() };
-            format!("{} - {end}", first.start)
-        }
-        _ => "-".into(),
+    if s.outages.is_empty() {
+        return "-".into();
     }
+    let mut when: Vec<String> = s
+        .outages
+        .iter()
+        .take(3)
+        .map(|o| format!("{} - {}{}", o.start, o.end, if o.ongoing { " (ongoing)" } else { "" }))
+        .collect();
+    if s.outages.len() > 3 {
+        when.push(format!("+{} more", s.outages.len() - 3));
+    }
+    when.join(", ")
 }
 
 fn right(s: String) -> Cell {
@@ -181,6 +189,22 @@ pub fn compare_table(runs: &[RunResult]) -> String {
         return "no runs\n".into();
     };
     let mut out = format!("{} (seed {}): {}\n\n", first.scenario, first.seed, count(runs.len(), "policy", "policies"));
+    out.push_str(&side_by_side(runs));
+    if let Some(c) = cost_table(runs) {
+        out.push_str("\n\ncost:\n");
+        out.push_str(&c);
+    }
+    out.push_str("\n\n");
+    for r in runs.iter().filter(|r| r.error.is_some()) {
+        out.push_str(&format!("RUN STOPPED ({}): {}\n", r.policy, r.error.as_deref().unwrap_or_default()));
+    }
+    out.push_str(&node_conditions(runs, true));
+    out.push_str(&actions_summary(runs));
+    out
+}
+
+/// The policies' services side by side (a Markdown table as it is).
+pub(crate) fn side_by_side(runs: &[RunResult]) -> String {
     let mut t =
         new_table(&["policy", "service", "availability", "downtime", "outages", "when", "worst recovery", "restarts"]);
     for r in runs {
@@ -198,26 +222,29 @@ pub fn compare_table(runs: &[RunResult]) -> String {
             ]);
         }
     }
-    out.push_str(&t.to_string());
-    if runs.iter().any(|r| r.cost.spend > 0.0) {
-        // What each policy's machines cost: the other side of the availability trade-off.
-        let mut c = new_table(&["policy", "instance-hours", "spend"]);
-        for r in runs {
-            c.add_row(vec![
-                Cell::new(&r.policy),
-                right(format!("{:.1}", r.cost.instance_hours)),
-                right(format!("{:.2}", r.cost.spend)),
-            ]);
-        }
-        out.push_str("\n\ncost:\n");
-        out.push_str(&c.to_string());
+    t.to_string()
+}
+
+/// What each policy's machines cost, the other side of the availability trade-off (none when
+/// nothing is billed).
+pub(crate) fn cost_table(runs: &[RunResult]) -> Option<String> {
+    if !runs.iter().any(|r| r.cost.spend > 0.0) {
+        return None;
     }
-    out.push_str("\n\n");
-    for r in runs.iter().filter(|r| r.error.is_some()) {
-        out.push_str(&format!("RUN STOPPED ({}): {}\n", r.policy, r.error.as_deref().unwrap_or_default()));
+    let mut c = new_table(&["policy", "instance-hours", "spend"]);
+    for r in runs {
+        c.add_row(vec![
+            Cell::new(&r.policy),
+            right(format!("{:.1}", r.cost.instance_hours)),
+            right(format!("{:.2}", r.cost.spend)),
+        ]);
     }
-    out.push_str(&node_conditions(runs, true));
-    out.push_str("actions taken:\n");
+    Some(c.to_string())
+}
+
+/// How many actions each policy took, when, and the first failures, for a terminal.
+fn actions_summary(runs: &[RunResult]) -> String {
+    let mut out = String::from("actions taken:\n");
     for r in runs {
         let failed = r.actions.iter().filter(|a| !a.ok).count();
         let when = match (r.actions.first(), r.actions.last()) {
@@ -246,8 +273,17 @@ pub fn compare_table(runs: &[RunResult]) -> String {
 /// Kubernetes nodes that were NotReady or under DiskPressure: per policy and node, the total
 /// time and the periods. Empty when no node ever was.
 fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
+    match node_conditions_table(runs, with_policy) {
+        Some(t) => format!("node conditions:\n{t}\n\n"),
+        None => String::new(),
+    }
+}
+
+/// Kubernetes nodes' NotReady and DiskPressure periods per policy, as a table (none when no node
+/// had one).
+pub(crate) fn node_conditions_table(runs: &[RunResult], with_policy: bool) -> Option<String> {
     if runs.iter().all(|r| r.node_conditions.is_empty()) {
-        return String::new();
+        return None;
     }
     let header: &[&str] = if with_policy {
         &["policy", "node", "condition", "total", "periods"]
@@ -284,7 +320,7 @@ fn node_conditions(runs: &[RunResult], with_policy: bool) -> String {
             t.add_row(vec![Cell::new(&r.policy), Cell::new("-"), Cell::new("-"), right("0s".into()), Cell::new("")]);
         }
     }
-    format!("node conditions:\n{t}\n\n")
+    Some(t.to_string())
 }
 
 /// `n` and the noun in the number it takes: "1 policy", "2 policies".

@@ -5,7 +5,7 @@
 use capsize_sim::result::RunResult;
 
 use crate::check::CheckReport;
-use crate::{compare_table, human_duration};
+use crate::human_duration;
 
 /// Escapes `|` so that text stays in its table cell.
 fn cell(s: &str) -> String {
@@ -43,11 +43,16 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
         ));
     }
     out.push_str("## Side by side\n\n");
-    // The terminal table is already Markdown; drop its title line.
-    let table = compare_table(runs);
-    let body: Vec<&str> = table.lines().skip(2).collect();
-    out.push_str(&body.join("\n"));
-    out.push_str("\n\n## Outage windows\n\n");
+    // The terminal's tables are already Markdown.
+    out.push_str(&crate::side_by_side(runs));
+    out.push_str("\n\n");
+    if let Some(c) = crate::cost_table(runs) {
+        out.push_str(&format!("## Cost\n\n{c}\n\n"));
+    }
+    if let Some(t) = crate::node_conditions_table(runs, true) {
+        out.push_str(&format!("## Node conditions\n\nHow long Kubernetes nodes were NotReady or under DiskPressure, as the API showed it:\n\n{t}\n\n"));
+    }
+    out.push_str("## Outage windows\n\n");
     for r in runs {
         out.push_str(&format!("### {}\n\n", r.policy));
         let mut any = false;
@@ -89,7 +94,12 @@ pub fn runs_markdown(runs: &[RunResult]) -> String {
         }
         out.push('\n');
     }
-    out.push_str("## Faults injected\n\n| at | fault | target | objects hit | note |\n|---|---|---|---|---|\n");
+    out.push_str("## Faults injected\n\n");
+    if first.faults.is_empty() {
+        out.push_str("None.\n");
+    } else {
+        out.push_str("| at | fault | target | objects hit | note |\n|---|---|---|---|---|\n");
+    }
     for f in &first.faults {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
