@@ -145,9 +145,11 @@ fn chart(runs: &[RunResult], name: &str) -> String {
             esc(&f.target)
         ));
     }
-    // One step line per policy, and its actions as ticks under the axis.
+    // One step line per policy (its own colour and dash pattern, so lines that coincide stay
+    // apart in print), and its actions as ticks under the axis.
     for (i, r) in runs.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
+        let dash = DASHES[i % DASHES.len()];
         let Some(s) = r.services.iter().find(|s| s.name == name) else { continue };
         let mut pts = String::new();
         for &(a, b, v) in &s.series {
@@ -155,8 +157,8 @@ fn chart(runs: &[RunResult], name: &str) -> String {
             pts.push_str(&format!("{:.1},{y:.1} {:.1},{y:.1} ", x_of(a, d), x_of(b, d)));
         }
         svg.push_str(&format!(
-            "<polyline class=\"series\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\">\
-             <title>{}</title></polyline>\n",
+            "<polyline class=\"series\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" \
+             stroke-dasharray=\"{dash}\" points=\"{}\"><title>{}</title></polyline>\n",
             pts.trim_end(),
             esc(&r.policy)
         ));
@@ -175,15 +177,31 @@ fn chart(runs: &[RunResult], name: &str) -> String {
         }
     }
     svg.push_str("</svg>\n");
+    // Policies whose lines are the same: said in words, as one line hides the other.
+    let series = |r: &RunResult| r.services.iter().find(|s| s.name == name).map(|s| s.series.clone());
+    let mut same = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        if let Some(j) = (0..i).find(|&j| series(&runs[j]).is_some() && series(&runs[j]) == series(r)) {
+            same.push(format!("{} is the same as {}", esc(&r.policy), esc(&runs[j].policy)));
+        }
+    }
+    if !same.is_empty() {
+        svg.push_str(&format!("<p class=\"muted\">Lines that coincide: {}.</p>\n", same.join("; ")));
+    }
     svg
 }
+
+/// Dash patterns per policy, with the colours: distinct in print and where lines coincide.
+const DASHES: [&str; 6] = ["none", "8 4", "2 3", "10 3 2 3", "4 4", "1 5"];
 
 fn legend(runs: &[RunResult]) -> String {
     let mut out = String::from("<p class=\"legend\">");
     for (i, r) in runs.iter().enumerate() {
         out.push_str(&format!(
-            "<span><span class=\"swatch\" style=\"background:{}\"></span>{}</span>",
+            "<span><svg width=\"28\" height=\"8\" aria-hidden=\"true\"><line x1=\"0\" y1=\"4\" x2=\"28\" y2=\"4\" \
+             stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/></svg> {}</span>",
             PALETTE[i % PALETTE.len()],
+            DASHES[i % DASHES.len()],
             esc(&r.policy)
         ));
     }
@@ -215,7 +233,14 @@ pub fn runs_html(runs: &[RunResult]) -> String {
     }
     body.push_str(&legend(runs));
     for name in service_names(runs) {
-        body.push_str(&format!("<h2>{}: availability over time</h2>\n", esc(name)));
+        let offered =
+            runs.iter().flat_map(|r| &r.services).filter(|s| s.name == name).any(|s| s.offered_requests > 0.0);
+        let what = if offered {
+            "served / offered requests (up-time where nothing is offered)"
+        } else {
+            "up-time: no load is offered to it, so availability is the share of time outside its outages"
+        };
+        body.push_str(&format!("<h2>{}: availability over time</h2>\n<p class=\"muted\">{what}</p>\n", esc(name)));
         body.push_str(&chart(runs, name));
     }
     body.push_str(
@@ -236,7 +261,36 @@ pub fn runs_html(runs: &[RunResult]) -> String {
             ));
         }
     }
-    body.push_str("</table>\n<h2>Actions</h2>\n");
+    body.push_str("</table>\n");
+    if runs.iter().flat_map(|r| &r.services).any(|s| s.offered_requests <= 0.0) {
+        body.push_str(&format!("<p class=\"muted\">{}</p>\n", esc(crate::UPTIME_NOTE)));
+    }
+    body.push_str("<h2>Outage windows</h2>\n");
+    for r in runs {
+        let windows: Vec<String> = r
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.outages.iter().map(move |o| {
+                    format!(
+                        "<li><b>{}</b>: {} - {}{} ({})</li>",
+                        esc(&s.name),
+                        esc(&o.start),
+                        esc(&o.end),
+                        if o.ongoing { ", ongoing at the end" } else { "" },
+                        human_duration(o.duration_s)
+                    )
+                })
+            })
+            .collect();
+        body.push_str(&format!("<h3>{}</h3>\n", esc(&r.policy)));
+        if windows.is_empty() {
+            body.push_str("<p class=\"muted\">No outage.</p>\n");
+        } else {
+            body.push_str(&format!("<ul>\n{}\n</ul>\n", windows.join("\n")));
+        }
+    }
+    body.push_str("<h2>Actions</h2>\n");
     for r in runs {
         body.push_str(&format!("<h3>{}</h3>\n", esc(&r.policy)));
         if r.actions.is_empty() {
@@ -277,17 +331,31 @@ pub fn runs_html(runs: &[RunResult]) -> String {
         }
         body.push_str("</table>\n");
     }
-    body.push_str("<h2>Faults</h2>\n<table>\n<tr><th>at</th><th>fault</th><th>target</th><th>objects hit</th></tr>\n");
-    for f in &first.faults {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n",
-            esc(&f.at),
-            esc(&f.kind),
-            esc(&f.target),
-            f.matched
-        ));
+    body.push_str("<h2>Faults</h2>\n");
+    if first.faults.is_empty() {
+        body.push_str("<p class=\"muted\">None.</p>\n");
+    } else {
+        body.push_str("<table>\n<tr><th>at</th><th>fault</th><th>target</th><th>objects hit</th></tr>\n");
+        for f in &first.faults {
+            body.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n",
+                esc(&f.at),
+                esc(&f.kind),
+                esc(&f.target),
+                f.matched
+            ));
+        }
+        body.push_str("</table>\n");
     }
-    body.push_str("</table>\n");
+    if !first.assumptions.is_empty() {
+        body.push_str(
+            "<h2>Assumptions</h2>\n<p>Numbers the source does not give, as the scenario lists them:</p>\n<ul>\n",
+        );
+        for a in &first.assumptions {
+            body.push_str(&format!("<li><code>{}</code>: {}</li>\n", esc(&a.path), esc(&a.why)));
+        }
+        body.push_str("</ul>\n");
+    }
     page(&format!("capsize: {}{}", first.scenario, crate::mode_note(first)), &body)
 }
 

@@ -213,7 +213,7 @@ pub(crate) fn side_by_side(runs: &[RunResult]) -> String {
             t.add_row(vec![
                 Cell::new(if i == 0 { r.policy.as_str() } else { "" }),
                 Cell::new(&s.name),
-                right(percent(s.availability)),
+                right(format!("{}{}", percent(s.availability), if s.offered_requests > 0.0 { "" } else { " *" })),
                 right(human_duration(s.downtime_s)),
                 right(s.outages.len().to_string()),
                 Cell::new(outage_span(s)),
@@ -222,8 +222,16 @@ pub(crate) fn side_by_side(runs: &[RunResult]) -> String {
             ]);
         }
     }
-    t.to_string()
+    let mut out = t.to_string();
+    if runs.iter().flat_map(|r| &r.services).any(|s| s.offered_requests <= 0.0) {
+        out.push_str(&format!("\n\n{UPTIME_NOTE}"));
+    }
+    out
 }
+
+/// What availability means for a service that is offered no load.
+pub(crate) const UPTIME_NOTE: &str = "* nothing was offered to it: its availability is up-time (the share of the \
+     run outside its outages); elsewhere it is served / offered requests.";
 
 /// What each policy's machines cost, the other side of the availability trade-off (none when
 /// nothing is billed).

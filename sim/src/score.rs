@@ -305,14 +305,22 @@ pub(crate) fn availability_series(topo: &Topology, s: usize, history: &History, 
     let end = history.end.0.max(1);
     let n = buckets.clamp(1, end);
     let mut sums = vec![(0.0, 0.0); n as usize];
-    integrate(topo, s, history, Some((end.div_ceil(n), &mut sums)));
+    let (_, _, outages) = integrate(topo, s, history, Some((end.div_ceil(n), &mut sums)));
     let width = end.div_ceil(n);
     sums.iter()
         .enumerate()
         .map(|(k, &(offered, served))| {
             let a = k as u64 * width;
             let b = ((k as u64 + 1) * width).min(end);
-            (a as f64 / 1000.0, b as f64 / 1000.0, if offered > 0.0 { (served / offered).clamp(0.0, 1.0) } else { 1.0 })
+            // With nothing offered, availability is up-time, as the totals count it: the share
+            // of the slice outside the outages.
+            let v = if offered > 0.0 {
+                (served / offered).clamp(0.0, 1.0)
+            } else {
+                let down: u64 = outages.iter().map(|(o0, o1)| o1.0.min(b).saturating_sub(o0.0.max(a))).sum();
+                1.0 - down as f64 / (b - a).max(1) as f64
+            };
+            (a as f64 / 1000.0, b as f64 / 1000.0, v)
         })
         .filter(|&(a, b, _)| b > a)
         .collect()

@@ -65,7 +65,18 @@ fn the_html_report_is_self_contained_and_renders_its_charts() {
     for bad in ["Uncaught", "Failed to load resource", "CONSOLE"] {
         assert!(!log.contains(bad), "console: {bad}\n{log}");
     }
-    assert_eq!(dom.matches("<svg").count(), 3, "one chart per service");
+    assert_eq!(dom.matches("aria-label=\"Availability of").count(), 3, "one chart per service");
+    // The legend is on the page (a screenshot or a PDF keeps it), a line sample per policy.
+    assert_eq!(dom.matches("<svg width=\"28\"").count(), 6, "a legend entry per policy");
+    // Lines that coincide are told apart: each policy has its dash pattern, and the page says
+    // which are the same.
+    for dash in ["stroke-dasharray=\"none\"", "stroke-dasharray=\"8 4\"", "stroke-dasharray=\"2 3\""] {
+        assert!(dom.contains(dash), "{dash}");
+    }
+    assert!(dom.contains("Lines that coincide:"), "incident C has policies with the same line for blog-web");
+    // What availability means, the outage windows and the assumptions, as in the Markdown.
+    assert!(dom.contains("served / offered requests"));
+    assert!(dom.contains("<h2>Outage windows</h2>") && dom.contains("<h2>Assumptions</h2>"));
     let lines = dom.matches("class=\"series\"").count();
     assert_eq!(lines, 3 * 6, "a line per policy per service");
     assert!(dom.matches("class=\"fault\"").count() >= 3 * 5, "the faults are marked");
