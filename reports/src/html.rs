@@ -1,6 +1,8 @@
 //! A self-contained HTML report: one file, no script, no network. Per service, availability
-//! over time for each policy on one time axis (inline SVG), with the faults and each policy's
-//! actions marked on it; then the comparison table, the actions and the faults.
+//! over time for each policy on one time axis (inline SVG), zoomed to the stretch around the
+//! faults and outages with the whole run as a small overview under it, with the faults and each
+//! policy's actions marked, each policy in its colour and dash pattern; then the comparison
+//! table, the outage windows, the actions, the faults and the assumptions.
 //!
 //! Deterministic like every report: coordinates are rounded to a tenth of a pixel, colours come
 //! from a fixed palette in policy order.
@@ -35,10 +37,6 @@ pub(crate) fn page(title: &str, body: &str) -> String {
          </head>\n<body>\n{body}</body>\n</html>\n",
         esc(title)
     )
-}
-
-fn x_of(t: f64, duration: f64) -> f64 {
-    LEFT + (t / duration.max(1.0)).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
 }
 
 pub(crate) fn y_of(a: f64) -> f64 {
@@ -116,26 +114,49 @@ pub(crate) fn x_tick(x: f64, label: &str) -> String {
     )
 }
 
-/// The chart of one service across the runs (matched by name in each run).
+/// `t` on a chart of `[w0, w1]` seconds.
+fn x_in(t: f64, (w0, w1): (f64, f64)) -> f64 {
+    LEFT + ((t - w0) / (w1 - w0).max(1.0)).clamp(0.0, 1.0) * (W - LEFT - RIGHT)
+}
+
+/// The stretch of the run a service's chart shows: from the first fault or outage to the last
+/// outage's end, with a margin (a tenth of it, five minutes at least); the whole run when that
+/// is most of it or there is nothing to show. A 40 s outage in a day is then more than a sliver.
+fn incident_window(runs: &[RunResult], name: &str, d: f64) -> (f64, f64) {
+    let outages = runs.iter().flat_map(|r| &r.services).filter(|s| s.name == name).flat_map(|s| &s.outages);
+    let starts = outages.clone().map(|o| o.start_s).chain(runs.iter().flat_map(|r| r.faults.iter().map(|f| f.at_s)));
+    let ends = outages.map(|o| o.end_s).chain(runs.iter().flat_map(|r| r.faults.iter().map(|f| f.at_s)));
+    let (Some(lo), Some(hi)) = (starts.reduce(f64::min), ends.reduce(f64::max)) else { return (0.0, d) };
+    let pad = ((hi - lo) * 0.1).max(300.0);
+    let (w0, w1) = ((lo - pad).max(0.0), (hi + pad).min(d));
+    if w1 - w0 > 0.8 * d { (0.0, d) } else { (w0, w1) }
+}
+
+/// The chart of one service across the runs (matched by name in each run), zoomed to its
+/// incident window, with the whole run as a small overview under it when zoomed.
 fn chart(runs: &[RunResult], name: &str) -> String {
     let first = longest(runs);
     let d = first.duration_s;
+    let win = incident_window(runs, name, d);
+    let zoomed = win != (0.0, d);
     let mut svg = svg_open(&format!("Availability of {name} over time, per policy"));
     svg.push_str(&percent_grid());
     // Ticks on round clock times: the smallest step that gives at most 9 of them.
     let base = clock_secs(&first.start);
-    let step = [300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0]
+    let len = win.1 - win.0;
+    let step = [60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 21600.0, 43200.0, 86400.0]
         .into_iter()
-        .find(|s| d / s <= 9.0)
-        .unwrap_or(86400.0 * (d / 86400.0 / 9.0).ceil());
-    let mut t = (step - base % step) % step;
-    while t <= d {
-        svg.push_str(&x_tick(x_of(t, d), &clock(&first.start, t)));
+        .find(|s| len / s <= 9.0)
+        .unwrap_or(86400.0 * (len / 86400.0 / 9.0).ceil());
+    let mut t = win.0 + (step - (base + win.0) % step) % step;
+    while t <= win.1 {
+        svg.push_str(&x_tick(x_in(t, win), &clock(&first.start, t)));
         t += step;
     }
+    let inside = |t: f64| t >= win.0 && t <= win.1;
     // Faults: dashed red lines across the chart.
-    for f in &first.faults {
-        let x = x_of(f.at_s, d);
+    for f in first.faults.iter().filter(|f| inside(f.at_s)) {
+        let x = x_in(f.at_s, win);
         svg.push_str(&format!(
             "<line class=\"fault\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#b00020\" \
              stroke-dasharray=\"4 3\"><title>fault {} at {}: {}</title></line>\n",
@@ -152,9 +173,9 @@ fn chart(runs: &[RunResult], name: &str) -> String {
         let dash = DASHES[i % DASHES.len()];
         let Some(s) = r.services.iter().find(|s| s.name == name) else { continue };
         let mut pts = String::new();
-        for &(a, b, v) in &s.series {
+        for &(a, b, v) in s.series.iter().filter(|&&(a, b, _)| b > win.0 && a < win.1) {
             let y = y_of(v);
-            pts.push_str(&format!("{:.1},{y:.1} {:.1},{y:.1} ", x_of(a, d), x_of(b, d)));
+            pts.push_str(&format!("{:.1},{y:.1} {:.1},{y:.1} ", x_in(a, win), x_in(b, win)));
         }
         svg.push_str(&format!(
             "<polyline class=\"series\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" \
@@ -162,8 +183,8 @@ fn chart(runs: &[RunResult], name: &str) -> String {
             pts.trim_end(),
             esc(&r.policy)
         ));
-        for a in &r.actions {
-            let x = x_of(a.at_s, d);
+        for a in r.actions.iter().filter(|a| inside(a.at_s)) {
+            let x = x_in(a.at_s, win);
             let y = H - BOTTOM + 24.0 + (i % 3) as f64 * 5.0;
             svg.push_str(&format!(
                 "<path class=\"action\" d=\"M{x:.1} {:.1} l4 6 h-8 z\" fill=\"{colour}\"><title>{} at {}: {} ({})</title>\
@@ -177,6 +198,15 @@ fn chart(runs: &[RunResult], name: &str) -> String {
         }
     }
     svg.push_str("</svg>\n");
+    if zoomed {
+        svg.push_str(&format!(
+            "<p class=\"muted\">Zoomed to {} - {}, around the faults and the outages; the whole run, with that \
+             stretch shaded:</p>\n",
+            clock(&first.start, win.0),
+            clock(&first.start, win.1)
+        ));
+        svg.push_str(&overview(runs, name, d, win));
+    }
     // Policies whose lines are the same: said in words, as one line hides the other.
     let series = |r: &RunResult| r.services.iter().find(|s| s.name == name).map(|s| s.series.clone());
     let mut same = Vec::new();
@@ -188,6 +218,39 @@ fn chart(runs: &[RunResult], name: &str) -> String {
     if !same.is_empty() {
         svg.push_str(&format!("<p class=\"muted\">Lines that coincide: {}.</p>\n", same.join("; ")));
     }
+    svg
+}
+
+/// The whole run of a service, small, with the zoomed stretch shaded.
+fn overview(runs: &[RunResult], name: &str, d: f64, win: (f64, f64)) -> String {
+    const OH: f64 = 64.0;
+    let whole = (0.0, d);
+    let y = |v: f64| 6.0 + (1.0 - v.clamp(0.0, 1.0)) * (OH - 12.0);
+    let mut svg = format!(
+        "<svg class=\"overview\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {OH}\" width=\"{W}\" \
+         height=\"{OH}\" role=\"img\" aria-label=\"The whole run of {}\">\n",
+        esc(name)
+    );
+    svg.push_str(&format!(
+        "<rect x=\"{:.1}\" y=\"0\" width=\"{:.1}\" height=\"{OH}\" fill=\"#eef3fb\"/>\n",
+        x_in(win.0, whole),
+        x_in(win.1, whole) - x_in(win.0, whole)
+    ));
+    for (i, r) in runs.iter().enumerate() {
+        let Some(s) = r.services.iter().find(|s| s.name == name) else { continue };
+        let pts: Vec<String> = s
+            .series
+            .iter()
+            .map(|&(a, b, v)| format!("{:.1},{:.1} {:.1},{:.1}", x_in(a, whole), y(v), x_in(b, whole), y(v)))
+            .collect();
+        svg.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1\" stroke-dasharray=\"{}\" points=\"{}\"/>\n",
+            PALETTE[i % PALETTE.len()],
+            DASHES[i % DASHES.len()],
+            pts.join(" ")
+        ));
+    }
+    svg.push_str("</svg>\n");
     svg
 }
 

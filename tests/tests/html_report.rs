@@ -102,6 +102,33 @@ fn the_html_report_is_self_contained_and_renders_its_charts() {
 }
 
 #[test]
+fn a_short_outage_in_a_long_run_is_zoomed_to_with_the_whole_run_below() {
+    // The undrained reboots of the maintenance drill: two outages of 35 s and 40 s in a 2 h run.
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out =
+        capsize(&["compare", "scenarios/maintenance-reboot.yaml", "--format", "html", "--out", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (dom, _) = browse(&page, &["--dump-dom"]);
+    let dom = String::from_utf8(dom).unwrap();
+    // The outages' service is zoomed (from 5 minutes before the first to 5 after the last:
+    // 20 of the 120 minutes) with the whole run under it; a service without an outage or a
+    // fault near it shows the whole run and no overview.
+    let zoomed = dom.matches("Zoomed to ").count();
+    assert!(zoomed >= 1, "a zoomed chart");
+    assert_eq!(dom.matches("class=\"overview\"").count(), zoomed, "an overview under each zoomed chart");
+    let at = dom.find("Zoomed to ").unwrap();
+    let span = &dom[at + "Zoomed to ".len()..][..13];
+    let (from, to) = span.split_once(" - ").unwrap();
+    let minutes = |hhmm: &str| {
+        let (h, m) = hhmm.split_once(':').unwrap();
+        h.parse::<i64>().unwrap() * 60 + m.parse::<i64>().unwrap()
+    };
+    let width = minutes(to) - minutes(from);
+    assert!((15..=30).contains(&width), "zoomed to {span}: {width} minutes");
+}
+
+#[test]
 fn markdown_and_junit_come_from_run_and_compare_too() {
     let md = capsize(&["compare", "scenarios/node-notready-pleg.yaml", "--format", "markdown"]);
     let text = String::from_utf8(md.stdout).unwrap();
