@@ -4,7 +4,7 @@
 mod common;
 
 use capsize_sim::history::History;
-use capsize_sim::policy::{Action, ClusterView, Decision, Policy, Request};
+use capsize_sim::policy::{Action, Policy};
 use capsize_sim::{RunOptions, Sim, SimTime};
 use common::scenario;
 use serde_json::json;
@@ -36,31 +36,10 @@ fn cluster() -> serde_json::Value {
     })
 }
 
-/// Deletes the named pods at `at_ms`, once.
-struct DeleteAt {
-    pods: Vec<&'static str>,
-    at_ms: u64,
-    force: bool,
-    done: bool,
-}
-
-impl Policy for DeleteAt {
-    fn decide(&mut self, view: &dyn ClusterView) -> Decision {
-        let mut d = Decision::default();
-        if self.done || view.now().ms() < self.at_ms {
-            d.wake_at = (!self.done).then_some(SimTime(self.at_ms));
-            return d;
-        }
-        for pod in &self.pods {
-            d.actions.push(Request {
-                observed: None,
-                by: "test".into(),
-                action: Action::DeletePod { pod: pod.to_string(), force: self.force },
-            });
-        }
-        self.done = true;
-        d
-    }
+/// Deletes the named pods at `at_ms` (the shared scripted policy).
+fn delete_at(pods: &[&str], at_ms: u64, force: bool) -> common::Script {
+    let plan = pods.iter().map(|p| (at_ms, Action::DeletePod { pod: p.to_string(), force })).collect();
+    common::Script { plan, ..Default::default() }
 }
 
 fn run(v: &serde_json::Value, seed: u64, policy: &mut dyn Policy) -> History {
@@ -113,7 +92,7 @@ fn a_pod_on_a_silent_node_is_not_replaced_until_it_is_deleted() {
         // another node, and waits there (Multi-Attach) until the attach/detach controller gives
         // up on the silent node's unmount, 6 minutes after the old pod went away; then 10 s to
         // attach and 2-8 s to start.
-        let mut force = DeleteAt { pods: vec!["db-1"], at_ms: 15 * 60_000, force: true, done: false };
+        let mut force = delete_at(&["db-1"], 15 * 60_000, true);
         let h = run(&v, seed, &mut force);
         let gone = h.pods.iter().find(|p| p.name == "db-1" && p.deleted.is_some()).and_then(|p| p.deleted).unwrap();
         let new = h.pods.iter().find(|p| p.name == "db-1" && p.deleted.is_none()).expect("db-1 again");
@@ -157,7 +136,7 @@ fn ordinals_come_back_in_order() {
     for seed in 1..=5 {
         // db-0 and db-1 are deleted together (gracefully, healthy nodes): db-0 is created once
         // it is gone, and db-1 only once the new db-0 is Running and Ready.
-        let mut del = DeleteAt { pods: vec!["db-0", "db-1"], at_ms: 5 * 60_000, force: false, done: false };
+        let mut del = delete_at(&["db-0", "db-1"], 5 * 60_000, false);
         let h = run(&cluster(), seed, &mut del);
         let new0 = h.pods.iter().find(|p| p.name == "db-0" && p.deleted.is_none()).unwrap();
         let new1 = h.pods.iter().find(|p| p.name == "db-1" && p.deleted.is_none()).unwrap();

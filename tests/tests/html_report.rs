@@ -43,6 +43,24 @@ fn browse(page: &Path, args: &[&str]) -> (Vec<u8>, String) {
     (out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// Whether a pixel is within 24 of a colour in each channel.
+fn near(p: &[u8], rgb: [u8; 3]) -> bool {
+    p.iter().zip(rgb).all(|(&a, b)| a.abs_diff(b) <= 24)
+}
+
+/// A 1100 x 1400 screenshot of `page` as RGB pixels.
+fn screenshot(page: &Path, dir: &Path) -> Vec<[u8; 3]> {
+    let shot = dir.join("shot.png");
+    let (_, log) = browse(page, &["--window-size=1100,1400", &format!("--screenshot={}", shot.display())]);
+    let decoder =
+        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap_or_else(|e| panic!("{e}: {log}"))));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    buf[..info.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect()
+}
+
 #[test]
 fn the_html_report_is_self_contained_and_renders_its_charts() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,16 +101,8 @@ fn the_html_report_is_self_contained_and_renders_its_charts() {
     assert!(dom.contains("class=\"action\""), "the actions are marked");
 
     // The screenshot is not blank: the charts' colours are there.
-    let shot = dir.path().join("shot.png");
-    let (_, log) = browse(&page, &["--window-size=1100,1400", &format!("--screenshot={}", shot.display())]);
-    let decoder =
-        png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap_or_else(|e| panic!("{e}: {log}"))));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let pixels: Vec<&[u8]> = buf[..info.buffer_size()].chunks(channels).collect();
-    let near = |p: &[u8], rgb: [u8; 3]| p.iter().zip(rgb).all(|(&a, b)| a.abs_diff(b) <= 24);
+    let buf = screenshot(&page, dir.path());
+    let pixels: Vec<&[u8]> = buf.iter().map(|p| &p[..]).collect();
     let non_white = pixels.iter().filter(|p| !near(p, [255, 255, 255])).count();
     assert!(non_white * 50 > pixels.len(), "more than 2 % of the page is drawn: {non_white} of {}", pixels.len());
     // as-happened's blue (#0072B2) and the faults' red (#b00020) are drawn.
@@ -126,6 +136,11 @@ fn a_short_outage_in_a_long_run_is_zoomed_to_with_the_whole_run_below() {
     };
     let width = minutes(to) - minutes(from);
     assert!((15..=30).contains(&width), "zoomed to {span}: {width} minutes");
+    // The screenshot shows the overview with the zoomed stretch shaded (#eef3fb, about 150 x 64
+    // pixels; nothing else on the page has that colour).
+    let pixels = screenshot(&page, dir.path());
+    let shade = pixels.iter().filter(|p| p[..] == [0xee, 0xf3, 0xfb]).count();
+    assert!(shade > 2_000, "{shade} shaded pixels");
 }
 
 #[test]

@@ -154,8 +154,6 @@ pub(crate) struct Floors {
     groups: Vec<Group>,
     /// The id the next new group gets (ids are never reused within a run).
     next_id: u32,
-    /// Bumped by every pod that joins or leaves, so a caller can tell its answers still hold.
-    pub version: u64,
 }
 
 /// Pods with the same backlog.
@@ -190,7 +188,6 @@ impl Floors {
         if first == self.groups.len() {
             return;
         }
-        // (No new version: a merge is bookkeeping; every backlog keeps the path it had.)
         if first + 1 == self.groups.len() {
             self.groups[first].floor = low;
             return;
@@ -216,7 +213,6 @@ impl Floors {
     /// Adds a pod with backlog `G - floor`; returns its group's id. A pod that joins with an
     /// empty queue at the lowest `G` joins the top group.
     pub(crate) fn insert(&mut self, floor: f64, pod: crate::ids::PodId, over: u64) -> u32 {
-        self.version += 1;
         let at = self.groups.partition_point(|g| g.floor < floor);
         if let Some(g) = self.groups.get_mut(at)
             && g.floor == floor
@@ -233,7 +229,6 @@ impl Floors {
     /// Takes a pod out of group `id`; returns its floor.
     pub(crate) fn remove(&mut self, id: u32, pod: crate::ids::PodId) -> Option<f64> {
         let gi = self.groups.iter().position(|g| g.id == id)?;
-        self.version += 1;
         let g = &mut self.groups[gi];
         let mi = g.members.iter().position(|&p| p == pod)?;
         g.members.swap_remove(mi);

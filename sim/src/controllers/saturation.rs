@@ -62,9 +62,6 @@ pub(crate) struct ServiceBacklog {
     pub waits_fire: bool,
     /// Retries per request its callers add now (`World::backlog_set_rate`).
     pub retry_extra: f64,
-    /// The rate and groups' version `due` was computed for: while both hold and the event
-    /// has not come, the backlogs follow the same paths and `due` stands.
-    pub due_for: Option<((f64, f64), u64)>,
 }
 
 /// Bit `j` set: `w` is longer than `timeouts[j]`.
@@ -109,8 +106,6 @@ impl World {
             b.waits_bound = if bound.0.is_finite() { bound } else { (0.0, 1.0) };
             b.suffix_max = suffix_max;
             b.timeouts = timeouts;
-            // Whatever was scheduled without the timeouts is stale.
-            b.due_for = None;
             self.saturation_refresh(s);
         }
     }
@@ -334,51 +329,38 @@ impl World {
         // The load passes the capacity where the curve passes `level`.
         let level = if cap > 0.0 && scale > 0.0 { cap / scale } else { f64::INFINITY };
         let (mut from, mut w) = (self.now, w);
-        if w <= 0.0 && !above && curve.at(from) <= level {
-            from = curve.next_crossing(from, level, false)?;
-        }
-        let mut found = None;
-        let mut resume = None;
-        self.for_each_segment(s, from, self.end, |start, c, k, len| {
-            if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
-                // The first whole millisecond strictly past the crossing (never the present one).
-                found = Some(SimTime(start.0 + (x * 1000.0).floor() as u64 + 1));
-                return false;
+        loop {
+            if w <= 0.0 && !above && curve.at(from) <= level {
+                from = curve.next_crossing(from, level, false)?;
             }
-            w = backlog::advance(w, c, k, len);
-            if w <= 0.0 && !above && c + k * len <= 0.0 {
-                // Empty again and not filling: skip ahead to where the load passes capacity.
-                resume = Some(SimTime(start.0 + (len * 1000.0).round() as u64));
-                return false;
-            }
-            true
-        });
-        if found.is_none()
-            && let Some(at) = resume
-            && let Some(from) = curve.next_crossing(at, level, false)
-        {
-            // From an empty queue at `from`, it is as if asked then.
-            let mut w = 0.0;
+            let (mut found, mut resume) = (None, None);
             self.for_each_segment(s, from, self.end, |start, c, k, len| {
                 if let Some(x) = backlog::crossing(w, c, k, len, t, above) {
+                    // The first whole millisecond strictly past the crossing (never the present one).
                     found = Some(SimTime(start.0 + (x * 1000.0).floor() as u64 + 1));
                     return false;
                 }
                 w = backlog::advance(w, c, k, len);
+                if w <= 0.0 && !above && c + k * len <= 0.0 {
+                    // Empty again and not filling: skip ahead to where the load passes capacity.
+                    resume = Some(SimTime(start.0 + (len * 1000.0).round() as u64));
+                    return false;
+                }
                 true
             });
+            match (found, resume) {
+                (Some(at), _) => return Some(at).filter(|at| *at < self.end),
+                // From an empty queue there, it is as if asked then.
+                (None, Some(at)) => (from, w) = (at, 0.0),
+                (None, None) => return None,
+            }
         }
-        found.filter(|at| *at < self.end)
     }
 
     /// Schedules `s`'s one event at the first crossing of a timeout among its groups: per
     /// timeout, the group just under it (going up) or just over it (going down).
     fn backlog_schedule(&mut self, s: ServiceId) {
         let b = &self.services[s].backlog;
-        let key = (b.rate, b.floors.version);
-        if b.due_for == Some(key) {
-            return;
-        }
         let mut candidates: Vec<(f64, f64)> = Vec::new();
         for &t in &b.timeouts {
             let groups = b.floors.groups();
@@ -391,7 +373,6 @@ impl World {
         }
         let next = candidates.into_iter().filter_map(|(w, t)| self.backlog_next(s, w, t)).min();
         let b = &mut self.services[s].backlog;
-        b.due_for = Some(key);
         if b.due == next {
             return;
         }
@@ -453,7 +434,6 @@ impl World {
             return;
         }
         self.services[s].backlog.due = None;
-        self.services[s].backlog.due_for = None;
         self.backlog_settle_service(s);
         self.backlog_judge_groups(s);
         self.backlog_set_rate(s);
