@@ -251,6 +251,8 @@ fn observe(view: &dyn ClusterView) -> Observation {
 /// The running program.
 struct Process {
     child: Child,
+    /// The plug-in's process group (the plug-in and anything it started), ended with it.
+    group: crate::process_group::Group,
     /// Lines for the writer thread (which owns the program's stdin, so that a program that
     /// stops reading cannot block the run: the answer's time limit covers the write too).
     to_stdin: Option<Sender<String>>,
@@ -284,19 +286,23 @@ fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
     done()
 }
 
+impl Process {
+    /// Ends the plug-in's whole process group and reaps the plug-in: its exit status.
+    fn end(&mut self) -> Option<std::process::ExitStatus> {
+        self.group.end();
+        let _ = self.child.kill();
+        self.child.wait().ok()
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
-        // Closing stdin tells a well-behaved plug-in to exit; give it a moment, then kill
-        // whatever is left, and reap it.
+        // Closing stdin tells a well-behaved plug-in to exit; give it a moment, then end its
+        // group (it and anything it started) and reap it. The plug-in is reaped only after the
+        // group is killed, so the group's id cannot have been reused by then.
         self.to_stdin = None;
-        for _ in 0..20 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        wait_until(Duration::from_millis(100), || self.group.leader_exited());
+        self.end();
     }
 }
 
@@ -371,7 +377,9 @@ impl ExternalPolicy {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        crate::process_group::new_group(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| format!("{} could not start: {e}", self.who()))?;
+        let group = crate::process_group::Group::of(&child);
         let mut stdin: ChildStdin = child.stdin.take().expect("piped");
         let (to_stdin, outbox) = channel::<String>();
         std::thread::spawn(move || {
@@ -427,7 +435,7 @@ impl ExternalPolicy {
                 tail.drain(..excess);
             }
         });
-        self.process = Some(Process { child, to_stdin: Some(to_stdin), lines, stderr, stderr_thread });
+        self.process = Some(Process { child, group, to_stdin: Some(to_stdin), lines, stderr, stderr_thread });
         Ok(())
     }
 
@@ -464,9 +472,9 @@ impl ExternalPolicy {
             Err(RecvTimeoutError::Disconnected) => {
                 // It closed its stdout: it exited, or will. Wait a little for it (and for its
                 // stderr to be read to the end), never forever.
-                let exited = wait_until(Duration::from_secs(2), || matches!(p.child.try_wait(), Ok(Some(_))));
-                let status = match p.child.try_wait() {
-                    Ok(Some(s)) => s.to_string(),
+                let exited = wait_until(Duration::from_secs(2), || p.group.leader_exited());
+                let status = match p.end() {
+                    Some(s) if exited => s.to_string(),
                     _ => "still running; killed".into(),
                 };
                 if exited {

@@ -142,3 +142,75 @@ fn the_protocol_schema_in_docs_is_what_capsize_prints() {
         "regenerate with `capsize schema --kind plugin --out docs/plugin-protocol.schema.json`"
     );
 }
+
+/// Whether process `pid` still runs (a zombie waiting for its reaper does not).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `123 (sleep) S ...`.
+        Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// A plug-in that starts a long-lived helper (a grandchild of capsize), writes the helper's pid
+/// where the test can read it, and then answers every observation with no actions, or never.
+fn forking_plugin(dir: &std::path::Path, name: &str, answer: bool) -> (std::path::PathBuf, std::path::PathBuf) {
+    let pid_file = dir.join(format!("{name}.pid"));
+    let body = if answer {
+        "for line in sys.stdin:\n    print(json.dumps({'actions': []}), flush=True)\n"
+    } else {
+        "sys.stdin.readline()\ntime.sleep(120)\n"
+    };
+    let script = format!(
+        "import json, subprocess, sys, time\nhelper = subprocess.Popen(['sleep', '300'])\n\
+         open({pid:?} + '.tmp', 'w').write(str(helper.pid))\nimport os\nos.rename({pid:?} + '.tmp', {pid:?})\n{body}",
+        pid = pid_file.to_str().unwrap()
+    );
+    (plugin_policy(dir, name, &script, "30s"), pid_file)
+}
+
+fn read_pid(pid_file: &std::path::Path) -> u32 {
+    for _ in 0..500 {
+        if let Ok(s) = std::fs::read_to_string(pid_file) {
+            return s.trim().parse().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the plug-in never wrote its helper's pid to {}", pid_file.display());
+}
+
+#[test]
+fn nothing_a_plugin_started_outlives_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (policy, pid_file) = forking_plugin(dir.path(), "forker", true);
+    let out = capsize(&["run", SCENARIO, "--policy", policy.to_str().unwrap(), "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let helper = read_pid(&pid_file);
+    assert!(!alive(helper), "the plug-in's helper (pid {helper}) outlived the run");
+}
+
+#[test]
+fn nothing_a_plugin_started_outlives_an_interrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (policy, pid_file) = forking_plugin(dir.path(), "stuck", false);
+    let mut child = std::process::Command::new(capsize_tests::binary())
+        .args(["run", SCENARIO, "--policy", policy.to_str().unwrap()])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let helper = read_pid(&pid_file);
+    assert!(alive(helper), "the helper runs while capsize waits for the plug-in's answer");
+    // Ctrl-C, as a terminal sends it to capsize (the plug-in is in a group of its own now).
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "an interrupted run does not succeed: {status}");
+    for _ in 0..200 {
+        if !alive(helper) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("the plug-in's helper (pid {helper}) outlived the interrupted run");
+}
