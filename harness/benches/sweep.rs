@@ -30,7 +30,7 @@ fn prepared(file: &str, policy: &str) -> Prepared {
 
 fn one_run(p: &Prepared, seed: u64) -> f64 {
     let mut policy = p.policy.clone();
-    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     let r = capsize_sim::simulate(&p.scenario, &p.policy_name, &mut policy, &opts).expect("valid");
     r.services[0].availability
 }

@@ -112,6 +112,10 @@ enum Command {
         /// Include the timeline of notable transitions (JSON).
         #[arg(long)]
         timeline: bool,
+        /// Stop a run after this many events, with an error (default 2,000,000: a few
+        /// seconds; a long, busy scenario may need more).
+        #[arg(long, value_name = "N")]
+        max_events: Option<u64>,
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -130,6 +134,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: FormatArg,
+        /// Stop a run after this many events, with an error (default 2,000,000: a few
+        /// seconds; a long, busy scenario may need more).
+        #[arg(long, value_name = "N")]
+        max_events: Option<u64>,
         /// Write the output to this file instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -408,14 +416,14 @@ impl From<LoadError> for Failure {
 
 fn execute(command: Command) -> Result<ExitCode, Failure> {
     match command {
-        Command::Run { file, policy, seed, format, timeline, out } => {
+        Command::Run { file, policy, seed, format, timeline, max_events, out } => {
             let scenario = load::load_scenario(&file)?;
             let wanted: Vec<String> = policy.into_iter().collect();
             let mut policies = load::select_policies(&scenario, &wanted)?;
             policies.truncate(1);
             let prepared = load::prepare(&scenario, &policies[0])?;
             let series = format == FormatArg::Html;
-            let result = runner::run(prepared, &RunOptions { seed, timeline, series });
+            let result = runner::run(prepared, &RunOptions { seed, timeline, series, max_events });
             emit(&capsize_reports::render_run(&result, format.into()), out.as_deref())?;
             Ok(report_failed_runs(std::slice::from_ref(&result)))
         }
@@ -466,12 +474,12 @@ fn execute(command: Command) -> Result<ExitCode, Failure> {
             emit(&capsize_reports::render_check(&report, format.into()), out.as_deref())?;
             Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Compare { file, policies, seed, format, out } => {
+        Command::Compare { file, policies, seed, format, max_events, out } => {
             let scenario = load::load_scenario(&file)?;
             let selected = load::select_policies(&scenario, &policies)?;
             let prepared = selected.iter().map(|p| load::prepare(&scenario, p)).collect::<Result<Vec<_>, _>>()?;
             let series = format == FormatArg::Html;
-            let results = runner::run_all(prepared, &RunOptions { seed, timeline: false, series });
+            let results = runner::run_all(prepared, &RunOptions { seed, timeline: false, series, max_events });
             emit(&capsize_reports::render_compare(&results, format.into()), out.as_deref())?;
             Ok(report_failed_runs(&results))
         }

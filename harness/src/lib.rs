@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod expect;
 pub mod external;
+pub mod fuzz_check;
 pub mod init;
 pub mod load;
 pub mod patch;
 pub mod policy;
+pub mod process_group;
 #[cfg(feature = "real-cluster")]
 pub mod real;
 pub mod runner;

@@ -34,8 +34,9 @@ pub struct Diagnostic {
     pub column: Option<usize>,
     /// What is wrong and what was expected.
     pub message: String,
-    /// The line of the file, for the caret display.
-    pub source_line: Option<String>,
+    /// The line of the file (or, for a long line, the stretch around the column) and the
+    /// caret's 1-based place in it, for the caret display.
+    pub excerpt: Option<(String, usize)>,
 }
 
 impl Diagnostic {
@@ -46,7 +47,7 @@ impl Diagnostic {
             line: None,
             column: None,
             message: message.into(),
-            source_line: None,
+            excerpt: None,
         }
     }
 }
@@ -59,7 +60,8 @@ impl fmt::Display for Diagnostic {
             (Some(l), None) => write!(f, "error: {file}:{l}: {}", self.message)?,
             _ => write!(f, "error: {file}: {}", self.message)?,
         }
-        if let (Some(src), Some(l), Some(c)) = (&self.source_line, self.line, self.column) {
+        if let (Some((src, c)), Some(l)) = (&self.excerpt, self.line) {
+            let c = *c;
             let gutter = l.to_string().len();
             write!(f, "\n{:gutter$} |\n{l} | {src}\n{:gutter$} | {:>c$}", "", "", "^")?;
         }
@@ -105,6 +107,11 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// Its text.
     pub text: String,
+    /// Where each of its values starts, built on the first diagnostic that needs a place (one
+    /// read of the file for any number of diagnostics).
+    index: std::sync::OnceLock<yaml::Index>,
+    /// Byte offset of each line's start, built on the first diagnostic that shows a line.
+    lines: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -116,7 +123,7 @@ impl SourceFile {
                 line: Some(e.line()),
                 column: Some(e.column()),
                 message: format!("not {what}: {e}"),
-                source_line: self.text.lines().nth(e.line().saturating_sub(1)).map(str::to_string),
+                excerpt: self.line_text(e.line()).map(|l| excerpt(l, e.column())),
             }],
         }
     }
@@ -127,7 +134,7 @@ impl SourceFile {
         if path == Path::new("-") {
             // Standard input, read once (a command may read its file more than once) and no
             // more than the limit.
-            static STDIN: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+            static STDIN: std::sync::OnceLock<Result<String, Diagnostic>> = std::sync::OnceLock::new();
             let text = STDIN.get_or_init(|| {
                 use std::io::Read;
                 let mut buf = Vec::new();
@@ -135,20 +142,18 @@ impl SourceFile {
                     .lock()
                     .take(MAX_FILE_BYTES + 1)
                     .read_to_end(&mut buf)
-                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                    .map_err(|e| bare(Path::new("-"), format!("cannot read standard input: {e}")))?;
                 if buf.len() as u64 > MAX_FILE_BYTES {
-                    return Err(format!("standard input is over the limit of {MAX_FILE_BYTES} bytes (4 MiB)"));
+                    return Err(bare(
+                        Path::new("-"),
+                        format!("standard input is over the limit of {MAX_FILE_BYTES} bytes (4 MiB)"),
+                    ));
                 }
-                String::from_utf8(buf).map_err(|e| {
-                    format!(
-                        "standard input is not UTF-8 (the first bad byte is at offset {})",
-                        e.utf8_error().valid_up_to()
-                    )
-                })
+                String::from_utf8(buf).map_err(|e| not_utf8(e.as_bytes()))
             });
             return match text {
-                Ok(t) => Ok(SourceFile { path: path.to_path_buf(), text: t.clone() }),
-                Err(m) => Err(fail(m.clone())),
+                Ok(t) => Ok(SourceFile::new(path.to_path_buf(), t.clone())),
+                Err(m) => Err(LoadError { diagnostics: vec![Diagnostic { file: path.to_path_buf(), ..m.clone() }] }),
             };
         }
         let meta = fs::metadata(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
@@ -158,14 +163,30 @@ impl SourceFile {
         if meta.len() > MAX_FILE_BYTES {
             return Err(fail(format!("the file is {} bytes; the limit is {MAX_FILE_BYTES} bytes (4 MiB)", meta.len())));
         }
-        let text = fs::read_to_string(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
-        Ok(SourceFile { path: path.to_path_buf(), text })
+        let bytes = fs::read(path).map_err(|e| fail(format!("cannot read the file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| LoadError {
+            diagnostics: vec![Diagnostic { file: path.to_path_buf(), ..not_utf8(e.as_bytes()) }],
+        })?;
+        Ok(SourceFile::new(path.to_path_buf(), text))
+    }
+
+    /// A file's text that did not come from disk (a built-in policy).
+    pub fn new(path: PathBuf, text: String) -> SourceFile {
+        SourceFile { path, text, index: std::sync::OnceLock::new(), lines: std::sync::OnceLock::new() }
     }
 
     /// A diagnostic at `path` inside this file (at the file itself when the path is not found).
+    /// When the value is not in the file (a default, a value a patch added), the diagnostic
+    /// points at its nearest ancestor that is.
     pub fn at(&self, path: &[PathSeg], message: impl Into<String>) -> Diagnostic {
-        let pos = yaml::locate(&self.text, path);
-        self.diag(pos, message.into())
+        self.diag(self.nearest(path).0, message.into())
+    }
+
+    /// Where the value at `path` starts, or its nearest ancestor that the file holds, and how
+    /// many segments of `path` that ancestor has.
+    pub fn nearest(&self, path: &[PathSeg]) -> (Option<(usize, usize)>, usize) {
+        let index = self.index.get_or_init(|| yaml::Index::build(&self.text));
+        (0..=path.len()).rev().find_map(|k| index.locate(&path[..k]).map(|p| (Some(p), k))).unwrap_or((None, 0))
     }
 
     fn diag(&self, pos: Option<(usize, usize)>, message: String) -> Diagnostic {
@@ -173,9 +194,20 @@ impl SourceFile {
             file: self.path.clone(),
             line: pos.map(|p| p.0),
             column: pos.map(|p| p.1),
-            source_line: pos.and_then(|(l, _)| self.text.lines().nth(l - 1)).map(str::to_string),
+            excerpt: pos.and_then(|(l, c)| self.line_text(l).map(|line| excerpt(line, c))),
             message,
         }
+    }
+
+    /// The text of 1-based line `n`, found through a table of line starts built once (a file
+    /// with thousands of problems would otherwise be scanned once per problem).
+    fn line_text(&self, n: usize) -> Option<&str> {
+        let starts = self
+            .lines
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect());
+        let start = *starts.get(n.checked_sub(1)?)?;
+        let end = starts.get(n).map_or(self.text.len(), |&e| e - 1);
+        (start <= end).then(|| self.text[start..end].trim_end_matches('\r'))
     }
 
     /// A parse error of this file as a located diagnostic.
@@ -193,8 +225,49 @@ impl SourceFile {
     }
 }
 
+/// Longest stretch of a source line shown under a diagnostic: a line of a generated or hostile
+/// file can be megabytes long.
+const EXCERPT_CHARS: usize = 100;
+
+/// The part of `line` shown for a problem at 1-based `column` (in characters) and the caret's
+/// place in it: the whole line when it is short, else a window around the column, marked
+/// `...` where it was cut. The diagnostic's `file:line:col` keeps the true column.
+fn excerpt(line: &str, column: usize) -> (String, usize) {
+    let n = line.chars().count();
+    if n <= EXCERPT_CHARS {
+        return (line.to_string(), column);
+    }
+    let start = column.saturating_sub(1 + EXCERPT_CHARS / 2).min(n - EXCERPT_CHARS);
+    let body: String = line.chars().skip(start).take(EXCERPT_CHARS).collect();
+    let head = if start > 0 { "..." } else { "" };
+    let tail = if start + EXCERPT_CHARS < n { "..." } else { "" };
+    (format!("{head}{body}{tail}"), column - start + head.len())
+}
+
+/// The diagnostic for bytes that are not UTF-8: the line and column of the first bad byte
+/// (the column counts characters of the valid part of the line, 1-based).
+fn not_utf8(bytes: &[u8]) -> Diagnostic {
+    let bad = std::str::from_utf8(bytes).err().map_or(bytes.len(), |e| e.valid_up_to());
+    // The part before the first bad byte is valid UTF-8 by definition.
+    let valid = std::str::from_utf8(&bytes[..bad]).unwrap_or_default();
+    let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+    let line = valid.matches('\n').count() + 1;
+    let column = valid[line_start..].chars().count() + 1;
+    let shown = String::from_utf8_lossy(&bytes[line_start..]);
+    Diagnostic {
+        file: PathBuf::new(),
+        line: Some(line),
+        column: Some(column),
+        message: format!(
+            "not UTF-8: byte 0x{:02x} at offset {bad} is not valid UTF-8 text",
+            bytes[bad.min(bytes.len() - 1)]
+        ),
+        excerpt: shown.lines().next().map(|l| excerpt(l, column)),
+    }
+}
+
 fn bare(path: &Path, message: String) -> Diagnostic {
-    Diagnostic { file: path.to_path_buf(), line: None, column: None, message, source_line: None }
+    Diagnostic { file: path.to_path_buf(), line: None, column: None, message, excerpt: None }
 }
 
 /// The envelope every capsize file starts with.
@@ -403,15 +476,16 @@ pub fn prepare(scenario: &LoadedScenario, policy: &LoadedPolicy) -> Result<Prepa
                     _ => path,
                 };
                 let merged_spec = merged.get("spec").unwrap_or(&Value::Null);
-                match patch::path_in_patch(merged_spec, p, spec_path) {
-                    Some(inner) => {
-                        let mut full = yaml::parse_path("spec.patch");
-                        full.extend(inner);
-                        policy.file.at(&full, format!("{message} (after merging this patch)"))
-                    }
-                    None => scenario
-                        .file
-                        .at(path, format!("{message} (with policy `{}` applied)", policy.policy.metadata.name)),
+                // The place is in the patch when the patch holds as much of the path as the
+                // scenario does (a value the patch added, or changed), else in the scenario.
+                let inner = patch::nearest_in_patch(merged_spec, p, spec_path);
+                let in_scenario = scenario.file.nearest(path).1;
+                if !inner.is_empty() && inner.len() + (path.len() - spec_path.len()) >= in_scenario {
+                    let mut full = yaml::parse_path("spec.patch");
+                    full.extend(inner);
+                    policy.file.at(&full, format!("{message} (after merging this patch)"))
+                } else {
+                    scenario.file.at(path, format!("{message} (with policy `{}` applied)", policy.policy.metadata.name))
                 }
             };
             match yaml::from_value::<Scenario>(&merged) {
@@ -455,7 +529,7 @@ pub fn do_nothing_policy() -> LoadedPolicy {
         capsize_sim::spec::API_VERSION
     );
     let policy = yaml::parse(&text).expect("the built-in policy parses");
-    LoadedPolicy { file: SourceFile { path: PathBuf::from("(built-in do-nothing)"), text }, policy }
+    LoadedPolicy { file: SourceFile::new(PathBuf::from("(built-in do-nothing)"), text), policy }
 }
 
 /// The policies to run: those named (a file path, the name of one the scenario lists, or the

@@ -49,29 +49,37 @@ pub fn merge(base: &mut Value, patch: &Value) {
 /// Where, inside the patch, the merged value at `path` (below `spec`) came from; `None` when
 /// the patch did not touch it. List indices are translated through the merge keys.
 pub fn path_in_patch(merged: &Value, patch: &Value, path: &[PathSeg]) -> Option<Vec<PathSeg>> {
+    let found = nearest_in_patch(merged, patch, path);
+    (found.len() == path.len()).then_some(found)
+}
+
+/// The deepest prefix of `path` (below `spec`) that the patch holds, translated into the
+/// patch's own indices (empty when the patch holds none of it).
+pub fn nearest_in_patch(merged: &Value, patch: &Value, path: &[PathSeg]) -> Vec<PathSeg> {
     let mut out = Vec::new();
     let (mut m, mut p) = (merged, patch);
     for seg in path {
         match seg {
             PathSeg::Key(k) => {
-                m = m.get(k.as_str())?;
-                p = p.get(k.as_str())?;
+                let (Some(mm), Some(pp)) = (m.get(k.as_str()), p.get(k.as_str())) else { break };
+                (m, p) = (mm, pp);
                 out.push(seg.clone());
             }
             PathSeg::Index(i) => {
-                let item = m.get(*i)?;
-                let plist = p.as_sequence()?;
+                let (Some(item), Some(plist)) = (m.get(*i), p.as_sequence()) else { break };
                 let pi = match merge_key(plist) {
-                    Some(key) => plist.iter().position(|x| x.get(key) == item.get(key))?,
-                    None => *i,
+                    Some(key) => plist.iter().position(|x| x.get(key) == item.get(key)),
+                    None => Some(*i),
                 };
+                let Some(pp) = pi.and_then(|pi| plist.get(pi)) else { break };
+                let pi = pi.expect("found");
                 m = item;
-                p = plist.get(pi)?;
+                p = pp;
                 out.push(PathSeg::Index(pi));
             }
         }
     }
-    Some(out)
+    out
 }
 
 #[cfg(test)]

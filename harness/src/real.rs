@@ -289,7 +289,7 @@ pub fn rollback(journal: &Path, kubeconfig: Option<&Path>, context: Option<&str>
 pub fn fidelity(args: &DriveArgs) -> Result<Printed, RealError> {
     let Loaded { mut prepared, scope, opts, commands } = load_drive(args)?;
     let mut sim_policy = prepared.policy.clone();
-    let run_opts = RunOptions { seed: Some(opts.seed), timeline: true, series: false };
+    let run_opts = RunOptions { seed: Some(opts.seed), timeline: true, series: false, max_events: None };
     let sim_history = Sim::new(&prepared.scenario, &run_opts)
         .map_err(|e| RealError::Drive(DriveError::Unplannable(format!("{e:?}"))))?
         .run(&mut sim_policy);

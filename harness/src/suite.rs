@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +98,7 @@ pub struct LoadedSuite {
     /// Its contents.
     pub suite: SuiteFile,
     /// Per case: the scenario, the policy, the parsed expectations.
-    cases: Vec<(LoadedScenario, load::LoadedPolicy, Vec<Expectation>)>,
+    cases: Vec<(Arc<LoadedScenario>, Arc<load::LoadedPolicy>, Vec<Expectation>)>,
 }
 
 fn at(file: &SourceFile, path: &str, message: impl Into<String>) -> load::Diagnostic {
@@ -124,51 +125,71 @@ pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
     if !(0.0..=1.0).contains(&suite.spec.tolerance.availability) {
         diagnostics.push(at(&file, "spec.tolerance.availability", "a tolerance on availability is between 0 and 1"));
     }
+    // Each scenario, policy and pairing is loaded once, however many cases name it, and its
+    // own errors are reported once, under the first case that names it: a suite of thousands of
+    // cases costs thousands of look-ups, not thousands of parses.
+    let mut scenarios: BTreeMap<PathBuf, Option<Arc<LoadedScenario>>> = BTreeMap::new();
+    let mut policies: BTreeMap<(PathBuf, String), Option<Arc<load::LoadedPolicy>>> = BTreeMap::new();
+    let mut merged_of: BTreeMap<(PathBuf, String), Option<capsize_sim::Scenario>> = BTreeMap::new();
     for (i, c) in suite.spec.cases.iter().enumerate() {
-        let scenario = match load::load_scenario(&dir.join(&c.scenario)) {
-            Ok(s) => s,
-            Err(e) => {
-                diagnostics.push(at(
-                    &file,
-                    &format!("spec.cases[{i}].scenario"),
-                    format!("the scenario `{}` cannot be used (its errors follow)", c.scenario.display()),
-                ));
-                diagnostics.extend(e.diagnostics);
-                continue;
-            }
+        let scenario_path = dir.join(&c.scenario);
+        let scenario =
+            scenarios.entry(scenario_path.clone()).or_insert_with(|| match load::load_scenario(&scenario_path) {
+                Ok(s) => Some(Arc::new(s)),
+                Err(e) => {
+                    diagnostics.push(at(
+                        &file,
+                        &format!("spec.cases[{i}].scenario"),
+                        format!("the scenario `{}` cannot be used (its errors follow)", c.scenario.display()),
+                    ));
+                    diagnostics.extend(e.diagnostics);
+                    None
+                }
+            });
+        let Some(scenario) = scenario.clone() else {
+            continue;
         };
-        let as_file = dir.join(&c.policy);
-        let policy = if as_file.is_file() {
-            load::load_policy(&as_file)
-        } else {
-            // The scenario's listed policies (their own errors, if any, are reported as they are).
-            load::select_policies(&scenario, std::slice::from_ref(&c.policy)).map(|mut v| v.remove(0)).map_err(
-                |mut e| {
-                    let here = format!("spec.cases[{i}].policy");
-                    let message = format!(
-                        "`{}` is neither a policy file next to the suite nor a policy `{}` lists (see below)",
-                        c.policy,
-                        c.scenario.display()
-                    );
-                    e.diagnostics.insert(0, at(&file, &here, message));
-                    e
-                },
-            )
-        };
-        let policy = match policy {
-            Ok(p) => p,
-            Err(e) => {
-                diagnostics.extend(e.diagnostics);
-                continue;
+        let key = (scenario_path.clone(), c.policy.clone());
+        let policy = policies.entry(key.clone()).or_insert_with(|| {
+            let as_file = dir.join(&c.policy);
+            let policy = if as_file.is_file() {
+                load::load_policy(&as_file)
+            } else {
+                // The scenario's listed policies (their own errors, if any, are reported as they are).
+                load::select_policies(&scenario, std::slice::from_ref(&c.policy)).map(|mut v| v.remove(0)).map_err(
+                    |mut e| {
+                        let here = format!("spec.cases[{i}].policy");
+                        let message = format!(
+                            "`{}` is neither a policy file next to the suite nor a policy `{}` lists (see below)",
+                            c.policy,
+                            c.scenario.display()
+                        );
+                        e.diagnostics.insert(0, at(&file, &here, message));
+                        e
+                    },
+                )
+            };
+            match policy {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    diagnostics.extend(e.diagnostics);
+                    None
+                }
             }
+        });
+        let Some(policy) = policy.clone() else {
+            continue;
         };
         // Expectations name what the run has: the scenario with the policy's patch merged in.
-        let merged = match load::prepare(&scenario, &policy) {
-            Ok(p) => p.scenario,
+        let merged = merged_of.entry(key).or_insert_with(|| match load::prepare(&scenario, &policy) {
+            Ok(p) => Some(p.scenario),
             Err(e) => {
                 diagnostics.extend(e.diagnostics);
-                continue;
+                None
             }
+        });
+        let Some(merged) = merged.as_ref() else {
+            continue;
         };
         if c.expect.is_empty() && !c.must_act && c.allow_unmatched_faults {
             diagnostics.push(at(
@@ -180,7 +201,7 @@ pub fn load_suite(path: &Path) -> Result<LoadedSuite, LoadError> {
         let mut parsed = Vec::new();
         for (j, line) in c.expect.iter().enumerate() {
             let here = format!("spec.cases[{i}].expect[{j}]");
-            match Expectation::parse(line).map_err(|e| e.to_string()).and_then(|x| x.names_what_exists(&merged)) {
+            match Expectation::parse(line).map_err(|e| e.to_string()).and_then(|x| x.names_what_exists(merged)) {
                 Err(m) => diagnostics.push(at(&file, &here, m)),
                 Ok(x) => parsed.push(x),
             }
@@ -232,7 +253,11 @@ impl LoadedSuite {
             let seeds = if spec.seeds.is_empty() { vec![scenario.scenario.spec.seed] } else { spec.seeds.clone() };
             for seed in seeds {
                 let prepared = load::prepare(scenario, policy).expect("checked when the suite was loaded");
-                jobs.push((prepared, RunOptions { seed: Some(seed), timeline: false, series: false }, k));
+                jobs.push((
+                    prepared,
+                    RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None },
+                    k,
+                ));
             }
         }
         let owners: Vec<usize> = jobs.iter().map(|j| j.2).collect();

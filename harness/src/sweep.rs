@@ -169,7 +169,7 @@ fn one_run(
     services: &[String],
 ) -> Vec<SweepRow> {
     let seed = derived_seed(sweep_seed, k);
-    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     targets
         .iter()
         .zip(templates)

@@ -6,11 +6,14 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 
 use capsize_sim::PathSeg;
 use serde_yaml as yaml_impl;
 pub use serde_yaml::Value;
+
+mod events;
+pub use events::{Index, MAX_DEPTH, MAX_VALUES};
 
 /// A YAML or schema error with its position (1-based line and column) when known.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,14 +77,38 @@ fn split_path(s: &str) -> (Option<String>, String) {
     (None, s.to_string())
 }
 
+/// Refuses a document past [`MAX_DEPTH`] or [`MAX_VALUES`] before serde_yaml reads it whole.
+fn within_limits(text: &str) -> Result<(), YamlError> {
+    events::check_limits(text).map_err(|(line, column, message)| YamlError {
+        line: Some(line + 1),
+        column: Some(column + 1),
+        path: None,
+        message,
+    })
+}
+
 /// Parses `text` into `T`, refusing unknown fields where `T` does.
 pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    yaml_impl::from_str(text).map_err(convert)
+    within_limits(text)?;
+    yaml_impl::from_str(text).map_err(|e| placed(convert(e), text))
+}
+
+/// An error serde_yaml gave no position (a second document, some syntax errors) gets
+/// libyaml's own.
+fn placed(mut e: YamlError, text: &str) -> YamlError {
+    if e.line.is_none()
+        && let Some((line, column)) = events::trouble(text)
+    {
+        e.line = Some(line + 1);
+        e.column = Some(column + 1);
+    }
+    e
 }
 
 /// Parses `text` into a generic value (for patches and assumption paths).
 pub fn parse_value(text: &str) -> Result<Value, YamlError> {
-    yaml_impl::from_str(text).map_err(convert)
+    within_limits(text)?;
+    yaml_impl::from_str(text).map_err(|e| placed(convert(e), text))
 }
 
 /// Deserializes `T` from a value that was built or patched in memory. Errors carry the path of
@@ -98,111 +125,10 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, YamlError> {
     Err(e)
 }
 
-/// Where the value at `path` starts in `text` (1-based line and column), if it exists.
-///
-/// It reads the document with serde_yaml and stops with a marker error at the value; serde_yaml
-/// attaches the position of the value being read to any error, which is exactly the answer.
+/// Where the value at `path` starts in `text` (1-based line and column), if it exists. To
+/// place many values in one file, build an [`Index`] once.
 pub fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
-    let de = yaml_impl::Deserializer::from_str(text);
-    match Probe(path).deserialize(de) {
-        Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| (l.line(), l.column())),
-        _ => None,
-    }
-}
-
-/// Marker error text for [`locate`].
-const FOUND: &str = "\u{1}capsize-located\u{1}";
-
-struct Probe<'a>(&'a [PathSeg]);
-
-impl<'de> DeserializeSeed<'de> for Probe<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(ProbeVisitor(self.0))
-    }
-}
-
-struct ProbeVisitor<'a>(&'a [PathSeg]);
-
-impl ProbeVisitor<'_> {
-    fn leaf<E: de::Error>(&self) -> Result<(), E> {
-        if self.0.is_empty() { Err(E::custom(FOUND)) } else { Ok(()) }
-    }
-}
-
-impl<'de> Visitor<'de> for ProbeVisitor<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
-        let Some((first, rest)) = self.0.split_first() else {
-            return Err(de::Error::custom(FOUND));
-        };
-        while let Some(k) = m.next_key::<Value>()? {
-            let hit = matches!((first, &k), (PathSeg::Key(want), Value::String(got)) if want == got);
-            if hit {
-                m.next_value_seed(Probe(rest))?;
-            } else {
-                m.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
-        let Some((first, rest)) = self.0.split_first() else {
-            return Err(de::Error::custom(FOUND));
-        };
-        let want = match first {
-            PathSeg::Index(i) => *i,
-            PathSeg::Key(_) => usize::MAX,
-        };
-        let mut i = 0;
-        loop {
-            let more = if i == want {
-                s.next_element_seed(Probe(rest))?.is_some()
-            } else {
-                s.next_element::<IgnoredAny>()?.is_some()
-            };
-            if !more {
-                return Ok(());
-            }
-            i += 1;
-        }
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        self.leaf()
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<(), A::Error> {
-        // A tagged value (`!tag`); its position is the answer if the path ends here.
-        if self.0.is_empty() {
-            return Err(de::Error::custom(FOUND));
-        }
-        let (_, variant) = data.variant::<IgnoredAny>()?;
-        de::VariantAccess::newtype_variant::<IgnoredAny>(variant)?;
-        Ok(())
-    }
+    Index::build(text).locate(path)
 }
 
 /// Parses `spec.cluster.workloads[0].name` into path segments.

@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn events_are_matched_by_meaning_and_their_differences_measured() {
         let s = scenario();
-        let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false })
+        let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false, max_events: None })
             .unwrap()
             .run(&mut capsize_sim::DoNothing);
         let r = capsize_sim::score::evaluate(&s, "do-nothing", 5, &h);

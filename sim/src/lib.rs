@@ -60,7 +60,7 @@ mod world;
 
 pub use policy::{Action, ClusterView, Decision, DoNothing, PodInfo, PodStatus, Policy, Request, Unresolved};
 pub use result::RunResult;
-pub use sim::{RunOptions, Sim};
+pub use sim::{DEFAULT_MAX_EVENTS, RunOptions, Sim};
 pub use spec::Scenario;
 pub use time::{SimDuration, SimTime};
 pub use validate::{PathSeg, SpecError, validate};

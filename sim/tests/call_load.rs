@@ -39,7 +39,7 @@ fn chain(rps: f64) -> serde_json::Value {
 
 fn outcome(rps: f64, seed: u64) -> (f64, f64, u32) {
     let s = scenario(chain(rps));
-    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     let h = Sim::new(&s, &opts).expect("valid").run(&mut capsize_sim::DoNothing);
     let r = evaluate(&s, "do-nothing", seed, &h);
     let back = r.services.iter().find(|x| x.name == "back").unwrap();

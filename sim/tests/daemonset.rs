@@ -68,7 +68,7 @@ impl Policy for DeleteAgentOn {
 }
 
 fn run(seed: u64, force: bool) -> History {
-    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
     let mut policy = DeleteAgentOn { node: "worker-3", at_ms: 600_000, force, done: false };
     Sim::new(&scenario(cluster()), &opts).expect("valid").run(&mut policy)
 }
@@ -124,7 +124,7 @@ fn a_lost_node_loses_only_its_own_daemonset_pod() {
     let mut v = cluster();
     v["spec"]["faults"] = json!([{"nodeRemoved": {"at": "00:10", "node": "worker-2"}}]);
     for seed in 1..=5 {
-        let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+        let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
         let h = Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut capsize_sim::DoNothing);
         let agents: Vec<_> = h.pods.iter().filter(|p| p.workload == "agent").collect();
         // PodGC deletes the pod of the removed node; no pod is created for it, none elsewhere.

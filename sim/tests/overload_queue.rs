@@ -41,7 +41,7 @@ fn spike(timeout: u32, spike_s: u64) -> serde_json::Value {
 }
 
 fn restarts(timeout: u32, spike_s: u64, seed: u64) -> u32 {
-    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     let h: History = Sim::new(&scenario(spike(timeout, spike_s)), &opts).expect("valid").run(&mut DoNothing);
     h.pods.iter().map(|p| p.restarts).sum()
 }
@@ -76,7 +76,7 @@ fn below_capacity_the_backlog_never_builds() {
     // The same service at 95 % for the whole hour: the queue never fills, no probe waits.
     let mut v = spike(1, 60);
     v["spec"]["traffic"][0]["rps"] = json!([["00:00", 190]]);
-    let opts = RunOptions { seed: Some(1), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(1), timeline: false, series: false, max_events: None };
     let h = Sim::new(&scenario(v), &opts).expect("valid").run(&mut DoNothing);
     assert_eq!(h.pods.iter().map(|p| p.restarts).sum::<u32>(), 0);
 }
@@ -93,7 +93,7 @@ fn steady(pods: u32, rps: f64, timeout: u32, minutes: u32) -> serde_json::Value 
 }
 
 fn first_restart_s(v: &serde_json::Value, seed: u64) -> Option<f64> {
-    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
     let h = Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut DoNothing);
     h.timeline.iter().flatten().find(|e| e.what.contains("liveness probe failed")).map(|e| e.at.0 as f64 / 1000.0)
 }
@@ -149,7 +149,7 @@ fn a_cold_start_under_load_crash_loops_where_a_warm_one_recovers() {
 }
 
 fn restarts_of(v: &serde_json::Value, seed: u64) -> u32 {
-    let opts = RunOptions { seed: Some(seed), timeline: false, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     let h: History = Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut DoNothing);
     h.pods.iter().map(|p| p.restarts).sum()
 }

@@ -38,7 +38,7 @@ fn cluster(gpu_taints: serde_json::Value, web: serde_json::Value) -> serde_json:
 }
 
 fn run(v: &serde_json::Value, seed: u64) -> History {
-    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
     Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut capsize_sim::DoNothing)
 }
 

@@ -337,7 +337,7 @@ proptest! {
         let s = common::scenario(v);
         let once = || {
             let mut policy = Chaos { rng: ChaCha8Rng::seed_from_u64(seed), workloads: workloads.clone() };
-            let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false }).unwrap().run(&mut policy);
+            let h = Sim::new(&s, &RunOptions { seed: None, timeline: true, series: false, max_events: None }).unwrap().run(&mut policy);
             serde_json::to_string(&evaluate(&s, "chaos", seed, &h)).unwrap()
         };
         prop_assert_eq!(once(), once());

@@ -43,7 +43,7 @@ fn delete_at(pods: &[&str], at_ms: u64, force: bool) -> common::Script {
 }
 
 fn run(v: &serde_json::Value, seed: u64, policy: &mut dyn Policy) -> History {
-    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
     Sim::new(&scenario(v.clone()), &opts).expect("valid").run(policy)
 }
 

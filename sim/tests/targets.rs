@@ -38,7 +38,7 @@ fn drill(fault: serde_json::Value) -> serde_json::Value {
 }
 
 fn run_seed(v: &serde_json::Value, seed: u64) -> History {
-    let opts = RunOptions { seed: Some(seed), timeline: true, series: false };
+    let opts = RunOptions { seed: Some(seed), timeline: true, series: false, max_events: None };
     Sim::new(&scenario(v.clone()), &opts).expect("valid").run(&mut DoNothing)
 }
 

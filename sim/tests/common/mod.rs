@@ -43,7 +43,9 @@ pub fn base() -> serde_json::Value {
 
 /// Runs to the end with a timeline.
 pub fn run(s: &Scenario, policy: &mut dyn Policy) -> History {
-    Sim::new(s, &RunOptions { seed: None, timeline: true, series: false }).expect("valid test scenario").run(policy)
+    Sim::new(s, &RunOptions { seed: None, timeline: true, series: false, max_events: None })
+        .expect("valid test scenario")
+        .run(policy)
 }
 
 /// Times (ms) of timeline entries about objects starting with `object` whose text starts with `what`.
