@@ -175,9 +175,9 @@ impl SourceFile {
         SourceFile { path, text, index: std::sync::OnceLock::new(), lines: std::sync::OnceLock::new() }
     }
 
-    /// A diagnostic at `path` inside this file (at the file itself when the path is not found).
-    /// When the value is not in the file (a default, a value a patch added), the diagnostic
-    /// points at its nearest ancestor that is.
+    /// A diagnostic at `path` inside this file. When the value is not in the file (a default,
+    /// a value a patch added), the diagnostic points at its nearest ancestor that is; only a
+    /// file that does not parse leaves it without a place.
     pub fn at(&self, path: &[PathSeg], message: impl Into<String>) -> Diagnostic {
         self.diag(self.nearest(path).0, message.into())
     }
