@@ -51,6 +51,11 @@ pub struct Workdir {
 }
 
 impl Workdir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// A fresh directory with a copy of `scenarios` (the repository's `scenarios/`).
     pub fn new(scenarios: &Path) -> std::io::Result<Workdir> {
         let dir = tempfile::tempdir()?;
@@ -75,6 +80,17 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A fuzz target's body: checks `data` as a `kind` file in a work directory made once per
+/// process from `scenarios`, and panics (which libFuzzer records as a finding) with the
+/// property it broke.
+pub fn fuzz_one(kind: Kind, scenarios: &Path, data: &[u8]) {
+    static WORK: std::sync::OnceLock<Workdir> = std::sync::OnceLock::new();
+    let work = WORK.get_or_init(|| Workdir::new(scenarios).expect("a work directory"));
+    if let Err(broken) = check(kind, data, work) {
+        panic!("{broken}");
+    }
 }
 
 /// Checks one input: `Err` says which property it broke.

@@ -125,12 +125,6 @@ pub fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, YamlError> {
     Err(e)
 }
 
-/// Where the value at `path` starts in `text` (1-based line and column), if it exists. To
-/// place many values in one file, build an [`Index`] once.
-pub fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
-    Index::build(text).locate(path)
-}
-
 /// Parses `spec.cluster.workloads[0].name` into path segments.
 pub fn parse_path(s: &str) -> Vec<PathSeg> {
     let mut out = Vec::new();
@@ -159,6 +153,10 @@ pub fn parse_path(s: &str) -> Vec<PathSeg> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
+        Index::build(text).locate(path)
+    }
 
     #[test]
     fn locates_values_by_path() {

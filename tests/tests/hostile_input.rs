@@ -18,13 +18,9 @@ use capsize_tests::{binary, repo};
 /// build, so this also leaves room for a busy CI machine.
 const BOUND: Duration = Duration::from_secs(5);
 
-/// Copies the shipped scenarios (with their policies) into a fresh directory.
-fn workdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status =
-        std::process::Command::new("cp").arg("-r").arg(repo().join("scenarios/.")).arg(dir.path()).status().unwrap();
-    assert!(status.success());
-    dir
+/// A fresh directory holding a copy of the shipped scenarios and policies.
+fn workdir() -> Workdir {
+    Workdir::new(&repo().join("scenarios")).unwrap()
 }
 
 /// Runs `capsize ARGS` in `dir`, timing it: (exit code, stderr, elapsed).

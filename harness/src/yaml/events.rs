@@ -98,20 +98,13 @@ fn walk_reporting<B>(
     }
 }
 
-/// Where a document that serde_yaml refused without a position goes wrong: the start of a
-/// second document, or the end of the last event libyaml parsed before it failed (0-based line
-/// and column).
+/// Where a document that serde_yaml refused without a position goes wrong: the end of the last
+/// event libyaml parsed before it failed (0-based line and column). A second document that
+/// parses never gets here: [`check_limits`] refuses it first.
 pub(super) fn trouble(text: &str) -> Option<(usize, usize)> {
-    let mut documents = 0;
     let mut failed = None;
-    let second = walk_reporting(text, &mut failed, |ev, line, column| match ev {
-        Event::DocStart => {
-            documents += 1;
-            if documents > 1 { ControlFlow::Break((line, column)) } else { ControlFlow::Continue(()) }
-        }
-        _ => ControlFlow::Continue(()),
-    });
-    second.or(failed)
+    walk_reporting::<()>(text, &mut failed, |_, _, _| ControlFlow::Continue(()));
+    failed
 }
 
 /// Where every value of a document starts, by path: built in one pass so that any number of
