@@ -558,6 +558,7 @@ impl Sim {
     /// tests after every event; cheap enough for small clusters only.
     pub fn check_invariants(&self) -> Result<(), String> {
         let w = &self.world;
+        w.sched_cache_check()?;
         for (id, n) in w.nodes.iter() {
             let bound: Vec<_> = w
                 .pods

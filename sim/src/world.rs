@@ -884,6 +884,8 @@ pub(crate) struct SchedulerState {
     pub pass_at: Option<SimTime>,
     /// Buffers reused by every placement.
     pub scratch: crate::controllers::Scratch,
+    /// What each node offers the next pod, kept between placements.
+    pub cache: crate::controllers::SchedulerCache,
 }
 
 /// An action the policy issued, waiting to take effect.

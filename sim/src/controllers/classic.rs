@@ -254,6 +254,7 @@ impl World {
     pub(crate) fn op_set_labels(&mut self, node: &str, labels: &crate::spec::Labels) -> Result<String, String> {
         let id = self.live_node(node)?;
         self.nodes[id].labels = Some(labels.clone());
+        self.sched_node_changed(id);
         let text: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         Ok(format!("{node} labels set to [{}]", text.join(", ")))
     }

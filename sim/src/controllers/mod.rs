@@ -21,6 +21,7 @@ mod prober;
 mod replicaset;
 mod saturation;
 mod scheduler;
+mod scheduler_cache;
 mod statefulset;
 pub(crate) mod swarm;
 mod targets;
@@ -33,3 +34,4 @@ pub(crate) use saturation::ServiceBacklog;
 pub(crate) use volumes::Volume;
 
 pub(crate) use scheduler::Scratch;
+pub(crate) use scheduler_cache::SchedulerCache;

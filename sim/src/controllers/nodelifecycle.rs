@@ -33,6 +33,7 @@ impl World {
     pub(crate) fn change_node(&mut self, node: NodeId, f: impl FnOnce(&mut Node)) {
         let before = self.nodes[node].schedulable();
         f(&mut self.nodes[node]);
+        self.sched_node_changed(node);
         let after = self.nodes[node].schedulable();
         let c = self.nodes[node].cluster as usize;
         if before && !after {

@@ -34,6 +34,7 @@ impl World {
         if was_schedulable {
             self.clusters[c].live_nodes -= 1;
         }
+        self.sched_node_changed(node);
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node down".into());
         self.stop_containers_on(node);
@@ -63,6 +64,7 @@ impl World {
         if self.nodes[node].schedulable() {
             self.clusters[c].live_nodes += 1;
         }
+        self.sched_node_changed(node);
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node Ready".into());
         if self.clusters[c].kind == ClusterKind::Swarm {
@@ -105,6 +107,7 @@ impl World {
         if was_schedulable {
             self.clusters[c].live_nodes -= 1;
         }
+        self.sched_node_changed(node);
         let name = self.nodes[node].name.clone();
         self.history.note(self.now, &name, || "node removed from the cluster".into());
         self.stop_containers_on(node);

@@ -186,6 +186,7 @@ impl World {
             let zone = self.nodes[n].zone as usize;
             self.nodes[n].by_workload.dec(w);
             self.zone_counts[zone].dec(w);
+            self.sched_spread_changed(n, w, -1);
         }
     }
 
@@ -205,6 +206,7 @@ impl World {
             nd.req_cpu -= cpu;
             nd.req_mem -= mem;
             nd.pods.remove(&pod);
+            self.sched_node_changed(n);
         }
         self.pod_by_name.remove(&self.pods[pod].name);
         self.refresh_endpoints(pod);

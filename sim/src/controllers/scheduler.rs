@@ -19,24 +19,38 @@ use std::collections::BTreeMap;
 
 use rand::RngExt;
 
+use crate::controllers::scheduler_cache::{MAX_NODE_SCORE, NO_FIT, SchedulerCache, resource_score};
 use crate::defaults;
-use crate::ids::{NodeId, PodId};
+use crate::ids::{NodeId, PodId, WorkloadId};
 use crate::time::SimTime;
 use crate::world::{Event, Phase, World};
 
-/// Buffers the scheduler reuses from one pod to the next.
+/// Buffers the scheduler reuses from one pod to the next: a placement allocates nothing once
+/// they have grown to the cluster's size.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Scratch {
+    /// The walk: the window's feasible nodes, in order.
     feasible: Vec<NodeId>,
+    /// The walk: their resource scores.
     base: Vec<i64>,
+    /// Raw spread scores: the walk's per feasible node; the cache's per zone, for nodes
+    /// without the workload's pods.
     raw_spread: Vec<i64>,
+    /// The walk: the workload's pods per zone.
     in_zone: Vec<u32>,
+    /// Zones the window's feasible nodes are in.
     zone_seen: Vec<bool>,
+    /// The tied best: all of them (the walk), or those holding the workload's pods (the cache).
     tied: Vec<NodeId>,
+    /// The cache: per zone, the best resource score among nodes without the workload's pods.
+    zone_best: Vec<i64>,
+    /// The cache: per zone, the nodes that have it, in window order.
+    zone_ties: Vec<Vec<NodeId>>,
+    /// The cache: zones whose best is among the tied best.
+    tied_zones: Vec<usize>,
+    /// The cache: window nodes holding the workload's pods, with their count and raw spread.
+    others: Vec<(NodeId, u32, i64)>,
 }
-
-/// Most score a plugin gives a node.
-const MAX_NODE_SCORE: i64 = 100;
 
 /// kube-scheduler's `numFeasibleNodesToFind`.
 pub(crate) fn feasible_nodes_to_find(all: u32, percentage: u32) -> u32 {
@@ -129,6 +143,8 @@ impl World {
         n.by_workload.inc(w);
         let zone = n.zone as usize;
         self.zone_counts[zone].inc(w);
+        self.sched_node_changed(node);
+        self.sched_spread_changed(node, w, 1);
         let p = &mut self.pods[pod];
         p.node = Some(node);
         p.phase = Phase::Bound;
@@ -183,19 +199,194 @@ impl World {
             };
         }
         let total = self.nodes.len();
+        let start = self.sched.next_start % total.max(1);
+        // TaintToleration (PreferNoSchedule) and NodeAffinity (preferred terms) score only when
+        // the pool or the workload has them; such pods take the full walk.
+        let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
+            || self
+                .pools
+                .iter()
+                .any(|p| p.taints.iter().any(|t| t.effect == crate::spec::TaintEffect::PreferNoSchedule));
+        let cached = if soft { None } else { self.cached_candidates(w, start, sc) };
+        #[cfg(debug_assertions)]
+        self.check_against_walk(w, start, sc, cached, soft);
+        let (examined, count) = match cached {
+            Some(found) => found,
+            None => match self.walk_candidates(w, start, sc) {
+                Ok(examined) => (examined, sc.tied.len()),
+                Err(reason) => {
+                    // Every node was examined: the next search starts where this one did.
+                    self.sched.next_start = start;
+                    return Err(reason);
+                }
+            },
+        };
+        self.sched.next_start = (start + examined) % total.max(1);
+        let pick = if count == 1 { 0 } else { self.rng.scheduler.random_range(0..count) };
+        Ok(if cached.is_some() { sc.kth_cached(pick, start, total) } else { sc.tied[pick] })
+    }
+
+    /// Whether the filters of `w`'s pods depend on the workload (a node selector, an
+    /// affinity, or taints on some pool).
+    fn constrained(&self, w: WorkloadId) -> bool {
+        !self.workloads[w].node_selector.is_empty()
+            || self.workloads[w].affinity.is_some()
+            || self.pools.iter().any(|p| !p.taints.is_empty())
+    }
+
+    /// Filter and score from the scheduler's cache: the same window, scores and ties as
+    /// [`World::walk_candidates`], reading three packed arrays per node. Nodes whose count of
+    /// the workload's pods is zero share one spread score per zone, so each zone keeps only
+    /// its best resource score and the nodes that have it; the few nodes that already hold
+    /// the workload's pods are scored one by one. Returns `(nodes examined, nodes tied)`, the
+    /// tied ones left in `sc` for [`Scratch::kth_cached`]; `None` when no node fits (the walk
+    /// then words the reasons).
+    fn cached_candidates(&mut self, w: WorkloadId, start: usize, sc: &mut Scratch) -> Option<(usize, usize)> {
+        let spread = self.scenario.spec.cluster.scheduler.default_spread;
+        let constrained = self.constrained(w);
+        let mut cache = std::mem::take(&mut self.sched.cache);
+        self.sched_cache_prepare(&mut cache, w, constrained, spread);
+        let found = self.cached_scores(&cache, w, start, spread, sc);
+        self.sched.cache = cache;
+        found
+    }
+
+    fn cached_scores(
+        &self,
+        cache: &SchedulerCache,
+        w: WorkloadId,
+        start: usize,
+        spread: bool,
+        sc: &mut Scratch,
+    ) -> Option<(usize, usize)> {
+        let c = self.workloads[w].cluster;
+        let want = feasible_nodes_to_find(self.clusters[c as usize].live_nodes, self.percentage()) as usize;
+        let (base, zone, on) = (&cache.current().base[..], &cache.zone[..], &cache.on_node[..]);
+        let total = base.len();
+        let zones = self.zone_counts.len();
+        sc.zone_best.clear();
+        sc.zone_best.resize(zones, NO_FIT);
+        if sc.zone_ties.len() < zones {
+            sc.zone_ties.resize_with(zones, Vec::new);
+        }
+        for t in &mut sc.zone_ties[..zones] {
+            t.clear();
+        }
+        sc.zone_seen.clear();
+        sc.zone_seen.resize(zones, false);
+        sc.others.clear();
+        // The window: from `start` round the ring until `want` nodes fit. The two stretches
+        // (to the end, then from the first node) are walked as plain slices.
+        let mut found = 0;
+        let mut examined = total;
+        let (best, ties, others) = (&mut sc.zone_best[..], &mut sc.zone_ties[..], &mut sc.others);
+        let on_of = |i: usize| if spread { on[i] } else { 0 };
+        'walk: for (from, to) in [(start, total), (0, start)] {
+            for i in from..to {
+                let b = base[i];
+                if b == NO_FIT {
+                    continue;
+                }
+                let z = zone[i] as usize;
+                let o = on_of(i);
+                if o == 0 {
+                    if b >= best[z] {
+                        if b > best[z] {
+                            best[z] = b;
+                            ties[z].clear();
+                        }
+                        ties[z].push(NodeId(i as u32));
+                    }
+                } else {
+                    others.push((NodeId(i as u32), o, 0));
+                }
+                found += 1;
+                if found >= want {
+                    examined = if i >= start { i - start + 1 } else { total - start + i + 1 };
+                    break 'walk;
+                }
+            }
+        }
+        // Zones with a fitting node in the window (the spread's zone count).
+        for z in 0..zones {
+            sc.zone_seen[z] = sc.zone_best[z] != NO_FIT;
+        }
+        for o in &sc.others {
+            sc.zone_seen[zone[usize::from(o.0)] as usize] = true;
+        }
+        if found == 0 {
+            return None;
+        }
+        // The spread score, as the walk computes it: raw per node, normalised by the range.
+        let seen = sc.zone_seen.iter().filter(|&&z| z).count();
+        let host_weight = libm::log(found as f64 + 2.0);
+        let zone_weight = libm::log(seen as f64 + 2.0);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        sc.raw_spread.clear();
+        if spread {
+            for z in 0..zones {
+                let raw = raw_spread(0, self.zone_counts[z].get(w), host_weight, zone_weight);
+                sc.raw_spread.push(raw);
+                if sc.zone_best[z] != NO_FIT {
+                    (lo, hi) = (lo.min(raw), hi.max(raw));
+                }
+            }
+            for o in &mut sc.others {
+                let in_zone = self.zone_counts[zone[usize::from(o.0)] as usize].get(w);
+                o.2 = raw_spread(o.1, in_zone, host_weight, zone_weight);
+                (lo, hi) = (lo.min(o.2), hi.max(o.2));
+            }
+        }
+        let score = |b: i64, raw: i64| if spread { b + spread_score(raw, lo, hi) } else { b };
+        let mut best = i64::MIN;
+        for z in 0..zones {
+            if sc.zone_best[z] != NO_FIT {
+                best = best.max(score(sc.zone_best[z], sc.raw_spread.get(z).copied().unwrap_or(0)));
+            }
+        }
+        for o in &sc.others {
+            best = best.max(score(base[usize::from(o.0)], o.2));
+        }
+        sc.tied_zones.clear();
+        let mut count = 0;
+        for z in 0..zones {
+            if sc.zone_best[z] != NO_FIT && score(sc.zone_best[z], sc.raw_spread.get(z).copied().unwrap_or(0)) == best {
+                sc.tied_zones.push(z);
+                count += sc.zone_ties[z].len();
+            }
+        }
+        sc.tied.clear();
+        for o in &sc.others {
+            if score(base[usize::from(o.0)], o.2) == best {
+                sc.tied.push(o.0);
+            }
+        }
+        count += sc.tied.len();
+        Some((examined, count))
+    }
+
+    /// kube-scheduler's `percentageOfNodesToScore` as the scenario sets it (0: adaptive).
+    fn percentage(&self) -> u32 {
+        self.scenario.spec.cluster.scheduler.percentage_of_nodes_to_score
+    }
+
+    /// Filter and score by walking the nodes from `start`, as kube-scheduler's cycle does:
+    /// the reference the cache is checked against, and the path for pods with soft
+    /// preferences and for the reasons a pod fits nowhere. Returns the nodes examined, the
+    /// tied best in `sc.tied` in window order, or the reason none fits.
+    fn walk_candidates(&self, w: WorkloadId, start: usize, sc: &mut Scratch) -> Result<usize, String> {
+        let (pcpu, pmem) = (self.workloads[w].cpu, self.workloads[w].mem);
+        let c = self.workloads[w].cluster;
+        let total = self.nodes.len();
         let live = self.clusters[c as usize].live_nodes;
         // Member nodes that refuse pods (cordoned, tainted) count in N with their reason.
         let mut refusing = 0;
-        let pct = self.scenario.spec.cluster.scheduler.percentage_of_nodes_to_score;
-        let want = feasible_nodes_to_find(live, pct) as usize;
+        let want = feasible_nodes_to_find(live, self.percentage()) as usize;
         let feasible = &mut sc.feasible;
         feasible.clear();
         let mut reasons: BTreeMap<std::borrow::Cow<'static, str>, u32> = BTreeMap::new();
         // Selectors, affinity and taints are rare: without them no node is asked.
-        let constrained = !self.workloads[w].node_selector.is_empty()
-            || self.workloads[w].affinity.is_some()
-            || self.pools.iter().any(|p| !p.taints.is_empty());
-        let start = self.sched.next_start % total.max(1);
+        let constrained = self.constrained(w);
         let mut examined = 0;
         for k in 0..total {
             let id = NodeId::from((start + k) % total);
@@ -235,7 +426,6 @@ impl World {
                 }
             }
         }
-        self.sched.next_start = (start + examined) % total.max(1);
         if feasible.is_empty() {
             let all = live + refusing;
             if all == 0 {
@@ -263,37 +453,17 @@ impl World {
         // libm's log is the same code on every platform (the platform's own may round differently).
         let host_weight = libm::log(feasible.len() as f64 + 2.0);
         let zone_weight = libm::log(zones as f64 + 2.0);
-        let (raw_spread, base) = (&mut sc.raw_spread, &mut sc.base);
-        raw_spread.clear();
+        let (raw, base) = (&mut sc.raw_spread, &mut sc.base);
+        raw.clear();
         base.clear();
         for &id in feasible.iter() {
             let n = &self.nodes[id];
-            let (ucpu, umem) = (n.req_cpu + pcpu, n.req_mem + pmem);
-            // Fits in i64: validation caps node memory at 1 PiB (2^50 bytes) and CPU at 10^9 m.
-            let free = |cap: u64, used: u64| (cap - used) as i64 * MAX_NODE_SCORE / cap as i64;
-            let least = (free(n.cpu, ucpu) + free(n.mem, umem)) / 2;
-            let fc = (ucpu as f64 / n.cpu as f64).min(1.0);
-            let fm = (umem as f64 / n.mem as f64).min(1.0);
-            let balanced = ((1.0 - (fc - fm).abs() / 2.0) * MAX_NODE_SCORE as f64) as i64;
-            base.push(
-                least * defaults::WEIGHT_NODE_RESOURCES_FIT as i64
-                    + balanced * defaults::WEIGHT_BALANCED_ALLOCATION as i64,
-            );
+            base.push(resource_score(n, pcpu, pmem));
             if spread {
-                let on_node = f64::from(n.by_workload.get(w));
-                let in_zone = f64::from(in_zone[n.zone as usize]);
-                let s = on_node * host_weight
-                    + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
-                    + in_zone * zone_weight
-                    + f64::from(defaults::DEFAULT_SPREAD_ZONE_MAX_SKEW - 1);
-                // Go's math.Round for a non-negative score (f64::round is a libm call, and this
-                // loop runs for hundreds of nodes per pod).
-                raw_spread.push((s + 0.5) as i64);
+                raw.push(raw_spread(n.by_workload.get(w), in_zone[n.zone as usize], host_weight, zone_weight));
             }
         }
-        let (min_s, max_s) = raw_spread.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-        // TaintToleration (PreferNoSchedule) and NodeAffinity (preferred terms): constant over
-        // the nodes, and so left out, unless the pool or the workload has them.
+        let (min_s, max_s) = raw.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
         let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
             || self
                 .pools
@@ -314,9 +484,7 @@ impl World {
         for (i, &id) in feasible.iter().enumerate() {
             let mut score = base[i];
             if spread {
-                let normalized =
-                    if max_s == 0 { MAX_NODE_SCORE } else { MAX_NODE_SCORE * (max_s + min_s - raw_spread[i]) / max_s };
-                score += normalized * defaults::WEIGHT_POD_TOPOLOGY_SPREAD as i64;
+                score += spread_score(raw[i], min_s, max_s);
             }
             if soft {
                 // kube-scheduler's DefaultNormalizeScore: reversed for taints (fewer is better).
@@ -337,9 +505,80 @@ impl World {
                 tied.push(id);
             }
         }
-        let pick = if tied.len() == 1 { 0 } else { self.rng.scheduler.random_range(0..tied.len()) };
-        Ok(tied[pick])
+        Ok(examined)
     }
+
+    /// Debug builds: every answer of the cache equals the walk's (the window, and the tied
+    /// nodes in order), so that a change the cache was not told about fails the tests at the
+    /// placement it moves.
+    #[cfg(debug_assertions)]
+    fn check_against_walk(
+        &self,
+        w: WorkloadId,
+        start: usize,
+        sc: &Scratch,
+        cached: Option<(usize, usize)>,
+        soft: bool,
+    ) {
+        if soft {
+            return;
+        }
+        let mut walk = Scratch::default();
+        let walked = self.walk_candidates(w, start, &mut walk);
+        match (cached, walked) {
+            (None, Err(_)) => {}
+            (Some((examined, count)), Ok(walk_examined)) => {
+                let total = self.nodes.len();
+                let ties: Vec<NodeId> = (0..count).map(|k| sc.kth_cached(k, start, total)).collect();
+                assert_eq!(
+                    (examined, &ties),
+                    (walk_examined, &walk.tied),
+                    "the scheduler cache disagrees with the walk"
+                );
+            }
+            (c, w) => panic!("the scheduler cache found {c:?}, the walk {w:?}"),
+        }
+    }
+}
+
+impl Scratch {
+    /// The `k`-th of the tied nodes [`World::cached_candidates`] left, in window order (the
+    /// ring of nodes from `start`). Each list it left is in window order; the answer is the
+    /// position where `k` tied nodes come before it, found by bisection.
+    fn kth_cached(&self, k: usize, start: usize, total: usize) -> NodeId {
+        let offset = |id: &NodeId| (usize::from(*id) + total - start) % total;
+        let before = |pos: usize| -> usize {
+            self.tied_zones.iter().map(|&z| self.zone_ties[z].partition_point(|id| offset(id) < pos)).sum::<usize>()
+                + self.tied.partition_point(|id| offset(id) < pos)
+        };
+        // `before(lo) <= k < before(hi)`: the k-th tied node is at offset `lo` once they meet.
+        let (mut lo, mut hi) = (0, total);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if before(mid) <= k { lo = mid } else { hi = mid }
+        }
+        NodeId::from((start + lo) % total)
+    }
+}
+
+/// `PodTopologySpread`'s raw score of a node holding `on_node` of the workload's pods in a
+/// zone holding `in_zone` (the cluster default constraints: `count * ln(domains + 2) +
+/// maxSkew - 1` per constraint).
+fn raw_spread(on_node: u32, in_zone: u32, host_weight: f64, zone_weight: f64) -> i64 {
+    let s = f64::from(on_node) * host_weight
+        + f64::from(defaults::DEFAULT_SPREAD_HOSTNAME_MAX_SKEW - 1)
+        + f64::from(in_zone) * zone_weight
+        + f64::from(defaults::DEFAULT_SPREAD_ZONE_MAX_SKEW - 1);
+    // Go's math.Round for a non-negative score (f64::round is a libm call, and this runs for
+    // hundreds of nodes per pod).
+    (s + 0.5) as i64
+}
+
+/// The weighted spread score of a raw score, normalised over the window's `min` and `max` so
+/// that fewer matching pods score higher.
+fn spread_score(raw: i64, min: i64, max: i64) -> i64 {
+    let normalized = if max == 0 { MAX_NODE_SCORE } else { MAX_NODE_SCORE * (max + min - raw) / max };
+    normalized * defaults::WEIGHT_POD_TOPOLOGY_SPREAD as i64
 }
 
 /// Why a member node that is up takes no pods, as kube-scheduler words it.
