@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use rand::RngExt;
 
-use crate::controllers::scheduler_cache::{MAX_NODE_SCORE, NO_FIT, SchedulerCache, resource_score};
+use crate::controllers::scheduler_cache::{MAX_NODE_SCORE, NO_FIT, SchedulerCache, WindowTree, resource_score};
 use crate::defaults;
 use crate::ids::{NodeId, PodId, WorkloadId};
 use crate::time::SimTime;
@@ -40,14 +40,20 @@ pub(crate) struct Scratch {
     in_zone: Vec<u32>,
     /// Zones the window's feasible nodes are in.
     zone_seen: Vec<bool>,
-    /// The tied best: all of them (the walk), or those holding the workload's pods (the cache).
+    /// The walk: the tied best, in window order.
     tied: Vec<NodeId>,
-    /// The cache: per zone, the best resource score among nodes without the workload's pods.
+    /// The cache: per zone, the best resource score in the window among nodes without the
+    /// workload's pods.
     zone_best: Vec<i64>,
-    /// The cache: per zone, the nodes that have it, in window order.
-    zone_ties: Vec<Vec<NodeId>>,
-    /// The cache: zones whose best is among the tied best.
-    tied_zones: Vec<usize>,
+    /// The cache: per zone, how many nodes have it.
+    zone_cnt: Vec<u32>,
+    /// The cache: per zone, its best if that is among the tied best, else `NO_FIT`.
+    tied_best: Vec<i64>,
+    /// The cache: the window as ranges of node ids, in window order (two when it wraps).
+    ranges: Vec<(usize, usize)>,
+    /// The cache: window nodes holding the workload's pods that the k-th search steps over,
+    /// in window order, and whether each is tied.
+    splits: Vec<(usize, bool)>,
     /// The cache: window nodes holding the workload's pods, with their count and raw spread.
     others: Vec<(NodeId, u32, i64)>,
 }
@@ -223,7 +229,7 @@ impl World {
         };
         self.sched.next_start = (start + examined) % total.max(1);
         let pick = if count == 1 { 0 } else { self.rng.scheduler.random_range(0..count) };
-        Ok(if cached.is_some() { sc.kth_cached(pick, start, total) } else { sc.tied[pick] })
+        Ok(if cached.is_some() { sc.kth_cached(&self.sched.cache.current().tree, pick) } else { sc.tied[pick] })
     }
 
     /// Whether the filters of `w`'s pods depend on the workload (a node selector, an
@@ -260,66 +266,82 @@ impl World {
         sc: &mut Scratch,
     ) -> Option<(usize, usize)> {
         let c = self.workloads[w].cluster;
-        let want = feasible_nodes_to_find(self.clusters[c as usize].live_nodes, self.percentage()) as usize;
-        let (base, zone, on) = (&cache.current().base[..], &cache.zone[..], &cache.on_node[..]);
+        let want = feasible_nodes_to_find(self.clusters[c as usize].live_nodes, self.percentage());
+        let view = cache.current();
+        let (base, tree, zone) = (&view.base[..], &view.tree, &cache.zone[..]);
         let total = base.len();
+        if !tree.kept() || tree.fitting() == 0 {
+            return None;
+        }
+        // The window: from `start` round the ring until `want` nodes fit, or the whole ring.
+        let after_start = tree.fit_in(start, total);
+        let (examined, found) = if tree.fitting() < want {
+            (total, tree.fitting())
+        } else if after_start >= want {
+            let last = tree.kth_fit(start, want - 1).expect("counted");
+            (last - start + 1, want)
+        } else {
+            let last = tree.kth_fit(0, want - after_start - 1).expect("counted");
+            (total - start + last + 1, want)
+        };
+        sc.ranges.clear();
+        sc.ranges.push((start, (start + examined).min(total)));
+        if start + examined > total {
+            sc.ranges.push((0, start + examined - total));
+        }
         let zones = self.zone_counts.len();
         sc.zone_best.clear();
         sc.zone_best.resize(zones, NO_FIT);
-        if sc.zone_ties.len() < zones {
-            sc.zone_ties.resize_with(zones, Vec::new);
-        }
-        for t in &mut sc.zone_ties[..zones] {
-            t.clear();
-        }
-        sc.zone_seen.clear();
-        sc.zone_seen.resize(zones, false);
+        sc.zone_cnt.clear();
+        sc.zone_cnt.resize(zones, 0);
         sc.others.clear();
-        // The window: from `start` round the ring until `want` nodes fit. The two stretches
-        // (to the end, then from the first node) are walked as plain slices.
-        let mut found = 0;
-        let mut examined = total;
-        let (best, ties, others) = (&mut sc.zone_best[..], &mut sc.zone_ties[..], &mut sc.others);
-        let on_of = |i: usize| if spread { on[i] } else { 0 };
-        'walk: for (from, to) in [(start, total), (0, start)] {
-            for i in from..to {
-                let b = base[i];
-                if b == NO_FIT {
-                    continue;
-                }
-                let z = zone[i] as usize;
-                let o = on_of(i);
-                if o == 0 {
-                    if b >= best[z] {
-                        if b > best[z] {
-                            best[z] = b;
-                            ties[z].clear();
-                        }
-                        ties[z].push(NodeId(i as u32));
+        for &(l, r) in &sc.ranges {
+            tree.gather(l, r, &mut sc.zone_best, &mut sc.zone_cnt);
+            if spread {
+                // The window's nodes holding the workload's pods, in window order.
+                let from = cache.hosting.partition_point(|&i| (i as usize) < l);
+                for &i in cache.hosting[from..].iter().take_while(|&&i| (i as usize) < r) {
+                    let i = i as usize;
+                    if base[i] != NO_FIT {
+                        sc.others.push((NodeId(i as u32), cache.on_node[i], 0));
                     }
-                } else {
-                    others.push((NodeId(i as u32), o, 0));
-                }
-                found += 1;
-                if found >= want {
-                    examined = if i >= start { i - start + 1 } else { total - start + i + 1 };
-                    break 'walk;
                 }
             }
         }
-        // Zones with a fitting node in the window (the spread's zone count).
-        for z in 0..zones {
-            sc.zone_seen[z] = sc.zone_best[z] != NO_FIT;
-        }
+        sc.zone_seen.clear();
+        sc.zone_seen.extend(sc.zone_best.iter().map(|&b| b != NO_FIT));
+        // The tree counted the nodes holding the workload's pods in their zone's best where they
+        // share it: they are taken out. A zone whose best only such nodes have needs the best
+        // of its other nodes: the window is gathered again in the stretches between them.
+        let mut regather = false;
         for o in &sc.others {
-            sc.zone_seen[zone[usize::from(o.0)] as usize] = true;
+            let (i, z) = (usize::from(o.0), zone[usize::from(o.0)] as usize);
+            if base[i] == sc.zone_best[z] {
+                sc.zone_cnt[z] -= 1;
+                regather |= sc.zone_cnt[z] == 0;
+            }
         }
-        if found == 0 {
-            return None;
+        if regather {
+            sc.zone_best.fill(NO_FIT);
+            sc.zone_cnt.fill(0);
+            let mut others = sc.others.iter().map(|o| usize::from(o.0)).peekable();
+            for &(l, r) in &sc.ranges {
+                let mut from = l;
+                while let Some(o) = others.next_if(|&o| o >= l && o < r) {
+                    tree.gather(from, o, &mut sc.zone_best, &mut sc.zone_cnt);
+                    from = o + 1;
+                }
+                tree.gather(from, r, &mut sc.zone_best, &mut sc.zone_cnt);
+            }
+        }
+        for z in 0..zones {
+            if sc.zone_cnt[z] == 0 {
+                sc.zone_best[z] = NO_FIT;
+            }
         }
         // The spread score, as the walk computes it: raw per node, normalised by the range.
         let seen = sc.zone_seen.iter().filter(|&&z| z).count();
-        let host_weight = libm::log(found as f64 + 2.0);
+        let host_weight = libm::log(f64::from(found) + 2.0);
         let zone_weight = libm::log(seen as f64 + 2.0);
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
         sc.raw_spread.clear();
@@ -347,21 +369,29 @@ impl World {
         for o in &sc.others {
             best = best.max(score(base[usize::from(o.0)], o.2));
         }
-        sc.tied_zones.clear();
+        // Zones out of the tie keep NO_FIT in `tied_best`.
+        sc.tied_best.clear();
         let mut count = 0;
         for z in 0..zones {
-            if sc.zone_best[z] != NO_FIT && score(sc.zone_best[z], sc.raw_spread.get(z).copied().unwrap_or(0)) == best {
-                sc.tied_zones.push(z);
-                count += sc.zone_ties[z].len();
+            let tied =
+                sc.zone_best[z] != NO_FIT && score(sc.zone_best[z], sc.raw_spread.get(z).copied().unwrap_or(0)) == best;
+            sc.tied_best.push(if tied { sc.zone_best[z] } else { NO_FIT });
+            if tied {
+                count += sc.zone_cnt[z] as usize;
             }
         }
-        sc.tied.clear();
+        // The nodes holding the workload's pods that are tied, or whose resource score is at
+        // least their tied zone's best (the tree would count them, or they would hide the
+        // zone's best under a higher one): the k-th search steps over them one by one.
+        sc.splits.clear();
         for o in &sc.others {
-            if score(base[usize::from(o.0)], o.2) == best {
-                sc.tied.push(o.0);
+            let (i, z) = (usize::from(o.0), zone[usize::from(o.0)] as usize);
+            let tied = score(base[i], o.2) == best;
+            count += usize::from(tied);
+            if tied || (sc.tied_best[z] != NO_FIT && base[i] >= sc.tied_best[z]) {
+                sc.splits.push((i, tied));
             }
         }
-        count += sc.tied.len();
         Some((examined, count))
     }
 
@@ -520,7 +550,7 @@ impl World {
         cached: Option<(usize, usize)>,
         soft: bool,
     ) {
-        if soft {
+        if soft || !self.sched.cache.current().tree.kept() {
             return;
         }
         let mut walk = Scratch::default();
@@ -528,8 +558,13 @@ impl World {
         match (cached, walked) {
             (None, Err(_)) => {}
             (Some((examined, count)), Ok(walk_examined)) => {
-                let total = self.nodes.len();
-                let ties: Vec<NodeId> = (0..count).map(|k| sc.kth_cached(k, start, total)).collect();
+                assert_eq!(
+                    (examined, count),
+                    (walk_examined, walk.tied.len()),
+                    "the scheduler cache disagrees with the walk on the window or the tie"
+                );
+                let tree = &self.sched.cache.current().tree;
+                let ties: Vec<NodeId> = (0..count).map(|k| sc.kth_cached(tree, k)).collect();
                 assert_eq!(
                     (examined, &ties),
                     (walk_examined, &walk.tied),
@@ -542,22 +577,31 @@ impl World {
 }
 
 impl Scratch {
-    /// The `k`-th of the tied nodes [`World::cached_candidates`] left, in window order (the
-    /// ring of nodes from `start`). Each list it left is in window order; the answer is the
-    /// position where `k` tied nodes come before it, found by bisection.
-    fn kth_cached(&self, k: usize, start: usize, total: usize) -> NodeId {
-        let offset = |id: &NodeId| (usize::from(*id) + total - start) % total;
-        let before = |pos: usize| -> usize {
-            self.tied_zones.iter().map(|&z| self.zone_ties[z].partition_point(|id| offset(id) < pos)).sum::<usize>()
-                + self.tied.partition_point(|id| offset(id) < pos)
-        };
-        // `before(lo) <= k < before(hi)`: the k-th tied node is at offset `lo` once they meet.
-        let (mut lo, mut hi) = (0, total);
-        while hi - lo > 1 {
-            let mid = lo + (hi - lo) / 2;
-            if before(mid) <= k { lo = mid } else { hi = mid }
+    /// The `k`-th of the tied nodes [`World::cached_candidates`] left, in window order: the
+    /// window's ranges in turn, and in each the tree's tied nodes between the nodes holding the
+    /// workload's pods that it steps over (each counted by its own score).
+    fn kth_cached(&self, tree: &WindowTree, k: usize) -> NodeId {
+        let mut k = k;
+        let mut splits = self.splits.iter().copied().peekable();
+        for &(l, r) in &self.ranges {
+            let mut from = l;
+            while let Some((o, tied)) = splits.next_if(|&(o, _)| o >= l && o < r) {
+                if let Some(p) = tree.kth_tied(from, o, &self.tied_best, &mut k) {
+                    return NodeId(p as u32);
+                }
+                if tied {
+                    if k == 0 {
+                        return NodeId(o as u32);
+                    }
+                    k -= 1;
+                }
+                from = o + 1;
+            }
+            if let Some(p) = tree.kth_tied(from, r, &self.tied_best, &mut k) {
+                return NodeId(p as u32);
+            }
         }
-        NodeId::from((start + lo) % total)
+        unreachable!("k is below the count of tied nodes")
     }
 }
 

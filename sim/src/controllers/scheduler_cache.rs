@@ -48,6 +48,221 @@ pub(crate) struct FitView {
     constrained: Option<WorkloadId>,
     /// Per node: `NodeResourcesFit` + `BalancedAllocation`, weighted, or [`NO_FIT`].
     pub base: Vec<i64>,
+    /// The same, summed up over ranges of nodes (empty when the cluster has more zones than
+    /// [`MAX_TREE_ZONES`]).
+    pub tree: WindowTree,
+}
+
+/// Most zones the window tree keeps per-zone bests for; past it placements take the walk.
+pub(crate) const MAX_TREE_ZONES: usize = 16;
+
+/// A segment tree over the nodes in id order (the ring kube-scheduler's search goes round), so
+/// that a placement reads its window in O(zones x log nodes) instead of node by node. Per
+/// range it holds how many nodes fit, and per zone the best resource score among them, with
+/// how many have it. The nodes of one zone that hold none of the pod's workload share one
+/// spread score, so the best of them is the zone's best in the window; the few that do hold
+/// the workload's pods are scored one by one and taken out of the zone's count where they
+/// share its best (`World::cached_scores`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WindowTree {
+    /// Leaves: the nodes, padded to a power of two.
+    size: usize,
+    /// Zones per tree node.
+    zones: usize,
+    /// Per tree node: fitting nodes under it.
+    fit: Vec<u32>,
+    /// Per tree node and zone: the best score of a fitting node, or [`NO_FIT`].
+    max: Vec<i64>,
+    /// Per tree node and zone: how many fitting nodes have it.
+    cnt: Vec<u32>,
+}
+
+impl WindowTree {
+    /// A tree of the nodes whose scores are `base` and zones `zone`.
+    fn build(base: &[i64], zone: &[u32], zones: usize) -> WindowTree {
+        if zones > MAX_TREE_ZONES {
+            return WindowTree::default();
+        }
+        let size = base.len().next_power_of_two().max(1);
+        let mut t = WindowTree {
+            size,
+            zones,
+            fit: vec![0; 2 * size],
+            max: vec![NO_FIT; 2 * size * zones],
+            cnt: vec![0; 2 * size * zones],
+        };
+        for i in 0..base.len() {
+            t.leaf(i, base[i], zone[i]);
+        }
+        for node in (1..size).rev() {
+            t.pull(node);
+        }
+        t
+    }
+
+    /// Whether the tree is kept (the cluster has at most [`MAX_TREE_ZONES`] zones).
+    pub(crate) fn kept(&self) -> bool {
+        self.size > 0
+    }
+
+    fn leaf(&mut self, i: usize, base: i64, zone: u32) {
+        let node = self.size + i;
+        let z = self.zones;
+        self.fit[node] = u32::from(base != NO_FIT);
+        self.max[node * z..(node + 1) * z].fill(NO_FIT);
+        self.cnt[node * z..(node + 1) * z].fill(0);
+        if base != NO_FIT {
+            self.max[node * z + zone as usize] = base;
+            self.cnt[node * z + zone as usize] = 1;
+        }
+    }
+
+    fn pull(&mut self, node: usize) {
+        let z = self.zones;
+        self.fit[node] = self.fit[2 * node] + self.fit[2 * node + 1];
+        // The children are after the parent: split there so the loop needs no bounds checks.
+        let (max_head, max_tail) = self.max.split_at_mut(2 * node * z);
+        let (cnt_head, cnt_tail) = self.cnt.split_at_mut(2 * node * z);
+        let (max, cnt) = (&mut max_head[node * z..(node + 1) * z], &mut cnt_head[node * z..(node + 1) * z]);
+        let (ml, mr) = max_tail[..2 * z].split_at(z);
+        let (cl, cr) = cnt_tail[..2 * z].split_at(z);
+        for k in 0..z {
+            (max[k], cnt[k]) = if ml[k] > mr[k] {
+                (ml[k], cl[k])
+            } else if ml[k] < mr[k] {
+                (mr[k], cr[k])
+            } else {
+                (ml[k], cl[k] + cr[k])
+            };
+        }
+    }
+
+    /// Node `i` changed: its leaf and the path above it are computed again.
+    fn set(&mut self, i: usize, base: i64, zone: u32) {
+        if !self.kept() {
+            return;
+        }
+        self.leaf(i, base, zone);
+        let mut node = (self.size + i) / 2;
+        while node >= 1 {
+            self.pull(node);
+            node /= 2;
+        }
+    }
+
+    /// Fitting nodes in all.
+    pub(crate) fn fitting(&self) -> u32 {
+        self.fit[1]
+    }
+
+    /// Fitting nodes among `l..r`.
+    pub(crate) fn fit_in(&self, l: usize, r: usize) -> u32 {
+        let (mut l, mut r, mut sum) = (l + self.size, r + self.size, 0);
+        while l < r {
+            if l & 1 == 1 {
+                sum += self.fit[l];
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                sum += self.fit[r];
+            }
+            l /= 2;
+            r /= 2;
+        }
+        sum
+    }
+
+    /// The position of the `k`-th (from 0) fitting node at or after `from`, if there is one.
+    pub(crate) fn kth_fit(&self, from: usize, k: u32) -> Option<usize> {
+        let mut k = k + self.fit_in(0, from);
+        if self.fit[1] <= k {
+            return None;
+        }
+        let mut node = 1;
+        while node < self.size {
+            if self.fit[2 * node] > k {
+                node *= 2;
+            } else {
+                k -= self.fit[2 * node];
+                node = 2 * node + 1;
+            }
+        }
+        Some(node - self.size)
+    }
+
+    /// Folds the per-zone bests of `l..r` into `max` and `cnt`.
+    pub(crate) fn gather(&self, l: usize, r: usize, max: &mut [i64], cnt: &mut [u32]) {
+        let z = self.zones;
+        let mut fold = |node: usize| {
+            for k in 0..z {
+                let (m, c) = (self.max[node * z + k], self.cnt[node * z + k]);
+                if m > max[k] {
+                    (max[k], cnt[k]) = (m, c);
+                } else if m == max[k] {
+                    cnt[k] += c;
+                }
+            }
+        };
+        let (mut l, mut r) = (l + self.size, r + self.size);
+        while l < r {
+            if l & 1 == 1 {
+                fold(l);
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                fold(r);
+            }
+            l /= 2;
+            r /= 2;
+        }
+    }
+
+    /// Fitting nodes under `node` whose score is their zone's `best` (zones out of the tie
+    /// have [`NO_FIT`] there).
+    fn tied_under(&self, node: usize, best: &[i64]) -> usize {
+        let z = self.zones;
+        (0..z)
+            .filter(|&k| best[k] != NO_FIT && self.max[node * z + k] == best[k])
+            .map(|k| self.cnt[node * z + k] as usize)
+            .sum()
+    }
+
+    /// The position of the `k`-th (from 0) tied node in `l..r`; when there are at most `k`,
+    /// `None`, with `k` lowered by how many there are.
+    pub(crate) fn kth_tied(&self, l: usize, r: usize, best: &[i64], k: &mut usize) -> Option<usize> {
+        self.kth_tied_under(1, 0, self.size, l, r, best, k)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn kth_tied_under(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        l: usize,
+        r: usize,
+        best: &[i64],
+        k: &mut usize,
+    ) -> Option<usize> {
+        if hi <= l || r <= lo {
+            return None;
+        }
+        if l <= lo && hi <= r {
+            let t = self.tied_under(node, best);
+            if t <= *k {
+                *k -= t;
+                return None;
+            }
+            if node >= self.size {
+                return Some(lo);
+            }
+        }
+        let mid = lo + (hi - lo) / 2;
+        self.kth_tied_under(2 * node, lo, mid, l, r, best, k)
+            .or_else(|| self.kth_tied_under(2 * node + 1, mid, hi, l, r, best, k))
+    }
 }
 
 impl SchedulerCache {
@@ -68,6 +283,10 @@ pub(crate) struct SchedulerCache {
     spread_of: Option<WorkloadId>,
     /// Per node: active pods of `spread_of` bound there (`Node::by_workload`).
     pub on_node: Vec<u32>,
+    /// The nodes where that count is above zero, in id order.
+    pub hosting: Vec<u32>,
+    /// Zones in the cluster.
+    zones: usize,
 }
 
 /// The resource plugins' score for a pod of `cpu` and `mem` on `n`, assuming it fits: the same
@@ -115,9 +334,16 @@ impl World {
             cache.zone.push(self.nodes[id].zone);
             let on = cache.spread_of.map_or(0, |w| self.nodes[id].by_workload.get(w));
             cache.on_node.push(on);
+            if on > 0 {
+                cache.hosting.push(i as u32);
+            }
             for v in &mut cache.views {
                 v.base.push(self.fit_entry(v.cluster, v.cpu, v.mem, v.constrained, id));
             }
+        }
+        cache.zones = self.zone_counts.len();
+        for v in &mut cache.views {
+            v.tree = WindowTree::build(&v.base, &cache.zone, cache.zones);
         }
     }
 
@@ -126,8 +352,11 @@ impl World {
     pub(crate) fn sched_node_changed(&mut self, node: NodeId) {
         let mut cache = std::mem::take(&mut self.sched.cache);
         self.sched_cache_grow(&mut cache);
+        let i = usize::from(node);
+        let zone = cache.zone[i];
         for v in &mut cache.views {
-            v.base[usize::from(node)] = self.fit_entry(v.cluster, v.cpu, v.mem, v.constrained, node);
+            v.base[i] = self.fit_entry(v.cluster, v.cpu, v.mem, v.constrained, node);
+            v.tree.set(i, v.base[i], zone);
         }
         self.sched.cache = cache;
     }
@@ -136,9 +365,19 @@ impl World {
     /// (`delta` -1).
     pub(crate) fn sched_spread_changed(&mut self, node: NodeId, w: WorkloadId, delta: i32) {
         let cache = &mut self.sched.cache;
-        if cache.spread_of == Some(w) && usize::from(node) < cache.on_node.len() {
-            let c = &mut cache.on_node[usize::from(node)];
-            *c = c.checked_add_signed(delta).expect("a workload's count on a node stays non-negative");
+        let i = usize::from(node);
+        if cache.spread_of == Some(w) && i < cache.on_node.len() {
+            let before = cache.on_node[i];
+            let after = before.checked_add_signed(delta).expect("a workload's count on a node stays non-negative");
+            cache.on_node[i] = after;
+            if (before == 0) != (after == 0) {
+                match cache.hosting.binary_search(&(i as u32)) {
+                    Err(at) => cache.hosting.insert(at, i as u32),
+                    Ok(at) => {
+                        cache.hosting.remove(at);
+                    }
+                }
+            }
         }
     }
 
@@ -159,6 +398,22 @@ impl World {
             .views
             .iter()
             .position(|v| v.cluster == cluster && v.cpu == cpu && v.mem == mem && v.constrained == constrained);
+        if spread && cache.spread_of != Some(w) {
+            // The counts of the workload placed before go, this one's come: from its active
+            // pods (what `Node::by_workload` counts), so the switch costs its pods, not the nodes.
+            cache.spread_of = Some(w);
+            for at in std::mem::take(&mut cache.hosting) {
+                cache.on_node[at as usize] = 0;
+            }
+            for &p in &self.workloads[w].active {
+                if let Some(n) = self.pods[p].node {
+                    cache.on_node[usize::from(n)] += 1;
+                    cache.hosting.push(n.0);
+                }
+            }
+            cache.hosting.sort_unstable();
+            cache.hosting.dedup();
+        }
         let view = match found {
             Some(i) => cache.views.remove(i),
             None => {
@@ -167,16 +422,11 @@ impl World {
                 }
                 let base =
                     self.nodes.ids().map(|id| self.fit_entry(cluster, cpu, mem, constrained, id)).collect::<Vec<_>>();
-                FitView { cluster, cpu, mem, constrained, base }
+                let tree = WindowTree::build(&base, &cache.zone, cache.zones);
+                FitView { cluster, cpu, mem, constrained, base, tree }
             }
         };
         cache.views.insert(0, view);
-        if spread && cache.spread_of != Some(w) {
-            cache.spread_of = Some(w);
-            for (i, id) in self.nodes.ids().enumerate() {
-                cache.on_node[i] = self.nodes[id].by_workload.get(w);
-            }
-        }
     }
 
     /// The cache recomputed from the nodes, compared with what it holds (for
@@ -193,6 +443,16 @@ impl World {
                     ));
                 }
             }
+        }
+        for v in &cache.views {
+            let fresh = WindowTree::build(&v.base, &cache.zone, cache.zones);
+            if (&fresh.fit, &fresh.max, &fresh.cnt) != (&v.tree.fit, &v.tree.max, &v.tree.cnt) {
+                return Err(format!("scheduler cache: the window tree of a {}m/{}B pod drifted", v.cpu, v.mem));
+            }
+        }
+        let hosting: Vec<u32> = (0..cache.on_node.len() as u32).filter(|&i| cache.on_node[i as usize] > 0).collect();
+        if hosting != cache.hosting {
+            return Err("scheduler cache: the nodes holding the spread workload's pods drifted".into());
         }
         if let Some(w) = cache.spread_of {
             for (i, id) in self.nodes.ids().enumerate().take(cache.on_node.len()) {
