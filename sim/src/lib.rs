@@ -27,9 +27,12 @@
 //!   its OS or thread RNG, so there is no other source to reach for.
 //! - **No I/O, no threads, no async.** The crate never touches files, the network or the
 //!   terminal; the harness does.
-//! - **Plain float arithmetic.** Only `+ - * /`, `min` and `max` on `f64`, in a fixed order;
-//!   the one transcendental (`log`, in scheduler scoring) comes from `libm`, the same code on
-//!   every platform, never from the platform's math library.
+//! - **Plain float arithmetic.** `+ - * /`, `sqrt` (exact in IEEE 754), `min`, `max` and
+//!   integer powers (`powi`, the compiler's own code) on `f64`, in a fixed order; the
+//!   transcendentals (`log` in scheduler scoring, the waits model and exponential draws, `exp`
+//!   in the waits model) come from `libm`, the same code on every platform, never from the
+//!   platform's math library (`f64::ln` and `f64::exp` call it, and it differs between C
+//!   libraries).
 //!
 //! ## What it deliberately does not know
 //!

@@ -119,7 +119,7 @@ pub fn keyed_stream(seed: u64, id: u64) -> ChaCha8Rng {
 /// An exponential draw of rate `rate` per second, in seconds.
 pub fn exponential_s(rng: &mut ChaCha8Rng, rate: f64) -> f64 {
     // 1 - u is in (0, 1]: its logarithm is finite.
-    -(1.0 - rng.random::<f64>()).ln() / rate
+    -libm::log(1.0 - rng.random::<f64>()) / rate
 }
 
 /// A uniform draw in `[0, 1)`.

@@ -58,7 +58,7 @@ impl Class {
         if !(rho > 0.0 && rho < 1.0) {
             return 0.0;
         }
-        let q = rho * (-self.mu * (1.0 - rho) * self.timeout).exp();
+        let q = rho * libm::exp(-self.mu * (1.0 - rho) * self.timeout);
         self.pods as f64 * q.powi(self.failures as i32) / self.period_s
     }
 }
@@ -131,7 +131,7 @@ impl World {
         // smallest `a = mu t F` and period `P` among the service's probes: under `low` it is
         // below RATE_FLOOR. Checked before anything else: most services never come near it.
         let n = top.members.len() as f64;
-        let low = (1.0 - (n / (p_min * RATE_FLOOR)).ln().max(0.0) / a).max(0.0);
+        let low = (1.0 - libm::log(n / (p_min * RATE_FLOOR)).max(0.0) / a).max(0.0);
         let (level_low, level_cap) = (low * cap / share, cap / share);
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         // Quiet for the rest of the run: the load never reaches the band.
