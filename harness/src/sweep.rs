@@ -101,6 +101,13 @@ impl Sweep<'_> {
         // worker gets its own unstarted copies, and each run a fresh clone of those.
         let targets: Vec<(&str, &capsize_sim::Scenario)> =
             self.prepared.iter().map(|p| (p.policy_name.as_str(), &p.scenario)).collect();
+        // Policies whose patch leaves the scenario as it is (or changes it alike) share each
+        // run's start: it is built once per run and group, and each policy runs from a copy.
+        let as_json: Vec<serde_json::Value> =
+            self.prepared.iter().map(|p| serde_json::to_value(&p.scenario).expect("a scenario serializes")).collect();
+        let groups: Vec<usize> =
+            (0..as_json.len()).map(|i| as_json.iter().position(|v| *v == as_json[i]).unwrap_or(i)).collect();
+        let groups_r = &groups;
         let (targets_r, services_r, mine_r, next_r, done_r) = (&targets, &services, &mine, &next, &done);
         let expectations = self.expectations;
         let seed = self.seed;
@@ -112,7 +119,7 @@ impl Sweep<'_> {
                     loop {
                         let i = next_r.fetch_add(1, Ordering::Relaxed) as usize;
                         let Some(&k) = mine_r.get(i) else { break };
-                        local.push((k, one_run(seed, k, targets_r, &templates, expectations, services_r)));
+                        local.push((k, one_run(seed, k, targets_r, groups_r, &templates, expectations, services_r)));
                         progress();
                     }
                     done_r.lock().expect("rows lock").extend(local);
@@ -164,19 +171,25 @@ fn one_run(
     sweep_seed: u64,
     k: u64,
     targets: &[(&str, &capsize_sim::Scenario)],
+    groups: &[usize],
     templates: &[PolicyRt],
     expectations: &[(String, Expectation)],
     services: &[String],
 ) -> Vec<SweepRow> {
     let seed = derived_seed(sweep_seed, k);
     let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
+    let mut starts: Vec<Option<capsize_sim::StartState>> = targets.iter().map(|_| None).collect();
     targets
         .iter()
         .zip(templates)
-        .map(|(&(name, scenario), template)| {
+        .enumerate()
+        .map(|(i, (&(name, scenario), template))| {
             let mut policy = template.clone();
-            let r = capsize_sim::simulate(scenario, name, &mut policy, &opts)
-                .unwrap_or_else(|e| unreachable!("a prepared scenario failed validation: {e:?}"));
+            let start = starts[groups[i]].get_or_insert_with(|| {
+                capsize_sim::StartState::new(scenario, &opts)
+                    .unwrap_or_else(|e| unreachable!("a prepared scenario failed validation: {e:?}"))
+            });
+            let r = start.run(name, &mut policy);
             SweepRow {
                 run: k,
                 seed,

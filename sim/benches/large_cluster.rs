@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use capsize_sim::policy::DoNothing;
 use capsize_sim::score::evaluate;
-use capsize_sim::{RunOptions, Scenario, Sim};
+use capsize_sim::{RunOptions, Scenario, Sim, StartState};
 use large::{SERVICES, large};
 
 fn run(s: &Scenario) -> (u64, usize) {
@@ -35,6 +35,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("{label}/build"), |b| b.iter(|| Sim::new(&s, &RunOptions::default()).unwrap()));
         let h = Sim::new(&s, &RunOptions::default()).unwrap().run(&mut DoNothing);
         g.bench_function(format!("{label}/score"), |b| b.iter(|| evaluate(&s, "do-nothing", 42, &h)));
+        // What a sweep pays instead of the build for each further policy of a run.
+        let start = StartState::new(&s, &RunOptions::default()).unwrap();
+        g.bench_function(format!("{label}/copy_of_start"), |b| b.iter(|| start.clone()));
     }
     g.finish();
 }

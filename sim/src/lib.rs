@@ -75,14 +75,58 @@ pub fn simulate(
     policy: &mut dyn Policy,
     opts: &RunOptions,
 ) -> Result<RunResult, Vec<SpecError>> {
-    let seed = opts.seed.unwrap_or(scenario.spec.seed);
-    validate(scenario)?;
-    let realized = scenario.realize(seed);
-    let scenario = &realized;
-    let history = Sim::new(scenario, opts)?.run(policy);
-    let mut result = score::evaluate(scenario, policy_name, seed, &history);
-    if opts.series {
-        score::add_series(scenario, &history, &mut result);
+    Ok(StartState::new(scenario, opts)?.into_run(policy_name, policy))
+}
+
+/// A run's starting state, built once: the scenario validated, its distributions drawn for the
+/// seed, and the cluster built as `Sim::new` builds it (every pod placed and running). Runs
+/// started from it under any policy give what [`simulate`] gives; a sweep builds one per run
+/// and scenario and starts each policy that leaves the scenario as it is from a copy.
+///
+/// What the build depends on: the scenario and the seed, never the policy. Every seed changes
+/// it (pod names, the scheduler's tie-breaks, container start and probe phases are drawn from
+/// the seed's streams), so a start is shared between policies of one seed, not between seeds.
+#[derive(Clone)]
+pub struct StartState {
+    /// The scenario with its distributions drawn (what the run and its scoring read).
+    scenario: Scenario,
+    /// The run's seed.
+    seed: u64,
+    /// Availability over time is wanted in the result.
+    series: bool,
+    /// The cluster at time zero, events queued.
+    sim: Sim,
+}
+
+impl StartState {
+    /// Validates `scenario`, draws its distributions for the run's seed and builds the cluster.
+    pub fn new(scenario: &Scenario, opts: &RunOptions) -> Result<StartState, Vec<SpecError>> {
+        let seed = opts.seed.unwrap_or(scenario.spec.seed);
+        validate(scenario)?;
+        let realized = scenario.realize(seed);
+        let sim = Sim::new(&realized, opts)?;
+        Ok(StartState { scenario: realized, seed, series: opts.series, sim })
     }
-    Ok(result)
+
+    /// Runs a copy of the start under `policy` and scores it.
+    pub fn run(&self, policy_name: &str, policy: &mut dyn Policy) -> RunResult {
+        let history = self.sim.clone().run(policy);
+        scored(&self.scenario, self.seed, self.series, policy_name, &history)
+    }
+
+    /// Runs the start itself under `policy` and scores it (no copy).
+    pub fn into_run(self, policy_name: &str, policy: &mut dyn Policy) -> RunResult {
+        let StartState { scenario, seed, series, sim } = self;
+        let history = sim.run(policy);
+        scored(&scenario, seed, series, policy_name, &history)
+    }
+}
+
+/// The result of a run's history, with its series when asked for.
+fn scored(scenario: &Scenario, seed: u64, series: bool, policy_name: &str, history: &history::History) -> RunResult {
+    let mut result = score::evaluate(scenario, policy_name, seed, history);
+    if series {
+        score::add_series(scenario, history, &mut result);
+    }
+    result
 }

@@ -11,7 +11,7 @@ use std::collections::BinaryHeap;
 use crate::time::SimTime;
 
 /// One scheduled event.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Entry<E> {
     at: SimTime,
     seq: u64,
@@ -37,7 +37,7 @@ impl<E> Ord for Entry<E> {
 }
 
 /// The queue of future events.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
     /// Next sequence number; strictly increasing over the run.

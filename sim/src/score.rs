@@ -20,7 +20,6 @@ use crate::result::{
 use crate::spec::{AlertCondition, Scenario};
 use crate::time::SimTime;
 use crate::traffic::Topology;
-use crate::validate::selects;
 
 /// Gauss-Legendre nodes and weights on [-1, 1].
 const GL: [(f64, f64); 5] = [
@@ -85,7 +84,7 @@ pub fn evaluate(scenario: &Scenario, policy: &str, seed: u64, history: &History)
             let cluster = cl.service_cluster(spec);
             cl.workloads
                 .iter()
-                .filter(|w| cl.cluster_of(w.cluster.as_deref()) == cluster && selects(&spec.selector, &w.pod_labels()))
+                .filter(|w| cl.cluster_of(w.cluster.as_deref()) == cluster && w.selected_by(&spec.selector))
                 .map(|w| restarts_by_workload.get(w.name.as_str()).copied().unwrap_or(0))
                 .sum()
         })

@@ -36,7 +36,8 @@ pub struct RunOptions {
 /// 2-core machine at the costliest events measured (large_day's 20,000 pods take 270,962).
 pub const DEFAULT_MAX_EVENTS: u64 = 2_000_000;
 
-/// A simulation in progress.
+/// A simulation in progress. A copy goes on exactly as the original would.
+#[derive(Clone)]
 pub struct Sim {
     world: World,
     done: bool,

@@ -790,7 +790,7 @@ pub fn validate(s: &Scenario) -> Result<(), Vec<SpecError>> {
                 if cc.count.is_some_and(|k| k.value() == 0) {
                     c.err(at("count"), "a count of 0 crashes nothing; remove the fault or give a count of at least 1");
                 }
-                if !cc.selector.is_empty() && !cl.workloads.iter().any(|w| selects(&cc.selector, &w.pod_labels())) {
+                if !cc.selector.is_empty() && !cl.workloads.iter().any(|w| w.selected_by(&cc.selector)) {
                     c.err(at("selector"), format!("no workload's pods have the labels {}", show_labels(&cc.selector)));
                 }
             }

@@ -896,6 +896,7 @@ pub(crate) struct PendingAction {
 }
 
 /// Everything the engine mutates.
+#[derive(Clone)]
 pub(crate) struct World {
     /// Current virtual time.
     pub now: SimTime,

@@ -49,6 +49,8 @@ pub(crate) struct Scratch {
     zone_cnt: Vec<u32>,
     /// The cache: per zone, its best if that is among the tied best, else `NO_FIT`.
     tied_best: Vec<i64>,
+    /// The cache: the zones in the tie, with their best.
+    tied_zones: Vec<(usize, i64)>,
     /// The cache: the window as ranges of node ids, in window order (two when it wraps).
     ranges: Vec<(usize, usize)>,
     /// The cache: window nodes holding the workload's pods that the k-th search steps over,
@@ -369,14 +371,16 @@ impl World {
         for o in &sc.others {
             best = best.max(score(base[usize::from(o.0)], o.2));
         }
-        // Zones out of the tie keep NO_FIT in `tied_best`.
+        // Zones out of the tie keep NO_FIT in `tied_best`; `tied_zones` lists the others.
         sc.tied_best.clear();
+        sc.tied_zones.clear();
         let mut count = 0;
         for z in 0..zones {
             let tied =
                 sc.zone_best[z] != NO_FIT && score(sc.zone_best[z], sc.raw_spread.get(z).copied().unwrap_or(0)) == best;
             sc.tied_best.push(if tied { sc.zone_best[z] } else { NO_FIT });
             if tied {
+                sc.tied_zones.push((z, sc.zone_best[z]));
                 count += sc.zone_cnt[z] as usize;
             }
         }
@@ -586,7 +590,7 @@ impl Scratch {
         for &(l, r) in &self.ranges {
             let mut from = l;
             while let Some((o, tied)) = splits.next_if(|&(o, _)| o >= l && o < r) {
-                if let Some(p) = tree.kth_tied(from, o, &self.tied_best, &mut k) {
+                if let Some(p) = tree.kth_tied(from, o, &self.tied_zones, &mut k) {
                     return NodeId(p as u32);
                 }
                 if tied {
@@ -597,7 +601,7 @@ impl Scratch {
                 }
                 from = o + 1;
             }
-            if let Some(p) = tree.kth_tied(from, r, &self.tied_best, &mut k) {
+            if let Some(p) = tree.kth_tied(from, r, &self.tied_zones, &mut k) {
                 return NodeId(p as u32);
             }
         }

@@ -219,20 +219,23 @@ impl WindowTree {
         }
     }
 
-    /// Fitting nodes under `node` whose score is their zone's `best` (zones out of the tie
-    /// have [`NO_FIT`] there).
-    fn tied_under(&self, node: usize, best: &[i64]) -> usize {
+    /// Fitting nodes under `node` whose score is the best of their zone, for the `(zone,
+    /// best)` pairs of the zones in the tie.
+    fn tied_under(&self, node: usize, tied: &[(usize, i64)]) -> usize {
         let z = self.zones;
-        (0..z)
-            .filter(|&k| best[k] != NO_FIT && self.max[node * z + k] == best[k])
-            .map(|k| self.cnt[node * z + k] as usize)
+        tied.iter()
+            .filter(|&&(k, best)| self.max[node * z + k] == best)
+            .map(|&(k, _)| self.cnt[node * z + k] as usize)
             .sum()
     }
 
     /// The position of the `k`-th (from 0) tied node in `l..r`; when there are at most `k`,
     /// `None`, with `k` lowered by how many there are.
-    pub(crate) fn kth_tied(&self, l: usize, r: usize, best: &[i64], k: &mut usize) -> Option<usize> {
-        self.kth_tied_under(1, 0, self.size, l, r, best, k)
+    pub(crate) fn kth_tied(&self, l: usize, r: usize, tied: &[(usize, i64)], k: &mut usize) -> Option<usize> {
+        if l >= r || tied.is_empty() {
+            return None;
+        }
+        self.kth_tied_under(1, 0, self.size, l, r, tied, k)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -243,14 +246,14 @@ impl WindowTree {
         hi: usize,
         l: usize,
         r: usize,
-        best: &[i64],
+        tied: &[(usize, i64)],
         k: &mut usize,
     ) -> Option<usize> {
         if hi <= l || r <= lo {
             return None;
         }
         if l <= lo && hi <= r {
-            let t = self.tied_under(node, best);
+            let t = self.tied_under(node, tied);
             if t <= *k {
                 *k -= t;
                 return None;
@@ -260,8 +263,8 @@ impl WindowTree {
             }
         }
         let mid = lo + (hi - lo) / 2;
-        self.kth_tied_under(2 * node, lo, mid, l, r, best, k)
-            .or_else(|| self.kth_tied_under(2 * node + 1, mid, hi, l, r, best, k))
+        self.kth_tied_under(2 * node, lo, mid, l, r, tied, k)
+            .or_else(|| self.kth_tied_under(2 * node + 1, mid, hi, l, r, tied, k))
     }
 }
 

@@ -202,7 +202,7 @@ impl ClusterSpec {
         if let Some(c) = &s.cluster {
             return c;
         }
-        let first = self.workloads.iter().find(|w| crate::validate::selects(&s.selector, &w.pod_labels()));
+        let first = self.workloads.iter().find(|w| w.selected_by(&s.selector));
         self.cluster_of(first.and_then(|w| w.cluster.as_deref()))
     }
 

@@ -161,6 +161,15 @@ impl WorkloadSpec {
         }
     }
 
+    /// Whether `selector` selects this workload's pods: `selects(selector, &self.pod_labels())`
+    /// without building the labels (services are matched against every workload).
+    pub fn selected_by(&self, selector: &Labels) -> bool {
+        !selector.is_empty()
+            && selector.iter().all(|(k, v)| {
+                if self.labels.is_empty() { k == "app" && *v == self.name } else { self.labels.get(k) == Some(v) }
+            })
+    }
+
     /// Desired replicas (1 when not given; a DaemonSet's count comes from its nodes).
     pub fn replica_count(&self) -> u32 {
         self.replicas.unwrap_or(1)
@@ -339,6 +348,39 @@ impl DisruptionBudget {
             (Some(m), _) => m,
             (None, Some(u)) => desired.saturating_sub(u),
             (None, None) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload(labels: &[(&str, &str)]) -> WorkloadSpec {
+        let labels: serde_json::Map<String, serde_json::Value> =
+            labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        serde_json::from_value(serde_json::json!({
+            "name": "web", "requests": {"cpu": "100m", "memory": "64Mi"}, "capacityRps": 1, "labels": labels
+        }))
+        .expect("a workload")
+    }
+
+    #[test]
+    fn selected_by_is_selects_on_the_pod_labels() {
+        let selectors: [&[(&str, &str)]; 6] = [
+            &[],
+            &[("app", "web")],
+            &[("app", "api")],
+            &[("tier", "front")],
+            &[("app", "web"), ("tier", "front")],
+            &[("x", "1")],
+        ];
+        for labels in [&[][..], &[("tier", "front"), ("app", "web")][..], &[("tier", "front")][..]] {
+            let w = workload(labels);
+            for sel in selectors {
+                let sel: Labels = sel.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                assert_eq!(w.selected_by(&sel), crate::validate::selects(&sel, &w.pod_labels()), "{labels:?} {sel:?}");
+            }
         }
     }
 }
