@@ -363,7 +363,7 @@ fn integrate(
         cuts.extend(capacity[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
         cuts.extend(history.dead[x].iter().map(|(t, _)| t.0).filter(|&t| t < end.0));
         let src = topo.source(x);
-        cuts.extend(topo.curves[src].points.iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
+        cuts.extend(topo.curves[src].points().iter().map(|(t, _)| t.0).filter(|&t| t > 0 && t < end.0));
     }
     if let Some((width, sums)) = &slices {
         cuts.extend((1..sums.len() as u64).map(|k| k * width).filter(|&t| t < end.0));

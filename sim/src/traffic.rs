@@ -51,10 +51,33 @@ use crate::time::SimTime;
 #[derive(Clone, Debug, Default)]
 pub struct Curve {
     /// `(time, rps)` in strictly increasing time; empty means zero.
-    pub points: Vec<(SimTime, f64)>,
+    points: Vec<(SimTime, f64)>,
+    /// Each point's time as `f64`, and the length of the stretch up to it as `f64` (0 for the
+    /// first): what [`Curve::at_f`] computes with, converted once rather than at every call
+    /// (it runs millions of times a day; the values are the same, so are its results).
+    times: Vec<(f64, f64)>,
+    /// The stretch the last lookup fell in: most lookups follow time forward and fall in the
+    /// same one, which two comparisons confirm (a hint only: every lookup checks it, so the
+    /// result is what the search would give).
+    last: std::cell::Cell<usize>,
 }
 
 impl Curve {
+    /// The curve through `points` (strictly increasing in time).
+    pub fn new(points: Vec<(SimTime, f64)>) -> Curve {
+        let times = points
+            .iter()
+            .enumerate()
+            .map(|(i, &(t, _))| (t.0 as f64, if i == 0 { 0.0 } else { (t.0 - points[i - 1].0.0) as f64 }))
+            .collect();
+        Curve { points, times, last: std::cell::Cell::new(1) }
+    }
+
+    /// Its points, `(time, rps)` in strictly increasing time; none means zero.
+    pub fn points(&self) -> &[(SimTime, f64)] {
+        &self.points
+    }
+
     /// The first millisecond after `from` at which `value > level` is no longer `above`, or
     /// `None` if it never changes (the curve is flat after its last point).
     pub fn next_crossing(&self, from: SimTime, level: f64, above: bool) -> Option<SimTime> {
@@ -83,7 +106,7 @@ impl Curve {
 
     /// Every value times `k`.
     pub fn scaled(&self, k: f64) -> Curve {
-        Curve { points: self.points.iter().map(|&(t, v)| (t, v * k)).collect() }
+        Curve::new(self.points.iter().map(|&(t, v)| (t, v * k)).collect())
     }
 
     /// The pointwise sum of two curves (piecewise linear again, on the union of their points).
@@ -92,7 +115,7 @@ impl Curve {
         times.sort();
         times.dedup();
         let at = |c: &Curve, t: SimTime| if c.points.is_empty() { 0.0 } else { c.at(t) };
-        Curve { points: times.into_iter().map(|t| (t, at(self, t) + at(other, t))).collect() }
+        Curve::new(times.into_iter().map(|t| (t, at(self, t) + at(other, t))).collect())
     }
 
     /// The value at `t`: linear between points, flat outside them.
@@ -102,21 +125,25 @@ impl Curve {
 
     /// The value at a fractional millisecond (for quadrature).
     pub fn at_f(&self, t: f64) -> f64 {
-        let p = &self.points;
+        let (p, x) = (&self.points, &self.times);
         match p.len() {
             0 => 0.0,
-            _ if t <= p[0].0.0 as f64 => p[0].1,
-            _ if t >= p[p.len() - 1].0.0 as f64 => p[p.len() - 1].1,
+            _ if t <= x[0].0 => p[0].1,
+            _ if t >= x[x.len() - 1].0 => p[p.len() - 1].1,
             _ => {
-                // Here the first point < t < the last, so t is positive and finite, and a
-                // point's whole milliseconds are at most t exactly when they are at most t's
-                // whole part: the search compares integers (a u64-to-f64 conversion per probe
-                // was most of this function's cost, which runs millions of times a day).
-                let whole = t as u64;
-                let i = p.partition_point(|(pt, _)| pt.0 <= whole);
-                let (t0, v0) = p[i - 1];
-                let (t1, v1) = p[i];
-                v0 + (v1 - v0) * ((t - t0.0 as f64) / (t1.0 - t0.0) as f64)
+                // The first point after t: the hinted one if t falls before it and not before
+                // the point ahead of it (here 0 < i < len, since the first point < t < the last).
+                let hint = self.last.get();
+                let i = if hint < x.len() && x[hint - 1].0 <= t && t < x[hint].0 {
+                    hint
+                } else {
+                    let i = x.partition_point(|&(xt, _)| xt <= t);
+                    self.last.set(i);
+                    i
+                };
+                let (t0, v0) = (x[i - 1].0, p[i - 1].1);
+                let (span, v1) = (x[i].1, p[i].1);
+                v0 + (v1 - v0) * ((t - t0) / span)
             }
         }
     }
@@ -180,7 +207,7 @@ impl Topology {
         let mut curves = vec![Curve::default(); n];
         for t in &spec.traffic {
             curves[usize::from(id(&t.service))] =
-                Curve { points: t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v * t.scale.value())).collect() };
+                Curve::new(t.rps.iter().map(|(at, v)| (at.resolve(&spec.start), *v * t.scale.value())).collect());
         }
         let own: Vec<bool> = (0..n).map(|i| !curves[i].points.is_empty()).collect();
         // Topological order by depth-first post-order (callees and backends first); validated
@@ -342,7 +369,7 @@ mod tests {
 
     #[test]
     fn curve_is_linear_between_points_and_flat_outside() {
-        let c = Curve { points: vec![(SimTime(1000), 10.0), (SimTime(3000), 30.0)] };
+        let c = Curve::new(vec![(SimTime(1000), 10.0), (SimTime(3000), 30.0)]);
         assert_eq!(c.at(SimTime(0)), 10.0);
         assert_eq!(c.at(SimTime(2000)), 20.0);
         assert_eq!(c.at(SimTime(9000)), 30.0);
@@ -351,7 +378,7 @@ mod tests {
 
     #[test]
     fn crossings_are_found_to_the_millisecond() {
-        let c = Curve { points: vec![(SimTime(0), 0.0), (SimTime(10_000), 100.0), (SimTime(20_000), 0.0)] };
+        let c = Curve::new(vec![(SimTime(0), 0.0), (SimTime(10_000), 100.0), (SimTime(20_000), 0.0)]);
         // Rising through 50 at t = 5000: the first millisecond strictly above is 5001.
         assert_eq!(c.next_crossing(SimTime(0), 50.0, false), Some(SimTime(5001)));
         // Falling back to 50 at t = 15000 (no longer above from there).

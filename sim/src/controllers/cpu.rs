@@ -86,7 +86,7 @@ impl World {
         let now = self.now.0;
         let mut cuts: Vec<u64> = terms
             .iter()
-            .flat_map(|&(c, _)| self.topology.curves[c].points.iter().map(|p| p.0.0))
+            .flat_map(|&(c, _)| self.topology.curves[c].points().iter().map(|p| p.0.0))
             .filter(|&t| t > now && t < self.end.0)
             .collect();
         cuts.push(self.end.0);

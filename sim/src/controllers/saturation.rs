@@ -84,7 +84,7 @@ impl World {
             timeouts.sort_by(f64::total_cmp);
             timeouts.dedup();
             let curve = &self.topology.curves[self.topology.source(usize::from(s))];
-            let mut suffix_max: Vec<f64> = curve.points.iter().map(|&(_, v)| v).collect();
+            let mut suffix_max: Vec<f64> = curve.points().iter().map(|&(_, v)| v).collect();
             for i in (0..suffix_max.len().saturating_sub(1)).rev() {
                 suffix_max[i] = suffix_max[i].max(suffix_max[i + 1]);
             }
@@ -133,7 +133,7 @@ impl World {
             return;
         }
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
-        let p = &curve.points;
+        let p = curve.points();
         let mut t = from.0;
         let mut v0 = curve.at_f(t as f64) * scale / cap;
         while t < to.0 {

@@ -135,7 +135,7 @@ impl World {
         let (level_low, level_cap) = (low * cap / share, cap / share);
         let curve = &self.topology.curves[self.topology.source(usize::from(s))];
         // Quiet for the rest of the run: the load never reaches the band.
-        let first = curve.points.partition_point(|(t, _)| (t.0 as f64) <= from);
+        let first = curve.points().partition_point(|(t, _)| (t.0 as f64) <= from);
         let rest_peak = b.suffix_max.get(first).copied().unwrap_or(f64::NEG_INFINITY).max(curve.at_f(from));
         if rest_peak <= level_low {
             return;
@@ -168,8 +168,8 @@ impl World {
                 .min()
                 .unwrap_or(self.end)
                 .min(self.end);
-            let first = curve.points.partition_point(|(t, _)| *t <= f);
-            let peak = curve.points[first..]
+            let first = curve.points().partition_point(|(t, _)| *t <= f);
+            let peak = curve.points()[first..]
                 .iter()
                 .take_while(|(t, _)| *t < out)
                 .map(|&(_, v)| v)
