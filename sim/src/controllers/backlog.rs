@@ -27,9 +27,49 @@ impl Piece {
     }
 }
 
+/// At most `N` values, kept in place: what the queue arithmetic returns (two roots, three
+/// pieces) runs hundreds of thousands of times a day, and a `Vec` would allocate each time.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Few<T: Copy, const N: usize> {
+    items: [Option<T>; N],
+    len: usize,
+}
+
+impl<T: Copy, const N: usize> Few<T, N> {
+    fn new() -> Self {
+        Few { items: [None; N], len: 0 }
+    }
+
+    fn push(&mut self, x: T) {
+        self.items[self.len] = Some(x);
+        self.len += 1;
+    }
+
+    /// Keeps the values `keep` accepts, in order.
+    fn retain(&mut self, keep: impl Fn(&T) -> bool) {
+        let mut out = Few::new();
+        for x in self.iter() {
+            if keep(&x) {
+                out.push(x);
+            }
+        }
+        *self = out;
+    }
+
+    /// The values, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = T> + '_ {
+        self.items[..self.len].iter().map(|x| x.expect("set below len"))
+    }
+
+    /// The last value.
+    pub(crate) fn last(&self) -> Option<T> {
+        self.len.checked_sub(1).and_then(|i| self.items[i])
+    }
+}
+
 /// The roots of `a0 + a1 y + a2 y^2 = 0` in `(lo, hi]`, ascending.
-fn roots_in(a0: f64, a1: f64, a2: f64, lo: f64, hi: f64) -> Vec<f64> {
-    let mut roots: Vec<f64> = Vec::with_capacity(2);
+fn roots_in(a0: f64, a1: f64, a2: f64, lo: f64, hi: f64) -> Few<f64, 2> {
+    let mut roots = Few::new();
     if a2.abs() < 1e-15 {
         if a1.abs() > 1e-15 {
             roots.push(-a0 / a1);
@@ -48,18 +88,22 @@ fn roots_in(a0: f64, a1: f64, a2: f64, lo: f64, hi: f64) -> Vec<f64> {
         }
     }
     roots.retain(|&r| r > lo && r <= hi);
-    roots.sort_by(f64::total_cmp);
+    if let (2, Some(a), Some(b)) = (roots.len, roots.items[0], roots.items[1])
+        && b.total_cmp(&a).is_lt()
+    {
+        roots.items = [Some(b), Some(a)];
+    }
     roots
 }
 
 /// The smallest root of `a0 + a1 y + a2 y^2 = 0` in `(lo, hi]`, if any.
 fn first_root(a0: f64, a1: f64, a2: f64, lo: f64, hi: f64) -> Option<f64> {
-    roots_in(a0, a1, a2, lo, hi).first().copied()
+    roots_in(a0, a1, a2, lo, hi).iter().next()
 }
 
 /// The pieces of `W` over a segment of `len` seconds starting at `w0`, where `rho - 1 = c + k x`.
-pub(crate) fn pieces(w0: f64, c: f64, k: f64, len: f64) -> Vec<Piece> {
-    let mut out = Vec::with_capacity(3);
+pub(crate) fn pieces(w0: f64, c: f64, k: f64, len: f64) -> Few<Piece, 3> {
+    let mut out = Few::new();
     let w0 = w0.max(0.0);
     // Where W0 + c x + k/2 x^2 first reaches 0 going down (0 if the queue is empty and not filling).
     let filling_now = c > 0.0 || (c == 0.0 && k > 0.0);
@@ -113,9 +157,9 @@ pub(crate) fn crossing(w0: f64, c: f64, k: f64, len: f64, level: f64, above: boo
     if falling && w0 + c * len + 0.5 * k * len * len > level {
         return None;
     }
-    for p in pieces(w0, c, k, len) {
+    for p in pieces(w0, c, k, len).iter() {
         let span = p.x1 - p.x0;
-        for y in roots_in(p.a0 - level, p.a1, p.a2, 1e-9, span) {
+        for y in roots_in(p.a0 - level, p.a1, p.a2, 1e-9, span).iter() {
             // The side just past the root (a quadratic has no other root that close).
             let past = p.at(p.x0 + y + 1e-6 * (1.0 + y));
             if (past > level) != above {

@@ -230,41 +230,52 @@ impl WindowTree {
     }
 
     /// The position of the `k`-th (from 0) tied node in `l..r`; when there are at most `k`,
-    /// `None`, with `k` lowered by how many there are.
+    /// `None`, with `k` lowered by how many there are. The range's O(log n) covering nodes
+    /// are read left to right, and the one holding the answer is descended.
     pub(crate) fn kth_tied(&self, l: usize, r: usize, tied: &[(usize, i64)], k: &mut usize) -> Option<usize> {
         if l >= r || tied.is_empty() {
             return None;
         }
-        self.kth_tied_under(1, 0, self.size, l, r, tied, k)
+        let (mut lo, mut hi) = (l + self.size, r + self.size);
+        // Covering nodes on the right come bottom-up, so right to left: kept to read last.
+        let mut right = [0usize; usize::BITS as usize];
+        let mut n_right = 0;
+        while lo < hi {
+            if lo & 1 == 1 {
+                if let Some(p) = self.descend(lo, tied, k) {
+                    return Some(p);
+                }
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                right[n_right] = hi;
+                n_right += 1;
+            }
+            lo /= 2;
+            hi /= 2;
+        }
+        right[..n_right].iter().rev().find_map(|&node| self.descend(node, tied, k))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn kth_tied_under(
-        &self,
-        node: usize,
-        lo: usize,
-        hi: usize,
-        l: usize,
-        r: usize,
-        tied: &[(usize, i64)],
-        k: &mut usize,
-    ) -> Option<usize> {
-        if hi <= l || r <= lo {
+    /// The `k`-th tied node under `node`, or `None` with `k` lowered by how many are there.
+    fn descend(&self, node: usize, tied: &[(usize, i64)], k: &mut usize) -> Option<usize> {
+        let t = self.tied_under(node, tied);
+        if t <= *k {
+            *k -= t;
             return None;
         }
-        if l <= lo && hi <= r {
-            let t = self.tied_under(node, tied);
-            if t <= *k {
-                *k -= t;
-                return None;
-            }
-            if node >= self.size {
-                return Some(lo);
+        let mut node = node;
+        while node < self.size {
+            let left = self.tied_under(2 * node, tied);
+            if left > *k {
+                node *= 2;
+            } else {
+                *k -= left;
+                node = 2 * node + 1;
             }
         }
-        let mid = lo + (hi - lo) / 2;
-        self.kth_tied_under(2 * node, lo, mid, l, r, tied, k)
-            .or_else(|| self.kth_tied_under(2 * node + 1, mid, hi, l, r, tied, k))
+        Some(node - self.size)
     }
 }
 
