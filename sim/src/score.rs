@@ -380,19 +380,28 @@ fn integrate(
     let mut shares = vec![0.0; topo.len()];
     let mut chain = vec![0.0; topo.len()];
     let mut ratios = vec![0.0; topo.len()];
+    // The segments go forward in time: each step function is read from where the last read
+    // stopped (the values `History::capacity_at` and the others give, without a search).
+    fn cursors(steps: &[Vec<(SimTime, f64)>]) -> Vec<Steps<'_>> {
+        steps.iter().map(|s| Steps { steps: s, next: 0 }).collect()
+    }
+    let (mut share_steps, mut cap_steps, mut dead_steps) =
+        (cursors(&history.shares), cursors(&history.capacity), cursors(&history.dead));
+    let mut pieces = Vec::new();
 
     for seg in cuts.windows(2) {
         let (a, b) = (seg[0], seg[1]);
         for &x in &sharing {
-            shares[x] = history.share_at(x, SimTime(a));
+            shares[x] = share_steps[x].at(SimTime(a));
         }
         for &x in &closure {
-            caps[x] = history.capacity_at(x, SimTime(a));
-            deads[x] = history.dead_at(x, SimTime(a));
+            caps[x] = cap_steps[x].at(SimTime(a));
+            deads[x] = dead_steps[x].at(SimTime(a));
             chain[x] = topo.chain_share(x, |i| shares[i]);
         }
         // Split where an offered curve crosses its capacity (the kink of min(1, cap/offered)).
-        let mut pieces = vec![a, b];
+        pieces.clear();
+        pieces.extend([a, b]);
         for &x in &closure {
             if !topo.backends[x].is_empty() {
                 continue;
@@ -475,6 +484,23 @@ fn integrate(
         outages.push((SimTime(since), end));
     }
     (offered, served, outages)
+}
+
+/// A step function `(from, value)` read at times that never go back: `at` gives what
+/// `History::capacity_at` gives (0 before the first step), moving forward from the last read.
+struct Steps<'a> {
+    steps: &'a [(SimTime, f64)],
+    /// Steps at or before the last time read.
+    next: usize,
+}
+
+impl Steps<'_> {
+    fn at(&mut self, t: SimTime) -> f64 {
+        while self.next < self.steps.len() && self.steps[self.next].0 <= t {
+            self.next += 1;
+        }
+        if self.next == 0 { 0.0 } else { self.steps[self.next - 1].1 }
+    }
 }
 
 /// Joins outages separated by a recovery shorter than `min_recovery` ms.

@@ -52,25 +52,41 @@ use crate::time::SimTime;
 pub struct Curve {
     /// `(time, rps)` in strictly increasing time; empty means zero.
     points: Vec<(SimTime, f64)>,
-    /// Each point's time as `f64`, and the length of the stretch up to it as `f64` (0 for the
-    /// first): what [`Curve::at_f`] computes with, converted once rather than at every call
-    /// (it runs millions of times a day; the values are the same, so are its results).
-    times: Vec<(f64, f64)>,
+    /// Each point's time as `f64`, the length of the stretch up to it as `f64` (0 for the
+    /// first) and its value: what [`Curve::at_f`] computes with, converted once rather than at
+    /// every call (it runs millions of times a day; the values are the same, so are its
+    /// results).
+    knots: Vec<Knot>,
     /// The stretch the last lookup fell in: most lookups follow time forward and fall in the
     /// same one, which two comparisons confirm (a hint only: every lookup checks it, so the
     /// result is what the search would give).
     last: std::cell::Cell<usize>,
 }
 
+/// A point of a curve as [`Curve::at_f`] reads it.
+#[derive(Copy, Clone, Debug, Default)]
+struct Knot {
+    /// Its time, milliseconds.
+    at: f64,
+    /// Milliseconds since the point before (0 for the first).
+    span: f64,
+    /// Its value.
+    value: f64,
+}
+
 impl Curve {
     /// The curve through `points` (strictly increasing in time).
     pub fn new(points: Vec<(SimTime, f64)>) -> Curve {
-        let times = points
+        let knots = points
             .iter()
             .enumerate()
-            .map(|(i, &(t, _))| (t.0 as f64, if i == 0 { 0.0 } else { (t.0 - points[i - 1].0.0) as f64 }))
+            .map(|(i, &(t, value))| Knot {
+                at: t.0 as f64,
+                span: if i == 0 { 0.0 } else { (t.0 - points[i - 1].0.0) as f64 },
+                value,
+            })
             .collect();
-        Curve { points, times, last: std::cell::Cell::new(1) }
+        Curve { points, knots, last: std::cell::Cell::new(1) }
     }
 
     /// Its points, `(time, rps)` in strictly increasing time; none means zero.
@@ -125,27 +141,26 @@ impl Curve {
 
     /// The value at a fractional millisecond (for quadrature).
     pub fn at_f(&self, t: f64) -> f64 {
-        let (p, x) = (&self.points, &self.times);
-        match p.len() {
-            0 => 0.0,
-            _ if t <= x[0].0 => p[0].1,
-            _ if t >= x[x.len() - 1].0 => p[p.len() - 1].1,
-            _ => {
-                // The first point after t: the hinted one if t falls before it and not before
-                // the point ahead of it (here 0 < i < len, since the first point < t < the last).
-                let hint = self.last.get();
-                let i = if hint < x.len() && x[hint - 1].0 <= t && t < x[hint].0 {
-                    hint
-                } else {
-                    let i = x.partition_point(|&(xt, _)| xt <= t);
-                    self.last.set(i);
-                    i
-                };
-                let (t0, v0) = (x[i - 1].0, p[i - 1].1);
-                let (span, v1) = (x[i].1, p[i].1);
-                v0 + (v1 - v0) * ((t - t0) / span)
-            }
+        let x = &self.knots[..];
+        let (Some(first), Some(last)) = (x.first(), x.last()) else { return 0.0 };
+        if t <= first.at {
+            return first.value;
         }
+        if t >= last.at {
+            return last.value;
+        }
+        // Here the first point < t < the last. The first point after t: the hinted one if t
+        // falls before it and not before the point ahead of it, else found by bisection.
+        let hint = self.last.get();
+        let (a, b) = match (x.get(hint.wrapping_sub(1)), x.get(hint)) {
+            (Some(a), Some(b)) if a.at <= t && t < b.at => (a, b),
+            _ => {
+                let i = x.partition_point(|k| k.at <= t);
+                self.last.set(i);
+                (&x[i - 1], &x[i])
+            }
+        };
+        a.value + (b.value - a.value) * ((t - a.at) / b.span)
     }
 }
 
