@@ -179,17 +179,28 @@ fn one_run(
     let seed = derived_seed(sweep_seed, k);
     let opts = RunOptions { seed: Some(seed), timeline: false, series: false, max_events: None };
     let mut starts: Vec<Option<capsize_sim::StartState>> = targets.iter().map(|_| None).collect();
+    // Policies still to run from each group's start: the last one runs the start itself.
+    let mut left: Vec<usize> = vec![0; targets.len()];
+    for &g in groups {
+        left[g] += 1;
+    }
     targets
         .iter()
         .zip(templates)
         .enumerate()
         .map(|(i, (&(name, scenario), template))| {
             let mut policy = template.clone();
-            let start = starts[groups[i]].get_or_insert_with(|| {
+            let g = groups[i];
+            let start = starts[g].get_or_insert_with(|| {
                 capsize_sim::StartState::new(scenario, &opts)
                     .unwrap_or_else(|e| unreachable!("a prepared scenario failed validation: {e:?}"))
             });
-            let r = start.run(name, &mut policy);
+            left[g] -= 1;
+            let r = if left[g] == 0 {
+                starts[g].take().expect("made above").into_run(name, &mut policy)
+            } else {
+                start.run(name, &mut policy)
+            };
             SweepRow {
                 run: k,
                 seed,
