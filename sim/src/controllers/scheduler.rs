@@ -4,7 +4,11 @@
 //!   already requested there, within `maxPods`.
 //! - **Search size**: like kube-scheduler, the search starts where the last one stopped and ends
 //!   once `numFeasibleNodesToFind` feasible nodes are found (adaptive `percentageOfNodesToScore`,
-//!   at least 100 nodes), which also keeps a 2,000-node cluster cheap.
+//!   at least 100 nodes).
+//! - **Cost**: the window, scores and ties are read from the scheduler cache
+//!   (`scheduler_cache.rs`) in O(zones x log nodes) per pod, the same as the walk over the
+//!   window gives; the walk itself runs for pods with soft preferences, for clusters of more
+//!   than 16 zones, to word why nothing fits, and in debug builds to check the cache.
 //! - **Score**: `NodeResourcesFit` (LeastAllocated, cpu and memory weighted equally) x1,
 //!   `BalancedAllocation` x1, `PodTopologySpread` with the cluster default constraints x2
 //!   (hostname maxSkew 3, zone maxSkew 5, scored as `count * ln(domains + 2) + maxSkew - 1`,

@@ -6,9 +6,11 @@
 //!
 //! - a **fit view** per pod shape (cluster, CPU and memory requests, and the workload when its
 //!   selector, affinity or the pools' taints can refuse nodes): per node, the score the
-//!   resource plugins give a pod of that shape there, or [`NO_FIT`] when the filters refuse it;
+//!   resource plugins give a pod of that shape there, or [`NO_FIT`] when the filters refuse it,
+//!   and a [`WindowTree`] of those scores, from which a placement reads its window, the
+//!   per-zone bests and the k-th tied node in O(zones x log nodes);
 //! - per node, its zone, and how many active pods of one workload (the last one placed) it
-//!   holds, for topology spreading.
+//!   holds, with the list of the nodes holding some, for topology spreading.
 //!
 //! The world tells the cache about every change that can move a filter or a score: a pod bound
 //! or released ([`World::sched_node_changed`] from `bind` and `finish_delete`), a node that
