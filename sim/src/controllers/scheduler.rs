@@ -212,13 +212,8 @@ impl World {
         }
         let total = self.nodes.len();
         let start = self.sched.next_start % total.max(1);
-        // TaintToleration (PreferNoSchedule) and NodeAffinity (preferred terms) score only when
-        // the pool or the workload has them; such pods take the full walk.
-        let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
-            || self
-                .pools
-                .iter()
-                .any(|p| p.taints.iter().any(|t| t.effect == crate::spec::TaintEffect::PreferNoSchedule));
+        // Pods with soft preferences take the full walk.
+        let soft = self.soft(w);
         let cached = if soft { None } else { self.cached_candidates(w, start, sc) };
         #[cfg(debug_assertions)]
         self.check_against_walk(w, start, sc, cached, soft);
@@ -238,6 +233,16 @@ impl World {
         Ok(if cached.is_some() { sc.kth_cached(&self.sched.cache.current().tree, pick) } else { sc.tied[pick] })
     }
 
+    /// Whether `w`'s pods are scored by TaintToleration (PreferNoSchedule taints on a pool)
+    /// and NodeAffinity (preferred terms): for everyone else both are the same on every node.
+    fn soft(&self, w: WorkloadId) -> bool {
+        self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
+            || self
+                .pools
+                .iter()
+                .any(|p| p.taints.iter().any(|t| t.effect == crate::spec::TaintEffect::PreferNoSchedule))
+    }
+
     /// Whether the filters of `w`'s pods depend on the workload (a node selector, an
     /// affinity, or taints on some pool).
     fn constrained(&self, w: WorkloadId) -> bool {
@@ -247,12 +252,12 @@ impl World {
     }
 
     /// Filter and score from the scheduler's cache: the same window, scores and ties as
-    /// [`World::walk_candidates`], reading three packed arrays per node. Nodes whose count of
-    /// the workload's pods is zero share one spread score per zone, so each zone keeps only
-    /// its best resource score and the nodes that have it; the few nodes that already hold
-    /// the workload's pods are scored one by one. Returns `(nodes examined, nodes tied)`, the
-    /// tied ones left in `sc` for [`Scratch::kth_cached`]; `None` when no node fits (the walk
-    /// then words the reasons).
+    /// [`World::walk_candidates`]. The window is found in the pod shape's tree; the nodes of a
+    /// zone holding none of the workload's pods share one spread score, so the zone's best in
+    /// the window (and how many have it) stands for them; the nodes that hold some are scored
+    /// one by one. Returns `(nodes examined, nodes tied)`, what [`Scratch::kth_cached`] needs
+    /// left in `sc`; `None` when no node fits (the walk then words the reasons) or the cluster
+    /// has more zones than the tree keeps.
     fn cached_candidates(&mut self, w: WorkloadId, start: usize, sc: &mut Scratch) -> Option<(usize, usize)> {
         let spread = self.scenario.spec.cluster.scheduler.default_spread;
         let constrained = self.constrained(w);
@@ -502,11 +507,7 @@ impl World {
             }
         }
         let (min_s, max_s) = raw.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-        let soft = self.workloads[w].affinity.as_ref().is_some_and(|a| !a.preferred.is_empty())
-            || self
-                .pools
-                .iter()
-                .any(|p| p.taints.iter().any(|t| t.effect == crate::spec::TaintEffect::PreferNoSchedule));
+        let soft = self.soft(w);
         let (soft_taints, affinity): (Vec<i64>, Vec<i64>) = if soft {
             feasible.iter().map(|&id| (self.intolerable_soft_taints(w, id), self.preferred_affinity(w, id))).unzip()
         } else {
