@@ -11,6 +11,9 @@ fn scale_up() -> Script {
     Script { plan: vec![(600_000, Action::Scale { workload: "api".into(), replicas: 3 })], ..Script::default() }
 }
 
+/// A policy by name, made fresh for each run.
+type MakePolicy = fn() -> Box<dyn Policy>;
+
 fn json(r: &capsize_sim::RunResult) -> String {
     serde_json::to_string(r).expect("a result serializes")
 }
@@ -23,7 +26,7 @@ fn runs_from_copies_of_one_start_equal_simulate() {
     for seed in [1, 7, 42] {
         let opts = RunOptions { seed: Some(seed), timeline: true, series: true, max_events: None };
         let start = StartState::new(&s, &opts).expect("valid");
-        let policies: [(&str, fn() -> Box<dyn Policy>); 2] =
+        let policies: [(&str, MakePolicy); 2] =
             [("do-nothing", || Box::new(DoNothing)), ("scale-up", || Box::new(scale_up()))];
         for (name, make) in policies {
             let alone = simulate(&s, name, make().as_mut(), &opts).expect("valid");
