@@ -301,8 +301,6 @@ pub(crate) struct SchedulerCache {
     pub on_node: Vec<u32>,
     /// The nodes where that count is above zero, in id order.
     pub hosting: Vec<u32>,
-    /// Zones in the cluster.
-    zones: usize,
 }
 
 /// The resource plugins' score for a pod of `cpu` and `mem` on `n`, assuming it fits: the same
@@ -357,9 +355,8 @@ impl World {
                 v.base.push(self.fit_entry(v.cluster, v.cpu, v.mem, v.constrained, id));
             }
         }
-        cache.zones = self.zone_counts.len();
         for v in &mut cache.views {
-            v.tree = WindowTree::build(&v.base, &cache.zone, cache.zones);
+            v.tree = WindowTree::build(&v.base, &cache.zone, self.zone_counts.len());
         }
     }
 
@@ -418,9 +415,11 @@ impl World {
             // The counts of the workload placed before go, this one's come: from its active
             // pods (what `Node::by_workload` counts), so the switch costs its pods, not the nodes.
             cache.spread_of = Some(w);
-            for at in std::mem::take(&mut cache.hosting) {
+            for &at in &cache.hosting {
                 cache.on_node[at as usize] = 0;
             }
+            // Cleared, not taken: the list keeps its capacity (a switch allocates nothing).
+            cache.hosting.clear();
             for &p in &self.workloads[w].active {
                 if let Some(n) = self.pods[p].node {
                     cache.on_node[usize::from(n)] += 1;
@@ -438,7 +437,7 @@ impl World {
                 }
                 let base =
                     self.nodes.ids().map(|id| self.fit_entry(cluster, cpu, mem, constrained, id)).collect::<Vec<_>>();
-                let tree = WindowTree::build(&base, &cache.zone, cache.zones);
+                let tree = WindowTree::build(&base, &cache.zone, self.zone_counts.len());
                 FitView { cluster, cpu, mem, constrained, base, tree }
             }
         };
@@ -461,7 +460,7 @@ impl World {
             }
         }
         for v in &cache.views {
-            let fresh = WindowTree::build(&v.base, &cache.zone, cache.zones);
+            let fresh = WindowTree::build(&v.base, &cache.zone, self.zone_counts.len());
             if (&fresh.fit, &fresh.max, &fresh.cnt) != (&v.tree.fit, &v.tree.max, &v.tree.cnt) {
                 return Err(format!("scheduler cache: the window tree of a {}m/{}B pod drifted", v.cpu, v.mem));
             }
