@@ -13,14 +13,22 @@ use crate::time::SimTime;
 /// One scheduled event.
 #[derive(Clone, Debug)]
 struct Entry<E> {
-    at: SimTime,
-    seq: u64,
+    /// Its time in the high 64 bits and its sequence number in the low: the order of
+    /// `(time, seq)` as one integer, so a comparison in the heap is one wide compare instead of
+    /// two (the heap's sifting is most of what an event costs the queue).
+    key: u128,
     event: E,
+}
+
+impl<E> Entry<E> {
+    fn at(&self) -> SimTime {
+        SimTime((self.key >> 64) as u64)
+    }
 }
 
 impl<E> PartialEq for Entry<E> {
     fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
+        self.key == other.key
     }
 }
 impl<E> Eq for Entry<E> {}
@@ -32,7 +40,7 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     /// Reversed so that `BinaryHeap` (a max-heap) pops the earliest event first.
     fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.seq).cmp(&(self.at, self.seq))
+        other.key.cmp(&self.key)
     }
 }
 
@@ -57,14 +65,14 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, at: SimTime, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at, seq, event });
+        self.heap.push(Entry { key: (u128::from(at.0) << 64) | u128::from(seq), event });
     }
 
     /// Removes and returns the earliest event.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let e = self.heap.pop()?;
         self.popped += 1;
-        Some((e.at, e.event))
+        Some((e.at(), e.event))
     }
 
     /// Events popped so far.
