@@ -75,6 +75,12 @@ impl<I: From<usize> + Into<usize> + Copy, T> Arena<I, T> {
         id
     }
 
+    /// The id the next [`Arena::push`] returns (so a map can be keyed by it before the
+    /// entity is built).
+    pub fn next_id(&self) -> I {
+        I::from(self.items.len())
+    }
+
     /// How many entities were ever added.
     pub fn len(&self) -> usize {
         self.items.len()

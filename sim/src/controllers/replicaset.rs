@@ -56,30 +56,47 @@ impl World {
     /// Creates a Pending pod for `w` and queues it for the scheduler.
     pub(crate) fn create_pod(&mut self, w: WorkloadId) -> PodId {
         let ordinal = (self.workloads[w].kind == WorkloadKind::StatefulSet).then(|| self.statefulset_free_ordinal(w));
+        // The name is entered in `pod_by_name` as it is found free (one search of the map, not
+        // two), under the id the pod is about to get.
+        let id = self.pods.next_id();
         let name = loop {
-            if let Some(k) = ordinal {
-                break format!("{}-{k}", self.workloads[w].name);
-            }
-            if self.workloads[w].kind == WorkloadKind::Pod {
+            let name = if let Some(k) = ordinal {
+                format!("{}-{k}", self.workloads[w].name)
+            } else if self.workloads[w].kind == WorkloadKind::Pod
+                && let wl = &self.workloads[w]
+                && let given =
+                    if wl.replicas == 1 { wl.name.clone() } else { format!("{}-{}", wl.name, wl.all_pods.len()) }
+                && !self.pod_by_name.contains_key(&given)
+            {
                 // Bare pods carry the names they were given (a suffix only if that is taken).
+                given
+            } else {
+                // `<workload>-<template hash>-<5 random characters>`, written in place.
                 let wl = &self.workloads[w];
-                let given =
-                    if wl.replicas == 1 { wl.name.clone() } else { format!("{}-{}", wl.name, wl.all_pods.len()) };
-                if !self.pod_by_name.contains_key(&given) {
-                    break given;
+                let mut name = String::with_capacity(wl.name.len() + wl.template_hash.len() + 7);
+                name.push_str(&wl.name);
+                name.push('-');
+                name.push_str(&wl.template_hash);
+                name.push('-');
+                for _ in 0..5 {
+                    name.push(NAME_ALPHABET[rng::index(&mut self.rng.names, NAME_ALPHABET.len())] as char);
                 }
+                name
+            };
+            if ordinal.is_some() {
+                self.pod_by_name.insert(name.clone(), id);
+                break name;
             }
-            let suffix: String =
-                (0..5).map(|_| NAME_ALPHABET[rng::index(&mut self.rng.names, NAME_ALPHABET.len())] as char).collect();
-            let name = format!("{}-{}-{}", self.workloads[w].name, self.workloads[w].template_hash, suffix);
-            if !self.pod_by_name.contains_key(&name) {
+            if let std::collections::btree_map::Entry::Vacant(e) = self.pod_by_name.entry(name) {
+                let name = e.key().clone();
+                e.insert(id);
                 break name;
             }
         };
         let now = self.now;
         let claim = self.volume_for(w, ordinal.unwrap_or(0), &name);
-        let id = self.pods.push(Pod {
-            name: name.clone(),
+        let pushed = self.pods.push(Pod {
+            name,
             workload: w,
             node: None,
             pinned: None,
@@ -117,10 +134,10 @@ impl World {
             waits_epoch: 0,
             capacity_mrps: self.workloads[w].capacity_mrps,
         });
+        debug_assert_eq!(pushed, id);
         let wl = &mut self.workloads[w];
         wl.all_pods.push(id);
         wl.active.insert(id);
-        self.pod_by_name.insert(name, id);
         self.note_pod(id, || "created".into());
         self.sched.queue.push_back(id);
         self.request_schedule(now);
