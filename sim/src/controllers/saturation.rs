@@ -253,9 +253,7 @@ impl World {
         }
         if over != self.pods[pod].backlog_over {
             self.pods[pod].backlog_over = over;
-            let name = self.pods[pod].name.clone();
-            self.history
-                .note(self.now, &name, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
+            self.note_pod(pod, || format!("backlog {w_now:.1}s: probes with a shorter timeout time out"));
             self.probes_inputs_changed(pod);
         }
     }
@@ -361,17 +359,19 @@ impl World {
     /// timeout, the group just under it (going up) or just over it (going down).
     fn backlog_schedule(&mut self, s: ServiceId) {
         let b = &self.services[s].backlog;
-        let mut candidates: Vec<(f64, f64)> = Vec::new();
+        // The earliest crossing; read in place (this runs at every capacity change).
+        let mut next: Option<SimTime> = None;
         for &t in &b.timeouts {
             let groups = b.floors.groups();
             let i = b.floors.split(b.g - t);
             for gi in [i.checked_sub(1), Some(i)].into_iter().flatten() {
-                if let Some(group) = groups.get(gi) {
-                    candidates.push(((b.g - group.floor).max(0.0), t));
+                if let Some(group) = groups.get(gi)
+                    && let Some(at) = self.backlog_next(s, (b.g - group.floor).max(0.0), t)
+                {
+                    next = Some(next.map_or(at, |n| n.min(at)));
                 }
             }
         }
-        let next = candidates.into_iter().filter_map(|(w, t)| self.backlog_next(s, w, t)).min();
         let b = &mut self.services[s].backlog;
         if b.due == next {
             return;
@@ -413,7 +413,7 @@ impl World {
                 extra = budget.map_or(extra, |b| extra.min(b));
             }
             if extra != self.services[s].backlog.retry_extra {
-                let name = self.services[s].name.clone();
+                let name = if self.history.timeline.is_some() { self.services[s].name.clone() } else { String::new() };
                 self.history.note(self.now, &name, || {
                     if extra > 0.0 {
                         format!("clients time out and retry: {:.0} % more requests", extra * 100.0)
