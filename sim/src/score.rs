@@ -454,29 +454,33 @@ fn integrate(
 
             // Outage state along the piece.
             let below = |t: u64, ratios: &mut Vec<f64>| ratio_at(t as f64, ratios) < threshold;
-            let mut prev_t = u;
-            let mut prev_below = below(u, &mut ratios);
-            toggle(&mut down_since, &mut outages, prev_below, u);
-            for k in 1..=SAMPLES {
-                let t = u + (v - u) * k / SAMPLES;
-                // The end of the piece is judged with the piece's capacities (its left limit).
-                let t_eval = if k == SAMPLES { v.saturating_sub(1).max(u) } else { t };
-                let now_below = below(t_eval, &mut ratios);
-                if now_below != prev_below {
-                    // Bisect to the first millisecond in the new state.
-                    let (mut lo, mut hi) = (prev_t, t_eval);
-                    while hi - lo > 1 {
-                        let m = lo + (hi - lo) / 2;
-                        if below(m, &mut ratios) == prev_below {
-                            lo = m;
-                        } else {
-                            hi = m;
-                        }
-                    }
-                    toggle(&mut down_since, &mut outages, now_below, hi);
-                    prev_below = now_below;
+            let first_below = below(u, &mut ratios);
+            toggle(&mut down_since, &mut outages, first_below, u);
+            // The end of the piece is judged with the piece's capacities (its left limit).
+            let last = v.saturating_sub(1).max(u);
+            // Inside a piece every offered load is linear and the ratio does not rise with any
+            // of them, so when they all go the same way the ratio is monotone along the piece:
+            // with both ends on the same side of the threshold, so is every sample, and the
+            // samples need not be taken (their answers are known: no crossing).
+            let same_way = {
+                let (mut up, mut down) = (false, false);
+                for &x in &closure {
+                    let (o0, o1) = (topo.offered_f(x, u as f64, chain[x]), topo.offered_f(x, last as f64, chain[x]));
+                    up |= o1 > o0;
+                    down |= o1 < o0;
                 }
-                prev_t = t_eval;
+                !(up && down)
+            };
+            if same_way && below(last, &mut ratios) == first_below {
+                // Debug builds take the samples anyway, to check that none crosses.
+                debug_assert!(
+                    sample_crossings(u, v, first_below, &mut |t| below(t, &mut ratios)).is_empty(),
+                    "service {s}: a monotone piece [{u}, {v}) crosses the threshold"
+                );
+                continue;
+            }
+            for (now_below, at) in sample_crossings(u, v, first_below, &mut |t| below(t, &mut ratios)) {
+                toggle(&mut down_since, &mut outages, now_below, at);
             }
         }
     }
@@ -484,6 +488,37 @@ fn integrate(
         outages.push((SimTime(since), end));
     }
     (offered, served, outages)
+}
+
+/// The threshold crossings inside the piece `[u, v)`, from `below(u) == first`: `SAMPLES`
+/// samples, each change of side bisected to the first millisecond on the new side, as
+/// `(below, at)` in time order.
+fn sample_crossings(u: u64, v: u64, first: bool, below: &mut dyn FnMut(u64) -> bool) -> Vec<(bool, u64)> {
+    let mut out = Vec::new();
+    let mut prev_t = u;
+    let mut prev_below = first;
+    for k in 1..=SAMPLES {
+        let t = u + (v - u) * k / SAMPLES;
+        // The end of the piece is judged with the piece's capacities (its left limit).
+        let t_eval = if k == SAMPLES { v.saturating_sub(1).max(u) } else { t };
+        let now_below = below(t_eval);
+        if now_below != prev_below {
+            // Bisect to the first millisecond in the new state.
+            let (mut lo, mut hi) = (prev_t, t_eval);
+            while hi - lo > 1 {
+                let m = lo + (hi - lo) / 2;
+                if below(m) == prev_below {
+                    lo = m;
+                } else {
+                    hi = m;
+                }
+            }
+            out.push((now_below, hi));
+            prev_below = now_below;
+        }
+        prev_t = t_eval;
+    }
+    out
 }
 
 /// A step function `(from, value)` read at times that never go back: `at` gives what
