@@ -9,6 +9,12 @@
 //! served requests with 5-point Gauss-Legendre (error far below a request per day). Outage
 //! boundaries (ratio below the threshold) fall on piece boundaries to the millisecond, or inside
 //! a piece where the load crosses the threshold, found by bisection to the millisecond.
+//!
+//! Most pieces need no search: a ratio never rises with an offered load, so when every load in a
+//! piece goes the same way (or stays) the ratio is monotone along it, and if both ends are on the
+//! same side of the threshold every point between is too. Only pieces whose loads go opposite
+//! ways, or whose ends disagree, are sampled (debug builds sample the others as well and assert
+//! they agree).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -561,5 +567,155 @@ fn toggle(down_since: &mut Option<u64>, outages: &mut Vec<(SimTime, SimTime)>, b
             *down_since = None;
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ServiceId;
+    use crate::traffic::{Curve, ratio_of};
+    use proptest::prelude::*;
+
+    /// A step function at `t` (0 before its first step), read the plain way.
+    fn step(steps: &[(SimTime, f64)], t: u64) -> f64 {
+        steps.iter().take_while(|(at, _)| at.0 <= t).last().map_or(0.0, |s| s.1)
+    }
+
+    /// Strictly increasing times in `[0, end)` with a value each.
+    fn steps(end: u64, max: f64, n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<(SimTime, f64)>> {
+        prop::collection::btree_map(0..end, 0.0..max, n)
+            .prop_map(|m| m.into_iter().map(|(t, v)| (SimTime(t), v)).collect())
+    }
+
+    /// Services `a` (its own curve) and, when `callee` is given, `b` with a curve of its own that
+    /// `a` calls with that share.
+    fn topology(a: Curve, callee: Option<(Curve, f64)>, threshold: f64) -> Topology {
+        let n = 1 + usize::from(callee.is_some());
+        let mut t = Topology {
+            names: ["a", "b"].iter().take(n).map(|s| s.to_string()).collect(),
+            order: (0..n).rev().map(ServiceId::from).collect(),
+            calls: vec![Vec::new(); n],
+            curves: vec![a],
+            outage_below: vec![threshold; n],
+            backends: vec![Vec::new(); n],
+            fed_by: vec![None; n],
+            route_shares: Vec::new(),
+            called: vec![false; n],
+        };
+        if let Some((b, share)) = callee {
+            t.calls[0].push((ServiceId::from(1), share));
+            t.curves.push(b);
+            t.called[1] = true;
+        }
+        t
+    }
+
+    const END: u64 = 20_000;
+
+    /// The runs of milliseconds in `[0, end)` where `below` holds.
+    fn runs(end: u64, below: impl Fn(u64) -> bool) -> Vec<(SimTime, SimTime)> {
+        let mut out = Vec::new();
+        let mut since = None;
+        for t in 0..end {
+            match (since, below(t)) {
+                (None, true) => since = Some(t),
+                (Some(s), false) => {
+                    out.push((SimTime(s), SimTime(t)));
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = since {
+            out.push((SimTime(s), SimTime(end)));
+        }
+        out
+    }
+
+    /// A caller whose load rises past its capacity and a callee whose load falls to its own:
+    /// `1 / ((1 + x)(2 - x))` dips under 0.47 in the middle of the piece while both ends are
+    /// over it. Skipping the samples of this piece would lose the outage.
+    #[test]
+    fn a_dip_between_two_loads_going_opposite_ways_is_found() {
+        let a = Curve::new(vec![(SimTime(0), 100.0), (SimTime(10_000), 200.0)]);
+        let b = Curve::new(vec![(SimTime(0), 200.0), (SimTime(10_000), 100.0)]);
+        let topo = topology(a, Some((b, 1.0)), 0.47);
+        let cap = vec![(SimTime(0), 100.0)];
+        let history = History {
+            end: SimTime(10_000),
+            capacity: vec![cap.clone(), cap],
+            dead: vec![Vec::new(); 2],
+            shares: vec![Vec::new(); 2],
+            ..History::default()
+        };
+        let (_, _, outages) = service_integrals(&topo, 0, &history);
+        let brute = runs(10_000, |t| {
+            let r_b = ratio_of(100.0, 0.0, topo.curves[1].at(SimTime(t)), &[], &[]);
+            ratio_of(100.0, 0.0, topo.curves[0].at(SimTime(t)), &topo.calls[0], &[0.0, r_b]) < 0.47
+        });
+        assert_eq!(brute.len(), 1, "{brute:?}");
+        // (1 + x)(2 - x) > 1 / 0.47 for x in (0.150, 0.850).
+        assert!((1495..1510).contains(&brute[0].0.0) && (8490..8505).contains(&brute[0].1.0), "{brute:?}");
+        assert_eq!(outages, brute);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// One service: inside a piece its ratio is monotone, so the scorer's outages (with the
+        /// samples of monotone pieces skipped) are exactly the runs of milliseconds whose ratio
+        /// is under the threshold.
+        #[test]
+        fn one_service_outages_are_the_milliseconds_under_the_threshold(
+            curve in steps(END, 300.0, 2..6),
+            capacity in steps(END, 200.0, 1..6),
+            dead in steps(END, 50.0, 0..3),
+            threshold in 0.3..0.99f64,
+        ) {
+            let topo = topology(Curve::new(curve), None, threshold);
+            let history = History {
+                end: SimTime(END),
+                capacity: vec![capacity.clone()],
+                dead: vec![dead.clone()],
+                shares: vec![Vec::new()],
+                ..History::default()
+            };
+            let (_, _, outages) = service_integrals(&topo, 0, &history);
+            let brute = runs(END, |t| {
+                let offered = topo.curves[0].at(SimTime(t));
+                ratio_of(step(&capacity, t), step(&dead, t), offered, &[], &[]) < threshold
+            });
+            prop_assert_eq!(outages, brute);
+        }
+
+        /// A caller and a callee whose loads may go opposite ways: pieces where they do are
+        /// sampled, the others skipped, and debug builds check every skipped piece against its
+        /// samples (the `debug_assert` in `integrate`). The outages come out ordered and apart.
+        #[test]
+        fn skipped_pieces_agree_with_their_samples(
+            a in steps(END, 300.0, 2..6),
+            b in steps(END, 300.0, 2..6),
+            share in 0.0..=1.0f64,
+            capacity_a in steps(END, 200.0, 1..5),
+            capacity_b in steps(END, 200.0, 1..5),
+            threshold in 0.3..0.99f64,
+        ) {
+            let topo = topology(Curve::new(a), Some((Curve::new(b), share)), threshold);
+            let history = History {
+                end: SimTime(END),
+                capacity: vec![capacity_a, capacity_b],
+                dead: vec![Vec::new(); 2],
+                shares: vec![Vec::new(); 2],
+                ..History::default()
+            };
+            for s in 0..2 {
+                let (_, _, outages) = service_integrals(&topo, s, &history);
+                for w in outages.windows(2) {
+                    prop_assert!(w[0].1 < w[1].0, "{:?}", outages);
+                }
+                prop_assert!(outages.iter().all(|(a, b)| a < b && b.0 <= END));
+            }
+        }
     }
 }
